@@ -1,0 +1,1 @@
+"""tomobench leaderboard."""

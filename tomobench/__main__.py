@@ -1,0 +1,5 @@
+import sys
+
+from tomobench.cli import main
+
+sys.exit(main())

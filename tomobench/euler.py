@@ -1,0 +1,88 @@
+"""The rotation convention of tomobench, defined once.
+
+Orientations are stored as ZXZ Euler angles ``(phi, theta, psi)`` in degrees,
+the order of SHREC's ``particle_locations.txt``. The rotation matrix is
+
+    R = Rz(phi) @ Rx(theta) @ Rz(psi)
+
+with *active* right-handed rotations acting on column vectors ``(x, y, z)``.
+``R`` takes a point of the class template (relative to the template centre)
+to the tomogram: ``r_tomo = R @ r_template + centre``. So a particle is made by
+rotating the template by ``R`` and placing it at its centre, and a picker that
+finds ``R`` undoes it with ``R.T``.
+
+RELION stores ZYZ angles ``(rot, tilt, psi)`` whose matrix
+``A = Rz'(psi) Ry'(tilt) Rz'(rot)`` (passive rotations) maps the tomogram to the
+reference; hence ``R = A.T = Rz(rot) @ Ry(tilt) @ Rz(psi)`` in active form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+# scipy: upper-case letters are intrinsic rotations, i.e. R = R1 @ R2 @ R3 for "ZXZ".
+_ZXZ = "ZXZ"
+_ZYZ = "ZYZ"
+
+
+def euler_to_matrix(phi_deg, theta_deg, psi_deg) -> np.ndarray:
+    """ZXZ Euler angles (degrees) to rotation matrices ``R = Rz(phi) Rx(theta) Rz(psi)``.
+
+    Scalars give a ``(3, 3)`` matrix, arrays of length N give ``(N, 3, 3)``.
+    Matrices act on ``(x, y, z)`` column vectors.
+    """
+    angles = np.stack(np.broadcast_arrays(phi_deg, theta_deg, psi_deg), axis=-1).astype(float)
+    return Rotation.from_euler(_ZXZ, angles.reshape(-1, 3), degrees=True).as_matrix().reshape(
+        angles.shape[:-1] + (3, 3)
+    )
+
+
+def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` to ZXZ Euler angles ``(..., 3)`` in degrees.
+
+    ``theta`` is in [0, 180]; ``phi`` and ``psi`` in (-180, 180].
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    out = Rotation.from_matrix(matrix.reshape(-1, 3, 3)).as_euler(_ZXZ, degrees=True)
+    return out.reshape(matrix.shape[:-2] + (3,))
+
+
+def zxz_to_relion(phi_deg, theta_deg, psi_deg) -> np.ndarray:
+    """tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``."""
+    matrix = euler_to_matrix(phi_deg, theta_deg, psi_deg)
+    out = Rotation.from_matrix(matrix.reshape(-1, 3, 3)).as_euler(_ZYZ, degrees=True)
+    return out.reshape(matrix.shape[:-2] + (3,))
+
+
+def relion_to_zxz(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
+    """RELION ``(rot, tilt, psi)`` ZYZ angles to tomobench ZXZ ``(phi, theta, psi)``, degrees."""
+    angles = np.stack(np.broadcast_arrays(rot_deg, tilt_deg, psi_deg), axis=-1).astype(float)
+    matrix = Rotation.from_euler(_ZYZ, angles.reshape(-1, 3), degrees=True).as_matrix()
+    out = Rotation.from_matrix(matrix).as_euler(_ZXZ, degrees=True)
+    return out.reshape(angles.shape[:-1] + (3,))
+
+
+def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rotation matrices drawn uniformly from SO(3) (Haar measure), shape ``(n, 3, 3)``."""
+    # Shoemake: a uniformly distributed unit quaternion.
+    u1, u2, u3 = rng.random((3, n))
+    q = np.stack(
+        [
+            np.sqrt(1 - u1) * np.sin(2 * np.pi * u2),
+            np.sqrt(1 - u1) * np.cos(2 * np.pi * u2),
+            np.sqrt(u1) * np.sin(2 * np.pi * u3),
+            np.sqrt(u1) * np.cos(2 * np.pi * u3),
+        ],
+        axis=-1,
+    )
+    return Rotation.from_quat(q).as_matrix()
+
+
+def zyx_matrix(matrix_xyz: np.ndarray) -> np.ndarray:
+    """The same rotation acting on ``(z, y, x)`` index vectors (array axis order).
+
+    ``scipy.ndimage.affine_transform`` and friends work in array axis order; this
+    reverses rows and columns so that ``M_zyx @ r[::-1] == (R @ r)[::-1]``.
+    """
+    return np.asarray(matrix_xyz)[..., ::-1, ::-1]

@@ -1,0 +1,85 @@
+"""Volumes on disk: MRC files with the voxel size in Å in the header.
+
+In memory a volume is a numpy array indexed ``[z, y, x]``. Density maps are
+float32; label maps (class masks, occupancy maps) are integers. MRC has no
+32-bit integer mode, so :func:`label_dtype` picks uint8, uint16 or, beyond
+65,535 labels, float32 (exact for integers up to 2**24).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+
+from tomobench.errors import InputError
+
+
+def read_volume(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, float]:
+    """Read an MRC file; return ``(array[z, y, x], voxel_size_a)``.
+
+    The voxel size is the header's x spacing in Å (0.0 when the header has none).
+    With ``mmap=True`` the array is a read-only memory map.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found; check the path", path)
+    try:
+        if mmap:
+            mrc = mrcfile.mmap(path, mode="r", permissive=False)
+            data = mrc.data
+        else:
+            with mrcfile.open(path, mode="r", permissive=False) as mrc:
+                data = mrc.data.copy()
+        voxel_size_a = float(mrc.voxel_size.x)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"not a readable MRC file ({exc})", path) from None
+    if data is None or data.ndim != 3:
+        raise InputError("expected a 3D volume", path)
+    return data, voxel_size_a
+
+
+def write_volume(path: str | Path, data: np.ndarray, voxel_size_a: float) -> Path:
+    """Write a 3D array (``[z, y, x]``) as MRC with ``voxel_size_a`` (Å) in the header.
+
+    Floating arrays are stored as float32; integer arrays must already have an
+    MRC-compatible dtype (int8, int16, uint8, uint16; see :func:`label_dtype`).
+    The file is written to a temporary name and renamed, so a crash never leaves
+    a half-written volume under the final name.
+    """
+    path = Path(path)
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise ValueError(f"write_volume: expected a 3D array, got shape {data.shape}")
+    if voxel_size_a <= 0:
+        raise ValueError(f"write_volume: voxel_size_a must be > 0, got {voxel_size_a}")
+    if np.issubdtype(data.dtype, np.floating) and data.dtype != np.float32:
+        data = data.astype(np.float32)
+    if data.dtype == bool:
+        data = data.astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(np.ascontiguousarray(data))
+        mrc.voxel_size = float(voxel_size_a)
+    tmp.replace(path)
+    return path
+
+
+def label_dtype(max_label: int) -> np.dtype:
+    """The smallest MRC-compatible dtype that holds labels ``0..max_label`` exactly."""
+    if max_label < 0:
+        raise ValueError("labels are non-negative")
+    if max_label <= np.iinfo(np.uint8).max:
+        return np.dtype(np.uint8)
+    if max_label <= np.iinfo(np.uint16).max:
+        return np.dtype(np.uint16)
+    if max_label <= 2**24:
+        return np.dtype(np.float32)
+    raise ValueError(f"{max_label} labels do not fit an MRC file exactly")
+
+
+def box_centre(shape: tuple[int, ...]) -> np.ndarray:
+    """Index of the centre voxel of a box, ``n // 2`` per axis (the template convention)."""
+    return np.array([n // 2 for n in shape], dtype=float)
