@@ -1,0 +1,1 @@
+"""Structure library: atomic models and maps -> templates, class metadata, multi-ball models."""
