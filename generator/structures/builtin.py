@@ -58,8 +58,10 @@ def _arc(n: int, radius: float, span_deg: float, r: float) -> tuple[Ellipsoid, .
 
 
 BUILTIN_SPECS: tuple[BuiltinSpec, ...] = (
-    BuiltinSpec("globule_40kda", 40, "compact globular monomer", ((0, 0, 0, 1.0, 1.0, 1.2),)),
-    BuiltinSpec("globule_65kda", 65, "slightly prolate globular monomer", ((0, 0, 0, 1.0, 1.15, 1.4),)),
+    BuiltinSpec("globule_40kda", 40, "compact globular monomer with a small lobe",
+                ((0, 0, 0, 0.8, 0.7, 1.5), (0.7, 0, 0.8, 0.55, 0.5, 0.5))),
+    BuiltinSpec("globule_65kda", 65, "prolate globular monomer with two lobes",
+                ((0, 0, 0, 1.2, 0.65, 1.5), (0.9, 0, 1.0, 0.55, 0.5, 0.55), (-0.8, 0.3, -1.0, 0.5, 0.5, 0.5))),
     BuiltinSpec("bilobed_85kda", 85, "two-domain monomer",
                 ((-0.75, 0, 0, 1.0, 1.0, 1.0), (0.75, 0, 0, 0.9, 0.9, 0.9))),
     BuiltinSpec("dimer_c2_150kda", 150, "C2 dimer of rod-like subunits",
@@ -73,14 +75,14 @@ BUILTIN_SPECS: tuple[BuiltinSpec, ...] = (
     BuiltinSpec("ring_c6_450kda", 450, "C6 ring with a central pore", ((1.5, 0, 0, 0.75, 0.6, 0.8),),
                 tuple(cyclic(6))),
     BuiltinSpec("double_ring_d7_600kda", 600, "D7 double ring (two stacked C7 rings)",
-                ((1.6, 0, 0.55, 0.7, 0.55, 0.55),), tuple(dihedral(7))),
+                ((1.3, 0, 0.62, 0.8, 0.68, 0.66),), tuple(dihedral(7))),
     BuiltinSpec("ring_arms_c6_900kda", 900, "C6 ring with long radial arms (low sphericity)",
-                ((1.4, 0, 0, 0.6, 0.55, 0.9), (2.9, 0, 0.3, 1.1, 0.22, 0.22)), tuple(cyclic(6))),
+                ((1.3, 0, 0, 0.7, 0.6, 0.95), (2.5, 0, 0.3, 0.85, 0.3, 0.3)), tuple(cyclic(6))),
     BuiltinSpec("capped_barrel_c7_1300kda", 1300, "barrel of four stacked C7 rings with two caps",
-                tuple((1.3, 0, z, 0.55, 0.5, 0.5) for z in (-1.5, -0.5, 0.5, 1.5))
-                + ((0.7, 0, 2.55, 0.6, 0.5, 0.5), (0.7, 0, -2.55, 0.6, 0.5, 0.5)), tuple(cyclic(7))),
+                tuple((1.05, 0, z, 0.62, 0.58, 0.55) for z in (-1.5, -0.5, 0.5, 1.5))
+                + ((0.75, 0, 2.5, 0.8, 0.7, 0.6), (0.75, 0, -2.5, 0.8, 0.7, 0.6)), tuple(cyclic(7))),
     BuiltinSpec("double_ring_d8_2000kda", 2000, "D8 double ring of elongated subunits with a cavity",
-                ((1.9, 0, 0.9, 0.75, 0.6, 0.95), (1.6, 0, 1.95, 0.5, 0.5, 0.35)), tuple(dihedral(8))),
+                ((1.55, 0, 0.85, 0.85, 0.72, 0.95), (1.3, 0, 1.85, 0.65, 0.6, 0.45)), tuple(dihedral(8))),
 )
 
 

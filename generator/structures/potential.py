@@ -168,5 +168,5 @@ def potential_from_atoms(atoms: AtomSet, voxel_size_a: float, *, fine_spacing_a:
         total += scattering_factor(z, np.sqrt(q2)) * spectra[g]
     total *= antialias_window(n, voxel_size_a) / kernel
     # grids hold points per fine voxel; h^3 turns the sum into an integral, / voxel^3 into a voxel mean
-    vol = np.fft.irfftn(total, s=(n, n, n)) * (K_V_A2 * h ** 3 / voxel_size_a ** 3) / h ** 3
+    vol = np.fft.irfftn(total, s=(n, n, n), axes=(0, 1, 2)) * (K_V_A2 / voxel_size_a ** 3)
     return vol.astype(np.float32)
