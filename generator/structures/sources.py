@@ -129,9 +129,14 @@ def _pdb_id_of(stem: str) -> str:
 
 
 def resolve_sources(source: str, *, cache_dir: str | Path, url_template: str, offline: bool) -> list[Source]:
-    """Turn ``params.source`` into sources: ``builtin`` is handled by the caller; a folder; or PDB ids."""
+    """Turn ``params.source`` into sources: ``builtin`` is handled by the caller; a folder, one file, or PDB ids."""
     if Path(source).is_dir():
         return folder_sources(source)
+    if Path(source).is_file():                      # a single model or map file
+        stem, suffix = split_suffix(Path(source))
+        if suffix in MODEL_SUFFIXES + MAP_SUFFIXES:
+            kind = "model" if suffix in MODEL_SUFFIXES else "map"
+            return [Source(stem, kind, Path(source), _pdb_id_of(stem))]
     ids = [s.strip().lower() for s in source.split(",") if s.strip()]
     bad = [s for s in ids if not PDB_ID.match(s)]
     if not ids or bad:

@@ -117,3 +117,10 @@ def test_map_without_voxel_size_is_refused(tmp_path):
         mrc.set_data(np.ones((6, 6, 6), np.float32))
     with pytest.raises(InputError, match="no voxel size"):
         build_library_report(StructureParams(source=str(tmp_path)))
+
+
+def test_single_file_source(tmp_path):
+    path = tmp_path / "one.pdb"
+    path.write_text(toy_pdb(chains="A"))
+    sources = resolve_sources(str(path), cache_dir=tmp_path, url_template="http://127.0.0.1:9/{id}", offline=True)
+    assert [(s.name, s.kind, s.path) for s in sources] == [("one", "model", path)]
