@@ -5,7 +5,6 @@ Classes get labels 1..N in order of increasing mass (as in SHREC 2020 Table 1).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,8 +86,11 @@ def _from_map(source: Source, params: StructureParams) -> ClassBuild:
     c = template.shape[0] // 2
     points = (idx[:, ::-1] - c) * params.voxel_size_a
     n_equiv = int(round(mass * 1000.0 / mean_atom_mass_da()))
+    # balls and bounding radius both cover the isosurface body: voxel centres + half a voxel
+    margin = 0.5 * params.voxel_size_a
+    radius = max(radius, float(np.sqrt((points ** 2).sum(axis=1)).max()) + margin)
     return ClassBuild(source.name, source.pdb_id, template, mass, radius, points.astype(float), n_equiv,
-                      ball_margin_a=math.sqrt(3) / 2 * params.voxel_size_a)
+                      ball_margin_a=margin)
 
 
 def _class_builds(params: StructureParams, progress: bool) -> list[ClassBuild]:

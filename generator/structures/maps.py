@@ -9,7 +9,8 @@ A map carries no atoms, so:
   1.35 g/cm³ (0.813 Da/Å³);
 - it is resampled to the library voxel size by Fourier cropping/padding (with the
   same anti-alias window as atomic templates when it shrinks), its centre of mass
-  (of the positive density inside the envelope) is moved onto voxel ``n // 2`` of a
+  (of the positive density inside the envelope, without
+  bodies smaller than 10 % of the largest) is moved onto voxel ``n // 2`` of a
   box sized like an atomic template's, and it is scaled to **volts** so that its
   integral equals ``mass × (potential integral per Da of average protein)``; the
   template then compares directly with atomic ones.
@@ -118,9 +119,9 @@ def template_from_map(volume: np.ndarray, map_voxel_a: float, voxel_size_a: floa
     if not env.any():
         raise ValueError("the map has no density above its background")
     labels, count = ndimage.label(env)
-    if count > 1:                                   # keep the largest connected body
+    if count > 1:                                   # drop dust: bodies under 10 % of the largest
         sizes = ndimage.sum_labels(env, labels, index=np.arange(1, count + 1))
-        env = labels == (1 + int(np.argmax(sizes)))
+        env = np.isin(labels, 1 + np.flatnonzero(sizes >= 0.1 * sizes.max()))
     weights = np.where(env, np.clip(v, 0, None), 0.0)
     com = np.array(ndimage.center_of_mass(weights))
     grid = np.indices(v.shape).reshape(3, -1).T[env.ravel()]

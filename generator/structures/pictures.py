@@ -47,7 +47,7 @@ def library_picture(library: StructureLibrary, level_v: float, path: str | Path)
         row[0].set_ylabel(f"{name}\n{info['mass_kda']:.0f} kDa, Ψ={info['sphericity']:.2f}", fontsize=7)
     fig.suptitle(f"structure library ({library.voxel_size_a:g} Å/voxel; potential in V; surface at {level_v:.2f} V)",
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / max(len(names), 1)))
     path = Path(path)
     fig.savefig(path, dpi=90)
     plt.close(fig)
