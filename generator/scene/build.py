@@ -24,6 +24,7 @@ from generator.scene.templates import Shape, prepare_shape, protein_reference
 from generator.structures.library import StructureLibrary
 from tomobench.classes import ClassTable
 from tomobench.errors import InputError
+from tomobench.euler import matrix_to_euler
 
 EXTRA_CLASSES = ("vesicle", "membrane", "microtubule", "actin", "fiducial")
 _EXTRA_KIND = {"vesicle": "vesicle", "membrane": "membrane", "microtubule": "filament", "actin": "filament",
@@ -166,6 +167,10 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
 def particles_frame(records: list[Record]) -> pd.DataFrame:
     """One row per object, ids 1..N (see :data:`PARTICLE_COLUMNS`)."""
     rows = []
+    todo = [r for r in records if r.angles is None]
+    if todo:
+        for r, a in zip(todo, matrix_to_euler(np.array([r.matrix for r in todo])).reshape(-1, 3)):
+            r.angles = a
     for r in records:
         z0, y0, x0, z1, y1, x1 = r.bbox_zyx
         rows.append([r.id, r.class_name, r.label, r.kind, *(int(v) for v in r.centre_xyz), *r.angles,

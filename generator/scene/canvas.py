@@ -24,7 +24,7 @@ class Record:
     label: int
     kind: str
     centre_xyz: np.ndarray             # integer voxel centre
-    angles: np.ndarray                 # ZXZ degrees
+    angles: np.ndarray | None          # ZXZ degrees (None: computed from ``matrix`` at the end)
     offset_zyx: np.ndarray             # crop origin relative to the centre (voxels)
     density: np.ndarray | None = None  # the crop, kept where the object may move (compaction)
     mask: np.ndarray | None = None
@@ -100,7 +100,7 @@ class Canvas:
         lo, hi = origin_zyx + box[0], origin_zyx + box[1]
         centre = np.asarray(centre_xyz, dtype=int)
         rec = Record(id=rid, class_name=class_name, label=int(label), kind=kind, centre_xyz=centre,
-                     angles=np.asarray(angles, dtype=float), offset_zyx=origin_zyx - centre[::-1],
+                     angles=None if angles is None else np.asarray(angles, dtype=float), offset_zyx=origin_zyx - centre[::-1],
                      density=density if keep_crop else None, mask=mask if keep_crop else None,
                      matrix=matrix, cluster=cluster, voxels=int(m.sum()),
                      bbox_zyx=tuple(int(v) for v in (*lo, *hi)))

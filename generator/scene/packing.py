@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree
 
 from generator.scene.canvas import Canvas, Record
 from generator.scene.templates import Shape, render, rotated_balls
-from tomobench.euler import matrix_to_euler, random_rotations
+from tomobench.euler import random_rotations
 
 
 class BallIndex:
@@ -57,17 +57,46 @@ class BallIndex:
     def collides(self, balls: np.ndarray, tolerance: float = 1e-6) -> bool:
         """True if any ball of ``balls`` overlaps (deeper than ``tolerance``) a placed ball."""
         if self._tree is not None:
-            hits = self._tree.query_ball_point(balls[:, :3], balls[:, 3] + self._max_r)
-            for ball, idx in zip(balls, hits):
-                if idx:
-                    other = self._frozen[idx]
-                    if (np.linalg.norm(other[:, :3] - ball[:3], axis=1) < other[:, 3] + ball[3] - tolerance).any():
-                        return True
-        for other in self._pending:
-            d = np.linalg.norm(other[None, :, :3] - balls[:, None, :3], axis=2)
+            hits = self._tree.query_ball_point(balls[:, :3], balls[:, 3] + self._max_r, return_sorted=False)
+            sizes = np.fromiter((len(h) for h in hits), dtype=int, count=len(hits))
+            if sizes.any():
+                idx = np.concatenate([np.asarray(h, dtype=int) for h in hits])
+                mine = np.repeat(np.arange(len(balls)), sizes)
+                other = self._frozen[idx]
+                d = np.sqrt(((other[:, :3] - balls[mine, :3]) ** 2).sum(1))
+                if (d < other[:, 3] + balls[mine, 3] - tolerance).any():
+                    return True
+        if self._pending:
+            other = np.vstack(self._pending)
+            d = np.sqrt(((other[None, :, :3] - balls[:, None, :3]) ** 2).sum(2))
             if (d < other[None, :, 3] + balls[:, None, 3] - tolerance).any():
                 return True
         return False
+
+
+class RotationPool:
+    """Uniform random rotations drawn from ``rng`` in batches (cheaper than one at a time)."""
+
+    def __init__(self, rng: np.random.Generator, batch: int = 256):
+        self.rng, self.batch, self._left = rng, batch, np.zeros((0, 3, 3))
+
+    def next(self) -> np.ndarray:
+        if not len(self._left):
+            self._left = random_rotations(self.batch, self.rng)
+        out, self._left = self._left[0], self._left[1:]
+        return out
+
+
+_POOLS: dict[int, RotationPool] = {}
+
+
+def draw_rotation(rng: np.random.Generator) -> np.ndarray:
+    """One uniform rotation; batches are drawn per generator object."""
+    pool = _POOLS.get(id(rng))
+    if pool is None or pool.rng is not rng:
+        _POOLS.clear()
+        pool = _POOLS[id(rng)] = RotationPool(rng)
+    return pool.next()
 
 
 def body_balls(shape: Shape, model: str) -> np.ndarray:
@@ -95,7 +124,7 @@ def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray
     if not canvas.fits(origin, mask):
         return None
     rec = canvas.add(origin, density, mask, class_name=shape.name, label=shape.label, kind=kind,
-                     centre_xyz=centre_xyz, angles=matrix_to_euler(matrix), keep_crop=keep_crop,
+                     centre_xyz=centre_xyz, angles=None, keep_crop=keep_crop,
                      matrix=matrix, cluster=cluster)
     index.add(rotated_balls(body_balls(shape, "multiball" if model == "voxel" else model), matrix, centre_xyz),
               rec.id)
@@ -105,7 +134,7 @@ def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray
 def random_trial(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
                  **kw) -> Record | None:
     """A trial at a uniformly random rotation and position."""
-    matrix = random_rotations(1, rng)[0]
+    matrix = draw_rotation(rng)
     lo, hi = centre_range(rotated_balls(body_balls(shape, model), matrix, (0, 0, 0)),
                           canvas.shape_zyx[::-1], canvas.slab_z)
     if (hi < lo).any():
@@ -121,7 +150,7 @@ def cluster_trial(canvas: Canvas, index: BallIndex, shape: Shape, previous: Reco
     direction /= np.linalg.norm(direction)
     distance = prev_shape.eff_radius_vox + shape.eff_radius_vox + gap_vox
     centre = np.rint(previous.centre_xyz + distance * direction).astype(int)
-    return try_place(canvas, index, shape, random_rotations(1, rng)[0], centre, model, **kw)
+    return try_place(canvas, index, shape, draw_rotation(rng), centre, model, **kw)
 
 
 def quotas(total: int, names: list[str], weights: np.ndarray) -> dict[str, int]:
