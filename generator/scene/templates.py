@@ -16,8 +16,10 @@ peak, the support cut) at a fraction of the cost.
 with ``mask_threshold = 0.1`` by default (``SceneParams.mask_threshold``).
 
 **Ball models** (Å in the library, voxels here) are the broad phase of the
-packer. A class without one gets balls from k-means of its mask voxels, each
-radius reaching the farthest voxel corner of its cluster.
+packer. A class without one gets balls from k-means of its mask voxels (one
+ball per ~80 voxels, 4 to 32 balls), each radius reaching the farthest voxel
+centre of its cluster: balls that enclose two particles' voxel centres and do
+not overlap guarantee that the particles share no voxel.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from tomobench.euler import zyx_matrix
 from tomobench.volumes import box_centre
 
 SUPPORT_FRACTION = 1e-3   # template voxels above this x max count as support (interpolated region)
-_HALF_DIAG = np.sqrt(3) / 2
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Shape:
 
 
 def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarray | None,
-                  voxel_size_a: float, mask_threshold: float, *, n_auto_balls: int = 6,
+                  voxel_size_a: float, mask_threshold: float, *, n_auto_balls: int | None = None,
                   seed: int = 0) -> Shape:
     """Precompute what placing particles of one class needs (see the module docstring)."""
     template = np.asarray(template, dtype=np.float32)
@@ -81,15 +82,20 @@ def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarr
     if balls_a is not None and len(balls_a):
         balls = np.asarray(balls_a, dtype=float).reshape(-1, 4) / voxel_size_a
     else:
-        balls = balls_from_points(mask_xyz, n_auto_balls, seed=seed)
+        balls = balls_from_points(mask_xyz, n_auto_balls or auto_ball_count(len(mask_xyz)), seed=seed)
     return Shape(name=name, label=label,
                  coeffs=ndimage.spline_filter(template, order=3, output=np.float64, mode="constant"),
                  centre_zyx=centre, support_xyz=(support - centre)[:, ::-1].astype(float), threshold=threshold,
                  balls=balls, mask_volume_vox=int(mask.sum()), zmin_vox=float(mask_xyz[:, 2].min()))
 
 
+def auto_ball_count(n_voxels: int) -> int:
+    """Balls of an automatic multi-ball model: one per ~80 mask voxels, 4 to 32."""
+    return int(np.clip(round(n_voxels / 80), 4, 32))
+
+
 def balls_from_points(points_xyz: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
-    """Multi-ball model of a voxel set: k-means centres, radii reaching every voxel's far corner."""
+    """Multi-ball model of a voxel set: k-means centres, radii reaching every member voxel centre."""
     points_xyz = np.asarray(points_xyz, dtype=float)
     k = max(1, min(k, len(points_xyz)))
     if k == 1:
@@ -102,7 +108,7 @@ def balls_from_points(points_xyz: np.ndarray, k: int, *, seed: int = 0) -> np.nd
         if len(members) == 0:
             continue
         c = members.mean(0) if k > 1 else centres[0]
-        balls.append([*c, np.linalg.norm(members - c, axis=1).max() + _HALF_DIAG])
+        balls.append([*c, np.linalg.norm(members - c, axis=1).max() + 1e-3])
     return np.array(balls)
 
 

@@ -101,7 +101,7 @@ def test_rotation_convention_isolated_particle(toy):
 
 
 def test_rotation_convention_in_crowded_scene(toy):
-    params = small_params(ice=dict(enabled=False), **NO_EXTRAS, clusters=dict(enabled=False))
+    params = small_params(ice=dict(enabled=False), **NO_EXTRAS, clusters=dict(enabled=False), n_particles=25)
     scene = build_scene(toy, params, np.random.default_rng(3))
     df = scene.particles
     checked = 0
