@@ -148,7 +148,7 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
         n_bound = sum(report["membrane_bound"]["placed"].values())
     pack = dict(max_failures=params.max_failures, model=params.packing_model, largest_first=params.largest_first,
                 clusters=params.clusters, voxel_size_a=params.voxel_size_a,
-                keep_crop=params.compaction.enabled)
+                keep_crop=params.compaction.enabled, threads=params.render_threads)
     report["particles"] = pack_particles(
         canvas, index, shapes, weights, rng, n_particles=None if n_target is None else max(n_target - n_bound, 0),
         occupancy=params.occupancy, **pack)

@@ -15,6 +15,8 @@ direction from the previous one, at the sum of their effective radii plus a gap.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -113,13 +115,17 @@ def centre_range(balls_rot: np.ndarray, shape_xyz, slab_z) -> tuple[np.ndarray, 
 
 
 def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray, centre_xyz,
-              model: str, *, kind: str = "protein", cluster: int = 0, keep_crop: bool = False) -> Record | None:
-    """One trial at a given rotation and integer centre; the record if it was placed."""
+              model: str, *, kind: str = "protein", cluster: int = 0, keep_crop: bool = False,
+              rendered: tuple | None = None) -> Record | None:
+    """One trial at a given rotation and integer centre; the record if it was placed.
+
+    ``rendered`` is ``render(shape, matrix)`` when it was computed beforehand.
+    """
     centre_xyz = np.asarray(centre_xyz, dtype=int)
     balls = rotated_balls(body_balls(shape, model), matrix, centre_xyz)
     if model != "voxel" and index.collides(balls):
         return None
-    density, mask, offset = render(shape, matrix)
+    density, mask, offset = render(shape, matrix) if rendered is None else rendered
     origin = centre_xyz[::-1] + offset
     if not canvas.fits(origin, mask):
         return None
@@ -131,16 +137,69 @@ def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray
     return rec
 
 
-def random_trial(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
-                 **kw) -> Record | None:
-    """A trial at a uniformly random rotation and position."""
+def propose(canvas: Canvas, shape: Shape, rng: np.random.Generator, model: str):
+    """A uniformly random rotation and an integer centre where the rotated balls fit; None if none does."""
     matrix = draw_rotation(rng)
     lo, hi = centre_range(rotated_balls(body_balls(shape, model), matrix, (0, 0, 0)),
                           canvas.shape_zyx[::-1], canvas.slab_z)
     if (hi < lo).any():
         return None
-    centre = rng.integers(lo, hi + 1)
-    return try_place(canvas, index, shape, matrix, centre, model, **kw)
+    return matrix, rng.integers(lo, hi + 1)
+
+
+def random_trial(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
+                 **kw) -> Record | None:
+    """A trial at a uniformly random rotation and position."""
+    proposal = propose(canvas, shape, rng, model)
+    return None if proposal is None else try_place(canvas, index, shape, *proposal, model, **kw)
+
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _map(fn, items: list, threads: int) -> list:
+    """``map`` on a shared thread pool (scipy.ndimage releases the GIL while it interpolates)."""
+    global _EXECUTOR
+    if threads <= 1 or len(items) < 2:
+        return [fn(x) for x in items]
+    if _EXECUTOR is None or _EXECUTOR._max_workers != threads:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=threads)
+    return list(_EXECUTOR.map(fn, items))
+
+
+def place_batch(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
+                want: int, max_failures: int, *, threads: int = 2, batch: int = 8, on_place=None,
+                **kw) -> tuple[int, int, bool]:
+    """Random trials of one class until ``want`` are placed or ``max_failures`` fail in a row.
+
+    Trials are proposed ``batch`` at a time, those that pass the broad phase are
+    rendered in parallel, then each is checked and committed in order, so the
+    result does not depend on ``threads``. Returns ``(trials, failures, exhausted)``.
+    """
+    placed = trials = failures = consecutive = 0
+    while placed < want:
+        k = min(batch, max(want - placed, 2 + consecutive // 2))   # more at a time when trials keep failing
+        props = [propose(canvas, shape, rng, model) for _ in range(k)]
+        live = [p is not None and (model == "voxel" or
+                                   not index.collides(rotated_balls(body_balls(shape, model), p[0], p[1])))
+                for p in props]
+        renders = iter(_map(lambda p: render(shape, p[0]), [p for p, ok in zip(props, live) if ok], threads))
+        for p, ok in zip(props, live):
+            trials += 1
+            rec = try_place(canvas, index, shape, *p, model, rendered=next(renders), **kw) if ok else None
+            if rec is None:
+                failures += 1
+                consecutive += 1
+                if consecutive >= max_failures:
+                    return trials, failures, True
+                continue
+            consecutive = 0
+            placed += 1
+            if on_place is not None:
+                on_place(rec)
+            if placed >= want:
+                break
+    return trials, failures, False
 
 
 def cluster_trial(canvas: Canvas, index: BallIndex, shape: Shape, previous: Record, prev_shape: Shape,

@@ -131,6 +131,7 @@ class SceneParams(Params):
     packing_model: Literal["multiball", "singleball", "voxel"] = "multiball"
     mask_threshold: float = Field(0.1, gt=0, lt=1)     # mask = rotated template >= this x template max
     largest_first: bool = True
+    render_threads: int = Field(2, ge=1)               # threads rotating templates (results do not depend on it)
     membranes: MembraneParams = MembraneParams()
     filaments: FilamentParams = FilamentParams()
     fiducials: FiducialParams = FiducialParams()

@@ -166,3 +166,10 @@ def test_written_truth_round_trip_and_determinism(toy, tmp_path):
     assert truth.classes is not None and not truth.classes.is_scored("vesicle")
     c = build_scene(toy, params, np.random.default_rng(6))
     assert not np.array_equal(c.occupancy, truth.occupancy)
+
+
+def test_threads_do_not_change_the_scene(toy):
+    one = build_scene(toy, small_params(render_threads=1), np.random.default_rng(9))
+    two = build_scene(toy, small_params(render_threads=2), np.random.default_rng(9))
+    assert np.array_equal(one.occupancy, two.occupancy) and np.array_equal(one.grandmodel, two.grandmodel)
+    pd.testing.assert_frame_equal(one.particles, two.particles)
