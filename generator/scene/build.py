@@ -90,9 +90,9 @@ def _check_fit(shapes: dict[str, Shape], weights: dict[str, float], params: Scen
     if not used:
         return
     thickness = params.slab_z[1] - params.slab_z[0]
-    biggest = max(used, key=lambda s: s.radius_vox)
-    if 2 * biggest.radius_vox > min(thickness, *params.shape_xyz[:2]):
-        raise InputError(f"class {biggest.name!r} is {2 * biggest.radius_vox:.0f} voxels across (enclosing ball) "
+    biggest = max(used, key=lambda s: s.mask_radius_vox)
+    if 2 * biggest.mask_radius_vox + 1 > min(thickness, *params.shape_xyz[:2]):
+        raise InputError(f"class {biggest.name!r} is {2 * biggest.mask_radius_vox + 1:.0f} voxels across "
                          f"but the sample is {thickness} x {min(params.shape_xyz[:2])} voxels (slab x side); "
                          f"raise scene.slab_thickness_vox / shape_xyz or drop the class")
     if n_target:

@@ -49,6 +49,7 @@ class Shape:
     balls: np.ndarray         # (k, 4) x, y, z, r of the multi-ball model (voxels, template frame)
     mask_volume_vox: int      # voxels of the unrotated mask
     zmin_vox: float           # lowest mask z (template frame), used to seat membrane-bound particles
+    mask_radius_vox: float    # farthest mask voxel centre from the centre
 
     @property
     def radius_vox(self) -> float:
@@ -86,7 +87,8 @@ def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarr
     return Shape(name=name, label=label,
                  coeffs=ndimage.spline_filter(template, order=3, output=np.float64, mode="constant"),
                  centre_zyx=centre, support_xyz=(support - centre)[:, ::-1].astype(float), threshold=threshold,
-                 balls=balls, mask_volume_vox=int(mask.sum()), zmin_vox=float(mask_xyz[:, 2].min()))
+                 balls=balls, mask_volume_vox=int(mask.sum()), zmin_vox=float(mask_xyz[:, 2].min()),
+                 mask_radius_vox=float(np.linalg.norm(mask_xyz, axis=1).max()))
 
 
 def auto_ball_count(n_voxels: int) -> int:
