@@ -40,8 +40,9 @@ def run(library, params: SceneParams, seed: int = 0):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", help="a structure library folder (default: synthetic SHREC-like)")
-    ap.add_argument("--quick", action="store_true", help="smaller crowded volume, fewer settings")
+    ap.add_argument("--crowd-shape", default="128x128x64", help="volume of the crowded comparisons (x x y x z)")
     ap.add_argument("--nt-max", type=int, default=1000, help="largest N_t of the crowded runs")
+    ap.add_argument("--skip-preset", action="store_true", help="skip the full crowded preset run (minutes)")
     args = ap.parse_args()
     if args.library:
         from generator.structures.library import load_library
@@ -56,27 +57,30 @@ def main() -> None:
           f"(requested {sum(rep['particles']['requested'].values())}), occupancy {rep['occupancy_protein']:.2%}, "
           f"trials {rep['particles']['trials']}")
 
-    crowd = dict(shape_xyz=(128, 128, 64) if args.quick else (200, 200, 100))
-    crowded = preset("crowded")
-    wall, n, rep = run(library, crowded)
-    print(f"crowded preset {crowded.shape_xyz} ({crowded.packing_model}, N_t={crowded.max_failures}, compaction "
-          f"{crowded.compaction.rounds} rounds): occupancy {rep['occupancy_protein']:.2%}, {n} particles, {wall:.1f} s")
-    print(f"crowded runs on {crowd['shape_xyz']} voxels (occupancy target 0.6 of the slab):")
+    crowd = dict(shape_xyz=tuple(int(v) for v in args.crowd_shape.split("x")))
+    if not args.skip_preset:
+        crowded = preset("crowded")
+        wall, n, rep = run(library, crowded)
+        print(f"crowded preset {crowded.shape_xyz} ({crowded.packing_model}, N_t={crowded.max_failures}, "
+              f"compaction {crowded.compaction.rounds} rounds): occupancy {rep['occupancy_protein']:.2%}, "
+              f"{n} particles, {wall:.1f} s")
+    print(f"crowded comparisons on {crowd['shape_xyz']} voxels (occupancy target 0.6, unreachable):")
     nts = [100] + ([args.nt_max] if args.nt_max != 100 else [])
     for model in ("singleball", "multiball", "voxel"):
         for nt in nts:
-            if args.quick and model == "voxel" and nt > 100:
+            if model == "voxel" and nt > 100:
                 continue
             wall, n, rep = run(library, preset("crowded", packing_model=model, max_failures=nt,
                                                compaction=dict(enabled=False), **crowd))
             print(f"  {model:10s} N_t={nt:5d}: occupancy {rep['occupancy_protein']:.2%}, {n} particles, {wall:.1f} s")
-    for model in ("multiball", "voxel"):
+    for model, relax in (("multiball", True), ("multiball", False), ("voxel", False)):
         wall, n, rep = run(library, preset("crowded", packing_model=model, max_failures=100,
-                                           compaction=dict(enabled=True, rounds=2), **crowd))
+                                           compaction=dict(enabled=True, rounds=2, relax=relax), **crowd))
         steps = ", ".join(f"{r['occupancy_after_compaction']:.2%}->{r['occupancy']:.2%} (dropped {r['dropped']})"
                           for r in rep["compaction"]["rounds"])
-        print(f"  {model:10s} N_t=  100 + compaction: occupancy {rep['occupancy_protein']:.2%}, {n} particles, "
-              f"{wall:.1f} s [rounds: {steps}]")
+        how = "ball dynamics + settle" if relax else "settle only"
+        print(f"  {model:10s} N_t=  100 + compaction ({how}): occupancy {rep['occupancy_protein']:.2%}, "
+              f"{n} particles, {wall:.1f} s [rounds: {steps}]")
 
     wall, n, rep = run(library, preset("default"))
     print(f"default 256x256x100: {wall:.1f} s, {n} particles, occupancy {rep['occupancy_protein']:.2%}, "

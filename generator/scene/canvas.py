@@ -120,6 +120,29 @@ class Canvas:
         self.labels[vol][m] = 0
         return rec
 
+    def move(self, rid: int, delta_zyx: np.ndarray) -> bool:
+        """Translate a kept-crop object by ``delta_zyx`` voxels if it still fits there (voxel-exact)."""
+        rec = self.records[rid]
+        delta_zyx = np.asarray(delta_zyx, dtype=int)
+        old = rec.centre_xyz[::-1] + rec.offset_zyx
+        vol, crop = self._window(old, rec.density.shape)
+        own = rec.mask[crop] & (self.ids[vol] == rid)
+        self.ids[vol][own] = 0
+        if not self.fits(old + delta_zyx, rec.mask):
+            self.ids[vol][own] = rid
+            return False
+        self.labels[vol][own] = 0
+        self.density[vol] -= rec.density[crop]
+        vol, crop = self._window(old + delta_zyx, rec.density.shape)
+        self.density[vol] += rec.density[crop]
+        m = rec.mask[crop]
+        self.ids[vol][m] = rid
+        self.labels[vol][m] = rec.label
+        rec.centre_xyz = rec.centre_xyz + delta_zyx[::-1]
+        shift = np.concatenate([delta_zyx, delta_zyx])
+        rec.bbox_zyx = tuple(int(v) for v in np.array(rec.bbox_zyx) + shift)
+        return True
+
     def occupied_voxels(self, kinds: tuple[str, ...] | None = None) -> int:
         return sum(v for k, v in self._voxels_by_kind.items() if kinds is None or k in kinds)
 

@@ -115,6 +115,8 @@ class CompactionParams(Params):
     rounds: int = Field(2, ge=1)                  # compaction + refill rounds
     iterations: int = Field(60, ge=1)             # force steps per round
     step_a: float = Field(10.0, gt=0)             # largest move per step
+    relax: bool = True                            # ball dynamics before the settle
+    settle_passes: int = Field(10, ge=0)          # voxel-exact one-voxel steps toward the centre
 
 
 class SceneParams(Params):
