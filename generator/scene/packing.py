@@ -89,15 +89,13 @@ class RotationPool:
         return out
 
 
-_POOLS: dict[int, RotationPool] = {}
-
-
-def draw_rotation(rng: np.random.Generator) -> np.ndarray:
-    """One uniform rotation; batches are drawn per generator object."""
-    pool = _POOLS.get(id(rng))
+def draw_rotation(rng: np.random.Generator, canvas: Canvas | None = None) -> np.ndarray:
+    """One uniform rotation; batches are kept on the scene's canvas (no state shared between scenes)."""
+    if canvas is None:
+        return random_rotations(1, rng)[0]
+    pool = getattr(canvas, "rotations", None)
     if pool is None or pool.rng is not rng:
-        _POOLS.clear()
-        pool = _POOLS[id(rng)] = RotationPool(rng)
+        pool = canvas.rotations = RotationPool(rng)
     return pool.next()
 
 
@@ -139,7 +137,7 @@ def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray
 
 def propose(canvas: Canvas, shape: Shape, rng: np.random.Generator, model: str):
     """A uniformly random rotation and an integer centre where the rotated balls fit; None if none does."""
-    matrix = draw_rotation(rng)
+    matrix = draw_rotation(rng, canvas)
     lo, hi = centre_range(rotated_balls(body_balls(shape, model), matrix, (0, 0, 0)),
                           canvas.shape_zyx[::-1], canvas.slab_z)
     if (hi < lo).any():
@@ -209,7 +207,7 @@ def cluster_trial(canvas: Canvas, index: BallIndex, shape: Shape, previous: Reco
     direction /= np.linalg.norm(direction)
     distance = prev_shape.eff_radius_vox + shape.eff_radius_vox + gap_vox
     centre = np.rint(previous.centre_xyz + distance * direction).astype(int)
-    return try_place(canvas, index, shape, draw_rotation(rng), centre, model, **kw)
+    return try_place(canvas, index, shape, draw_rotation(rng, canvas), centre, model, **kw)
 
 
 def quotas(total: int, names: list[str], weights: np.ndarray) -> dict[str, int]:

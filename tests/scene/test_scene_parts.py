@@ -157,3 +157,24 @@ def test_compaction_keeps_the_invariants_and_densifies(toy):
     assert np.array_equal(counts[1:], comp.particles["voxels"].to_numpy())
     assert list(comp.particles["id"]) == list(range(1, len(comp.particles) + 1))
     assert comp.report["occupancy_protein"] >= plain.report["occupancy_protein"]
+
+
+def test_settle_moves_bodies_toward_the_centre_without_overlap(toy):
+    from generator.scene.compaction import settle
+    from generator.scene.packing import BallIndex, try_place
+    from generator.scene.templates import prepare_shape
+
+    canvas = Canvas((48, 48, 48), (0, 48))
+    shape = prepare_shape("rod", 1, toy.templates["rod"], None, 10.0, 0.1)
+    index = BallIndex()
+    a = try_place(canvas, index, shape, np.eye(3), (10, 24, 24), "voxel", keep_crop=True)
+    b = try_place(canvas, index, shape, np.eye(3), (38, 24, 24), "voxel", keep_crop=True)
+    voxels = canvas.occupied_voxels()
+    moves = settle([a.id, b.id], canvas, np.array([23.5, 24.0, 24.0]), passes=30)
+    assert moves > 0
+    gap = canvas.records[b.id].centre_xyz[0] - canvas.records[a.id].centre_xyz[0]
+    assert gap < 28                                           # closer together
+    assert canvas.occupied_voxels() == voxels == np.count_nonzero(canvas.ids)
+    assert set(np.unique(canvas.ids)) == {0, a.id, b.id}
+    # touching, not overlapping: the rods (mask ~17 voxels long) end up side by side along x
+    assert gap >= 14
