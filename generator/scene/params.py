@@ -31,7 +31,7 @@ class MembraneParams(Params):
     n_vesicles: int = Field(2, ge=0)
     n_ellipsoids: int = Field(1, ge=0)
     n_tori: int = Field(0, ge=0)
-    radius_range_a: Range = (150.0, 500.0)        # sphere radius / ellipsoid semi-axes / torus radii
+    radius_range_a: Range = (150.0, 400.0)        # sphere radius / ellipsoid semi-axes / torus radii
     thickness_range_a: Range = (25.0, 45.0)       # distance between the two leaflet centres (PolNet t)
     leaflet_sigma_range_a: Range = (5.0, 8.0)     # Gaussian sigma of each leaflet (PolNet sigma_l)
     max_eccentricity: float = Field(0.8, ge=0, lt=1)
