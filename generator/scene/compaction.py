@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from generator.scene.canvas import Canvas, Record
+from generator.scene.canvas import Canvas
 from generator.scene.insertion import pack_particles
 from generator.scene.packing import BallIndex, centre_range, rotated_balls
 from generator.scene.templates import Shape
