@@ -106,7 +106,8 @@ def view_matrix(theta_deg: float, nz: int, nx: int, nu: int | None = None, *,
     else:
         shape = (n_slabs * nu, nz * nx)
     idx = torch.from_numpy(np.stack([rows, cols]))
-    with torch.sparse.check_sparse_tensor_invariants(False):
+    with torch.sparse.check_sparse_tensor_invariants(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         a = torch.sparse_coo_tensor(idx, torch.from_numpy(wt.astype(np.float32)), shape).coalesce()
         a = a.to_sparse_csr().to(device)
     return ViewMatrix(a, centres, nu)

@@ -17,6 +17,7 @@ projector of :mod:`generator.microscope.projector` (same units: value per voxel)
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -93,7 +94,8 @@ def _bp_matrix(theta_deg: float, nz: int, nx: int, nu: int, device) -> torch.Ten
         m = (idx >= 0) & (idx < nu) & (w > 0)
         rows.append(vox[m]), cols.append(idx[m]), vals.append(w[m])
     r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
-    with torch.sparse.check_sparse_tensor_invariants(False):
+    with torch.sparse.check_sparse_tensor_invariants(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         a = torch.sparse_coo_tensor(torch.from_numpy(np.stack([r, c])),
                                     torch.from_numpy(v.astype(np.float32)), (nz * nx, nu)).coalesce()
         return a.to_sparse_csr().to(device)
