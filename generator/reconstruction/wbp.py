@@ -80,35 +80,39 @@ def contrast_images(images: torch.Tensor, angles_deg, voxel_a: float, optics=Non
     return torch.fft.irfft2(torch.fft.rfft2(rel) * torch.sign(c).float(), s=(ny, nx))
 
 
-def _bp_matrix(theta_deg: float, nz: int, nx: int, nu: int, device) -> torch.Tensor:
-    """Voxel-driven back-projection ``(nz * nx, nu)``: linear interpolation of the view at ``u(x, z)``."""
+def _bp_taps(theta_deg: float, nz: int, nx: int, nu: int, device):
+    """Voxel-driven back-projection taps: for voxel (z, x) the view is read at ``u(x, z)`` (linear)."""
     th = math.radians(theta_deg)
     zc = np.arange(nz)[:, None] - nz // 2
     xc = np.arange(nx)[None, :] - nx // 2
-    u = xc * math.cos(th) + zc * math.sin(th) + nu // 2
+    u = (xc * math.cos(th) + zc * math.sin(th) + nu // 2).ravel()
     u0 = np.floor(u).astype(np.int64)
-    f = u - u0
-    vox = np.arange(nz * nx).reshape(nz, nx)
-    rows, cols, vals = [], [], []
-    for idx, w in ((u0, 1 - f), (u0 + 1, f)):
-        m = (idx >= 0) & (idx < nu) & (w > 0)
-        rows.append(vox[m]), cols.append(idx[m]), vals.append(w[m])
-    r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
-    with torch.sparse.check_sparse_tensor_invariants(False), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        a = torch.sparse_coo_tensor(torch.from_numpy(np.stack([r, c])),
-                                    torch.from_numpy(v.astype(np.float32)), (nz * nx, nu)).coalesce()
-        return a.to_sparse_csr().to(device)
+    f = (u - u0).astype(np.float32)
+    w0 = np.where((u0 >= 0) & (u0 < nu), 1 - f, 0).astype(np.float32)
+    w1 = np.where((u0 + 1 >= 0) & (u0 + 1 < nu), f, 0).astype(np.float32)
+    i0 = np.clip(u0, 0, nu - 1)
+    i1 = np.clip(u0 + 1, 0, nu - 1)
+    t = [torch.from_numpy(a).to(device) for a in (i0, i1, w0[:, None], w1[:, None])]
+    return t
 
 
-def backproject(views: torch.Tensor, angles_deg, nz: int, weights=None, progress=None) -> torch.Tensor:
-    """Sum of the back-projections of views ``[n, ny, nu]`` into a volume ``[nz, ny, nu]``."""
+def backproject(views: torch.Tensor, angles_deg, nz: int, weights=None, progress=None,
+                chunk_voxels: int = 1 << 14) -> torch.Tensor:
+    """Sum of the back-projections of views ``[n, ny, nu]`` into a volume ``[nz, ny, nu]``.
+
+    Row gathers of the transposed view, ``chunk_voxels`` (z, x) voxels at a time (memory bounded).
+    """
     n, ny, nu = views.shape
     weights = np.ones(n) if weights is None else np.asarray(weights)
     acc = torch.zeros((nz * nu, ny), dtype=torch.float32, device=views.device)
     for i, a in enumerate(angles_deg):
-        acc += float(weights[i]) * (_bp_matrix(float(a), nz, nu, nu, views.device)
-                                    @ views[i].transpose(0, 1).contiguous())
+        vt = views[i].transpose(0, 1).contiguous() * float(weights[i])  # (nu, ny)
+        i0, i1, w0, w1 = _bp_taps(float(a), nz, nu, nu, views.device)
+        for s in range(0, nz * nu, chunk_voxels):
+            e = min(nz * nu, s + chunk_voxels)
+            block = acc[s:e]
+            block.addcmul_(vt[i0[s:e]], w0[s:e])
+            block.addcmul_(vt[i1[s:e]], w1[s:e])
         if progress is not None:
             progress.update(1)
     return rows_to_volume(acc, nz, nu)
