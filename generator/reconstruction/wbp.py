@@ -17,14 +17,13 @@ projector of :mod:`generator.microscope.projector` (same units: value per voxel)
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
 
 from generator.microscope import ctf as ctfm
 from generator.microscope.geometry import angular_weights
-from generator.microscope.projector import (project_slabs, rows_to_volume, view_matrix,
+from generator.microscope.projector import (csr_matrix, project_slabs, rows_to_volume, view_matrix,
                                             volume_rows)
 
 
@@ -80,41 +79,45 @@ def contrast_images(images: torch.Tensor, angles_deg, voxel_a: float, optics=Non
     return torch.fft.irfft2(torch.fft.rfft2(rel) * torch.sign(c).float(), s=(ny, nx))
 
 
-def _bp_taps(theta_deg: float, nz: int, nx: int, nu: int, device):
-    """Voxel-driven back-projection taps: for voxel (z, x) the view is read at ``u(x, z)`` (linear)."""
-    th = math.radians(theta_deg)
+def _bp_matrix(angles_deg, nz: int, nx: int, nu: int, device) -> torch.Tensor:
+    """Voxel-driven back-projection of several views at once: CSR ``(nz * nx, len(angles) * nu)``.
+
+    Voxel (z, x) reads view j linearly at ``u(x, z)``; multiplying by the views stacked as
+    ``(len(angles) * nu, ny)`` sums their back-projections in one pass over the volume.
+    """
     zc = np.arange(nz)[:, None] - nz // 2
     xc = np.arange(nx)[None, :] - nx // 2
-    u = (xc * math.cos(th) + zc * math.sin(th) + nu // 2).ravel()
-    u0 = np.floor(u).astype(np.int64)
-    f = (u - u0).astype(np.float32)
-    w0 = np.where((u0 >= 0) & (u0 < nu), 1 - f, 0).astype(np.float32)
-    w1 = np.where((u0 + 1 >= 0) & (u0 + 1 < nu), f, 0).astype(np.float32)
-    i0 = np.clip(u0, 0, nu - 1)
-    i1 = np.clip(u0 + 1, 0, nu - 1)
-    t = [torch.from_numpy(a).to(device) for a in (i0, i1, w0[:, None], w1[:, None])]
-    return t
+    vox = np.arange(nz * nx)
+    rows, cols, vals = [], [], []
+    for j, a in enumerate(angles_deg):
+        th = math.radians(float(a))
+        u = (xc * math.cos(th) + zc * math.sin(th) + nu // 2).ravel()
+        u0 = np.floor(u).astype(np.int64)
+        f = u - u0
+        for idx, w in ((u0, 1 - f), (u0 + 1, f)):
+            m = (idx >= 0) & (idx < nu) & (w > 0)
+            rows.append(vox[m]), cols.append(idx[m] + j * nu), vals.append(w[m])
+    return csr_matrix(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+                      (nz * nx, len(angles_deg) * nu), device)
 
 
 def backproject(views: torch.Tensor, angles_deg, nz: int, weights=None, progress=None,
-                chunk_voxels: int = 1 << 14) -> torch.Tensor:
+                views_per_pass: int = 8) -> torch.Tensor:
     """Sum of the back-projections of views ``[n, ny, nu]`` into a volume ``[nz, ny, nu]``.
 
-    Row gathers of the transposed view, ``chunk_voxels`` (z, x) voxels at a time (memory bounded).
+    ``views_per_pass`` views are back-projected per sparse product (one pass over the volume each).
     """
     n, ny, nu = views.shape
     weights = np.ones(n) if weights is None else np.asarray(weights)
+    angles = np.asarray(angles_deg, dtype=float)
     acc = torch.zeros((nz * nu, ny), dtype=torch.float32, device=views.device)
-    for i, a in enumerate(angles_deg):
-        vt = views[i].transpose(0, 1).contiguous() * float(weights[i])  # (nu, ny)
-        i0, i1, w0, w1 = _bp_taps(float(a), nz, nu, nu, views.device)
-        for s in range(0, nz * nu, chunk_voxels):
-            e = min(nz * nu, s + chunk_voxels)
-            block = acc[s:e]
-            block.addcmul_(vt[i0[s:e]], w0[s:e])
-            block.addcmul_(vt[i1[s:e]], w1[s:e])
+    w = torch.as_tensor(weights, dtype=torch.float32, device=views.device)[:, None, None]
+    for s in range(0, n, views_per_pass):
+        e = min(n, s + views_per_pass)
+        stacked = (views[s:e] * w[s:e]).transpose(1, 2).reshape((e - s) * nu, ny).contiguous()
+        acc += _bp_matrix(angles[s:e], nz, nu, nu, views.device) @ stacked
         if progress is not None:
-            progress.update(1)
+            progress.update(e - s)
     return rows_to_volume(acc, nz, nu)
 
 

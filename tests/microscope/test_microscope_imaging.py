@@ -130,3 +130,16 @@ def test_bad_input_volumes_and_aliasing():
         warnings.simplefilter("always")
         image_sample(_phantom(), 40.0, _params(), np.random.default_rng(0))
     assert any("too coarse" in str(w.message) for w in caught)
+
+
+def test_preset_files_validate_and_default_matches_the_model():
+    from pathlib import Path
+
+    from tomobench.params import load_section
+    root = Path(__file__).resolve().parents[2] / "params"
+    default = load_section(root / "imaging_default.yaml", "imaging", ImagingParams)
+    assert default == ImagingParams()
+    shrec = load_section(root / "imaging_shrec2020.yaml", "imaging", ImagingParams)
+    assert len(tilt_angles(shrec.acquisition.tilt_min_deg, shrec.acquisition.tilt_max_deg,
+                           shrec.acquisition.tilt_step_deg)) == 61
+    assert shrec.detector.snr == 0.004 and shrec.optics.defocus_um == 3.0
