@@ -240,8 +240,7 @@ def _picture(result: ImagingResult, path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
     for ax, (title, img) in zip(axes, panels):
         lo, hi = np.percentile(img, [1, 99])
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower",
-                  aspect="auto" if "xz" in title else "equal")
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower", aspect="equal")
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
