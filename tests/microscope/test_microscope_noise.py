@@ -72,3 +72,37 @@ def test_ice_attenuation_grows_with_one_over_cos():
     assert att[0] == pytest.approx(math.exp(-2000 / 3500))
     assert att[1] == pytest.approx(math.exp(-2 * 2000 / 3500))
     assert np.all(ice_attenuation(np.array([0.0, 60.0]), 2000.0, 0.0) == 1.0)
+
+
+def test_fourier_shift_moves_content_by_the_shift():
+    import torch
+
+    from generator.microscope.detector import fourier_shift
+    img = torch.zeros((1, 32, 32))
+    img[0, 10, 12] = 1.0
+    out = fourier_shift(img, torch.tensor([[3.0, -2.0]]))[0].numpy()  # (shift_x, shift_y)
+    assert np.unravel_index(out.argmax(), out.shape) == (8, 15)
+    assert out.max() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_beam_damage_removes_high_frequencies_of_later_views():
+    vol = _phantom((16, 64, 64))
+    p = _params(noise_mode="none", detector="ideal", damage_b_per_e_a2=20.0, inelastic_mfp_nm=0.0)
+    p.acquisition.scheme = "sequential"
+    p.acquisition.tilt_min_deg, p.acquisition.tilt_max_deg, p.acquisition.tilt_step_deg = 0.0, 0.0, 1.0
+    first = image_sample(vol, 10.0, p, np.random.default_rng(0)).projections[0]
+    p.acquisition.tilt_min_deg, p.acquisition.tilt_max_deg = -60.0, 0.0  # 0° is now recorded last
+    p.acquisition.tilt_step_deg = 10.0
+    r = image_sample(vol, 10.0, p, np.random.default_rng(0))
+    last = r.projections[-1]
+    assert r.misalignment[-1, 4] == pytest.approx(120.0 * 6 / 7)  # accumulated dose before the 0° view
+
+    def high(img):
+        f = np.abs(np.fft.rfft2(img - img.mean())) ** 2
+        k = np.hypot(*np.meshgrid(np.fft.fftfreq(64), np.fft.rfftfreq(64), indexing="ij"))
+        return f[(k > 0.35) & (k < 0.45)].sum(), f[(k > 0.02) & (k < 0.06)].sum()
+
+    (h1, l1), (h2, l2) = high(first), high(last)
+    # B = 20 * 102.9 e/Å^2 = 2057 Å^2: power ratio exp(-B k^2 / 2) = 0.19 at 0.04/Å, 0.12 at 0.045/Å
+    # (low band: ~0.99)
+    assert 0.08 < (h2 / l2) / (h1 / l1) < 0.3
