@@ -13,7 +13,12 @@ peak, the support cut) at a fraction of the cost.
 
 **Mask threshold.** A particle's mask (its voxels in ``class_mask`` and
 ``occupancy_mask``) is ``rotated_density >= mask_threshold * max(template)``
-with ``mask_threshold = 0.1`` by default (``SceneParams.mask_threshold``).
+with ``mask_threshold = 0.1`` by default (``SceneParams.mask_threshold``),
+united with the rotated *solid* mask of the class (:func:`solid_mask`): the
+thresholded template with its cavities filled (rings, barrels) and, where the
+centre of mass lies outside the protein (a horseshoe), the straight path from
+the centre to the nearest protein voxel. The SHREC scorer reads the mask at the
+pick, so a pick at a particle's true centre must land on that particle.
 
 **Ball models** (Å in the library, voxels here) are the broad phase of the
 packer. A class without one gets balls from k-means of its mask voxels (one
@@ -43,6 +48,7 @@ class Shape:
     name: str
     label: int
     coeffs: np.ndarray        # spline coefficients of the template, float64 [z, y, x]
+    solid: np.ndarray         # the solid mask (solid_mask) as float32 0/1, interpolated linearly
     centre_zyx: np.ndarray    # template centre voxel (n // 2)
     support_xyz: np.ndarray   # (m, 3) support voxels relative to the centre
     threshold: float          # absolute mask threshold
@@ -76,9 +82,9 @@ def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarr
     if not np.isfinite(peak) or peak <= 0:
         raise ValueError(f"template of {name!r} has no positive density")
     centre = box_centre(template.shape)
-    support = np.argwhere(template > SUPPORT_FRACTION * peak)
     threshold = mask_threshold * peak
-    mask = template >= threshold
+    mask = solid_mask(template >= threshold, centre.astype(int))
+    support = np.argwhere((template > SUPPORT_FRACTION * peak) | mask)
     mask_xyz = (np.argwhere(mask) - centre)[:, ::-1]
     if balls_a is not None and len(balls_a):
         balls = np.asarray(balls_a, dtype=float).reshape(-1, 4) / voxel_size_a
@@ -86,9 +92,30 @@ def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarr
         balls = balls_from_points(mask_xyz, n_auto_balls or auto_ball_count(len(mask_xyz)), seed=seed)
     return Shape(name=name, label=label,
                  coeffs=ndimage.spline_filter(template, order=3, output=np.float64, mode="constant"),
+                 solid=mask.astype(np.float32),
                  centre_zyx=centre, support_xyz=(support - centre)[:, ::-1].astype(float), threshold=threshold,
                  balls=balls, mask_volume_vox=int(mask.sum()), zmin_vox=float(mask_xyz[:, 2].min()),
                  mask_radius_vox=float(np.linalg.norm(mask_xyz, axis=1).max()))
+
+
+def solid_mask(mask: np.ndarray, centre_zyx: np.ndarray) -> np.ndarray:
+    """The thresholded template made solid: closed with a 1-voxel cross, cavities filled in 3D and in
+    every axis-aligned slice (open-ended barrels are rings in their slices), and joined to the centre
+    voxel by a straight path when the centre still lies outside (see the module docstring)."""
+    padded = np.pad(mask, 2)
+    solid = ndimage.binary_closing(padded, ndimage.generate_binary_structure(3, 1))[2:-2, 2:-2, 2:-2] | mask
+    solid = ndimage.binary_fill_holes(solid)
+    for axis in range(3):
+        slices = np.moveaxis(solid, axis, 0)
+        solid = solid | np.moveaxis(np.stack([ndimage.binary_fill_holes(s) for s in slices]), 0, axis)
+    centre = tuple(int(c) for c in centre_zyx)
+    if solid.any() and not solid[centre]:
+        voxels = np.argwhere(solid)
+        nearest = voxels[np.argmin(((voxels - centre) ** 2).sum(1))]
+        steps = int(np.ceil(2 * np.abs(nearest - centre).max())) + 1
+        path = np.rint(np.linspace(centre, nearest, steps)).astype(int)
+        solid[tuple(path.T)] = True
+    return solid
 
 
 def auto_ball_count(n_voxels: int) -> int:
@@ -135,7 +162,10 @@ def render(shape: Shape, matrix_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray
     density = np.zeros(reach.shape, dtype=np.float32)
     density[points] = ndimage.map_coordinates(shape.coeffs, coords, order=3, mode="constant", cval=0.0,
                                               prefilter=False, output=np.float32)
-    mask = density >= shape.threshold
+    solid = np.zeros(reach.shape, dtype=bool)
+    solid[points] = ndimage.map_coordinates(shape.solid, coords, order=1, mode="constant", cval=0.0,
+                                            output=np.float32) >= 0.5
+    mask = (density >= shape.threshold) | solid
     return density, mask, lo.astype(int)
 
 
@@ -143,7 +173,8 @@ def protein_reference(shapes: list[Shape]) -> float:
     """Mean template value inside the masks, averaged over classes (the unit of relative densities)."""
     values = []
     for shape in shapes:
-        density, mask, _ = render(shape, np.eye(3))
+        density, _, _ = render(shape, np.eye(3))
+        mask = density >= shape.threshold
         if mask.any():
             values.append(float(density[mask].mean()))
     return float(np.mean(values)) if values else 1.0
