@@ -158,7 +158,13 @@ def scorer_objective(picks: pd.DataFrame, truth_dir: Path) -> float:
     """Localization F1 of the project's scorer (imported lazily: the one allowed baselines -> scoring use)."""
     import scoring  # noqa: PLC0415  (only the grid search needs it)
 
-    return float(scoring.score_particles(picks, truth_dir)["f1"])
+    key = str(Path(truth_dir).resolve())
+    if key not in _TRUTH_CACHE:
+        _TRUTH_CACHE[key] = scoring.load_truths(truth_dir)
+    return float(scoring.score_particles(picks, _TRUTH_CACHE[key])["f1"])
+
+
+_TRUTH_CACHE: dict[str, dict] = {}
 
 
 # --------------------------------------------------------------------------- CLI

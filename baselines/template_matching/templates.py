@@ -43,7 +43,7 @@ def ctf_1d(freq_per_a: np.ndarray, *, defocus_um: float, voltage_kv: float, cs_m
 def first_zero_per_a(*, defocus_um: float, voltage_kv: float, cs_mm: float, amplitude_contrast: float,
                      k_max_per_a: float = 0.5) -> float:
     """Frequency (1/Å) of the CTF's first zero (``inf`` if none below ``k_max_per_a``)."""
-    k = np.linspace(0.0, k_max_per_a, 200_001)
+    k = np.linspace(0.0, k_max_per_a, 200_001)[1:]   # k = 0 is a zero when A = 0
     c = ctf_1d(k, defocus_um=defocus_um, voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast)
     flips = np.flatnonzero(np.sign(c[1:]) != np.sign(c[:-1]))
     if not len(flips):
