@@ -213,7 +213,8 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
         for sigma1 in tqdm(sigmas, desc="dog grid search", unit="sigma"):
             min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
             candidates[sigma1] = {
-                tomo.name: local_peaks(sign * dog_filter(tomo.reconstruction()[0], sigma1, params.sigma_ratio), min_dist)
+                tomo.name: local_peaks(sign * dog_filter(tomo.reconstruction()[0], sigma1, params.sigma_ratio),
+                                       min_dist)
                 for tomo in train}
         sigma1, t, trials = grid_search(candidates, params.grid_t, public / "train", objective or scorer_objective)
         params.sigma1_vox, params.threshold_t = sigma1, t

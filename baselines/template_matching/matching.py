@@ -75,7 +75,8 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
     if apply_ctf:
         filt = ctf_filter((2 * template.shape[0],) * 3, work_voxel_a, sign=sign,
                           defocus_um=float(acquisition["defocus_um"]), voltage_kv=float(acquisition["voltage_kv"]),
-                          cs_mm=float(acquisition["cs_mm"]), amplitude_contrast=float(acquisition["amplitude_contrast"]))
+                          cs_mm=float(acquisition["cs_mm"]),
+                          amplitude_contrast=float(acquisition["amplitude_contrast"]))
         template = apply_filter(template, filt, pad=2)
     elif sign < 0:
         template = -template
