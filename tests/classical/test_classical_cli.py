@@ -34,7 +34,8 @@ def public(tmp_path_factory):
 def test_tm_writes_both_rules_and_timing(public, tmp_path):
     out, other = tmp_path / "tm_f.csv", tmp_path / "tm_t.csv"
     rc = main(["baseline", "tm", "--data", str(public), "--out", str(out), "--other-out", str(other),
-               "--angular-step", "30", "--threads", "1", "--shrec", "--score-maps", str(tmp_path / "maps")])
+               "--angular-step", "30", "--bin", "1", "--threads", "1", "--shrec",
+               "--score-maps", str(tmp_path / "maps")])
     assert rc == 0
     picks = read_particles(out)
     assert set(picks["class"]) <= {"big", "small"} and set(picks["tomo"]) == {"tomo_001"}
