@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--params", default=None)
     how = s.add_mutually_exclusive_group()
     how.add_argument("--set-params", action="store_true",
-                     help="print `-S key=value` arguments: dvc exp run $(tomobench dataset preset NAME --set-params)")
+                     help='print `-S key=value` arguments: eval "dvc exp run $(tomobench dataset preset NAME --set-params)"')
     how.add_argument("--write", default=None, metavar="FILE", help="write the merged parameters to FILE")
     s.set_defaults(func=run_preset)
 
@@ -122,8 +123,8 @@ def run_preset(args: argparse.Namespace) -> int:
         return 0
     preset_file(args.name, base)  # unknown name -> error listing them
     if args.set_params:
-        # unquoted on purpose: `$(...)` splits words but does not remove quotes
-        print(" ".join(set_params_args(args.name, base)))
+        # shell-quoted: eval "dvc exp run $(tomobench dataset preset NAME --set-params)"
+        print(" ".join(shlex.quote(a) for a in set_params_args(args.name, base)))
         return 0
     doc, _ = load_preset(args.name, base)
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)

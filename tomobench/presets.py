@@ -8,7 +8,7 @@ it is a deep merge (mappings merge key by key, any other value replaces).
 Three ways to use a preset:
 
 * ``tomobench simulate --preset NAME ...`` (merged in memory),
-* ``dvc exp run $(tomobench dataset preset NAME --set-params)`` (a DVC experiment),
+* ``eval "dvc exp run $(tomobench dataset preset NAME --set-params)"`` (a DVC experiment),
 * ``tomobench dataset preset NAME --write params.yaml`` (rewrites the file).
 
 Errors (unknown preset, bad YAML, a key of the wrong type) are
