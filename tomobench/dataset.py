@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,9 +117,13 @@ def _copy_tree(src: Path, dst: Path, *, only: tuple[str, ...] | None = None, ski
             shutil.copyfile(item, dst / item.name)
 
 
-def _class_counts(folder: Path) -> pd.Series:
-    lines = [ln.split() for ln in (folder / "particle_locations.txt").read_text().splitlines() if ln.strip()]
-    return pd.Series([ln[0] for ln in lines], dtype=str).value_counts()
+def _class_counts(folders: list[Path]) -> Counter:
+    """Particles per class name over the ``particle_locations.txt`` of ``folders``."""
+    counts: Counter = Counter()
+    for folder in folders:
+        counts.update(ln.split()[0] for ln in (folder / "particle_locations.txt").read_text().splitlines()
+                      if ln.strip())
+    return counts
 
 
 def package(tomograms: str | Path, structures: str | Path, public: str | Path, private: str | Path,
@@ -166,7 +171,7 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
     counts = pd.DataFrame({"class_name": classes.names,
                            "size_group": list(classes.table["size_group"])}).set_index("class_name")
     for split, names, root in (("train", train, tomograms), ("test", test, tomograms)):
-        total = sum((_class_counts(root / n) for n in names), pd.Series(dtype=int))
+        total = _class_counts([root / n for n in names])
         counts[split] = [int(total.get(c, 0)) for c in counts.index]
     counts = counts.reset_index()
 
