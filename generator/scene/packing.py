@@ -1,0 +1,134 @@
+"""Random insertion of macromolecules (PolNet's trial-and-error insertion).
+
+A trial draws a uniformly random rotation (Shoemake quaternions,
+:func:`tomobench.euler.random_rotations`) and an integer centre uniformly among
+those where the rotated ball model lies inside the volume and the slab. The
+broad phase rejects it if its balls overlap balls already placed
+(``packing_model``: ``multiball`` = the library's ball model, ``singleball`` = one
+enclosing ball, ``voxel`` = no broad phase); the narrow phase rotates the
+template and tests the mask voxel-exactly against the occupancy map (touching
+allowed). ``max_failures`` consecutive failed trials of one class (PolNet's N_t)
+end that class; the report says what was placed instead of what was asked.
+Clusters are self-avoiding worm-like chains (SAWLC): each member sits at a random
+direction from the previous one, at the sum of their effective radii plus a gap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from generator.scene.canvas import Canvas, Record
+from generator.scene.templates import Shape, render, rotated_balls
+from tomobench.euler import matrix_to_euler, random_rotations
+
+
+class BallIndex:
+    """Placed balls (x, y, z, r in voxels) with a fast 'does this body overlap any ball' query."""
+
+    def __init__(self):
+        self._frozen = np.zeros((0, 4))
+        self._frozen_owner = np.zeros(0, dtype=int)
+        self._tree: cKDTree | None = None
+        self._pending: list[np.ndarray] = []
+        self._pending_owner: list[np.ndarray] = []
+        self._max_r = 0.0
+
+    def add(self, balls: np.ndarray, owner: int) -> None:
+        self._pending.append(np.asarray(balls, dtype=float))
+        self._pending_owner.append(np.full(len(balls), owner))
+        self._max_r = max(self._max_r, float(balls[:, 3].max()))
+        if sum(len(p) for p in self._pending) > 512:
+            self._freeze()
+
+    def remove(self, owner: int) -> None:
+        self._freeze()
+        keep = self._frozen_owner != owner
+        self._frozen, self._frozen_owner = self._frozen[keep], self._frozen_owner[keep]
+        self._tree = cKDTree(self._frozen[:, :3]) if len(self._frozen) else None
+
+    def _freeze(self) -> None:
+        if self._pending:
+            self._frozen = np.vstack([self._frozen, *self._pending])
+            self._frozen_owner = np.concatenate([self._frozen_owner, *self._pending_owner])
+            self._pending, self._pending_owner = [], []
+            self._tree = cKDTree(self._frozen[:, :3])
+
+    def collides(self, balls: np.ndarray, tolerance: float = 1e-6) -> bool:
+        """True if any ball of ``balls`` overlaps (deeper than ``tolerance``) a placed ball."""
+        if self._tree is not None:
+            hits = self._tree.query_ball_point(balls[:, :3], balls[:, 3] + self._max_r)
+            for ball, idx in zip(balls, hits):
+                if idx:
+                    other = self._frozen[idx]
+                    if (np.linalg.norm(other[:, :3] - ball[:3], axis=1) < other[:, 3] + ball[3] - tolerance).any():
+                        return True
+        for other in self._pending:
+            d = np.linalg.norm(other[None, :, :3] - balls[:, None, :3], axis=2)
+            if (d < other[None, :, 3] + balls[:, None, 3] - tolerance).any():
+                return True
+        return False
+
+
+def body_balls(shape: Shape, model: str) -> np.ndarray:
+    return shape.single_ball() if model == "singleball" else shape.balls
+
+
+def centre_range(balls_rot: np.ndarray, shape_xyz, slab_z) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive integer range of centres keeping rotated (centre-relative) balls inside the sample."""
+    ext_lo = (balls_rot[:, :3] - balls_rot[:, 3:4]).min(0)
+    ext_hi = (balls_rot[:, :3] + balls_rot[:, 3:4]).max(0)
+    lower = np.array([0, 0, slab_z[0]], dtype=float) - 0.5
+    upper = np.array([shape_xyz[0], shape_xyz[1], slab_z[1]], dtype=float) - 0.5
+    return np.ceil(lower - ext_lo).astype(int), np.floor(upper - ext_hi).astype(int)
+
+
+def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray, centre_xyz,
+              model: str, *, kind: str = "protein", cluster: int = 0, keep_crop: bool = False) -> Record | None:
+    """One trial at a given rotation and integer centre; the record if it was placed."""
+    centre_xyz = np.asarray(centre_xyz, dtype=int)
+    balls = rotated_balls(body_balls(shape, model), matrix, centre_xyz)
+    if model != "voxel" and index.collides(balls):
+        return None
+    density, mask, offset = render(shape, matrix)
+    origin = centre_xyz[::-1] + offset
+    if not canvas.fits(origin, mask):
+        return None
+    rec = canvas.add(origin, density, mask, class_name=shape.name, label=shape.label, kind=kind,
+                     centre_xyz=centre_xyz, angles=matrix_to_euler(matrix), keep_crop=keep_crop,
+                     matrix=matrix, cluster=cluster)
+    index.add(rotated_balls(body_balls(shape, "multiball" if model == "voxel" else model), matrix, centre_xyz),
+              rec.id)
+    return rec
+
+
+def random_trial(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
+                 **kw) -> Record | None:
+    """A trial at a uniformly random rotation and position."""
+    matrix = random_rotations(1, rng)[0]
+    lo, hi = centre_range(rotated_balls(body_balls(shape, model), matrix, (0, 0, 0)),
+                          canvas.shape_zyx[::-1], canvas.slab_z)
+    if (hi < lo).any():
+        return None
+    centre = rng.integers(lo, hi + 1)
+    return try_place(canvas, index, shape, matrix, centre, model, **kw)
+
+
+def cluster_trial(canvas: Canvas, index: BallIndex, shape: Shape, previous: Record, prev_shape: Shape,
+                  rng: np.random.Generator, model: str, gap_vox: float, **kw) -> Record | None:
+    """A SAWLC trial: the next chain member at a random direction from the previous one."""
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    distance = prev_shape.eff_radius_vox + shape.eff_radius_vox + gap_vox
+    centre = np.rint(previous.centre_xyz + distance * direction).astype(int)
+    return try_place(canvas, index, shape, random_rotations(1, rng)[0], centre, model, **kw)
+
+
+def quotas(total: int, names: list[str], weights: np.ndarray) -> dict[str, int]:
+    """Split ``total`` by ``weights`` with the largest-remainder rule (deterministic)."""
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    raw = total * w
+    base = np.floor(raw).astype(int)
+    order = np.argsort(-(raw - base), kind="stable")
+    base[order[: total - base.sum()]] += 1
+    return dict(zip(names, (int(v) for v in base)))
