@@ -1,0 +1,1 @@
+"""The simulated electron microscope: geometry, CTF, projection, dose and detector."""

@@ -1,0 +1,159 @@
+"""Weighted back-projection and SIRT for single-axis tilt series (tilt axis = y).
+
+Geometry as :mod:`generator.microscope.geometry`: detector coordinate
+``u = x cos(theta) + z sin(theta)`` relative to the centre voxels ``n // 2``.
+Input views are *contrast* images (zero mean, dense matter positive);
+:func:`contrast_images` makes them from intensity images.
+
+WBP: ``f(x, z) = sum_i dtheta_i * (h * p_i)(u_i(x, z))`` with ``h`` the discrete
+Ram-Lak ramp (its spectrum is ``|k|``, ``k`` in cycles/pixel, computed from the
+spatial kernel ``h(0) = 1/4, h(n odd) = -1/(pi n)^2`` on a zero-padded grid, so
+there is no DC offset), times an optional window; ``dtheta_i`` the angular
+interval each view stands for. The back-projection interpolates each view
+linearly at ``u`` (voxel driven). With views over a full 180° this inverts the
+projector of :mod:`generator.microscope.projector` (same units: value per voxel).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from generator.microscope import ctf as ctfm
+from generator.microscope.geometry import angular_weights
+from generator.microscope.projector import (project_slabs, rows_to_volume, view_matrix,
+                                            volume_rows)
+
+
+def ramp_filter(n: int, apodization: str = "hann", cutoff: float = 1.0) -> torch.Tensor:
+    """Ramp filter on the rFFT grid of length ``2 * n`` (zero padding), with a window.
+
+    ``cutoff`` is the fraction of Nyquist where the window reaches 0.
+    """
+    m = 2 * n
+    idx = torch.arange(m, dtype=torch.float64)
+    idx = torch.where(idx > m // 2, idx - m, idx)
+    h = torch.zeros(m, dtype=torch.float64)
+    h[0] = 0.25
+    odd = (idx.abs() % 2) == 1
+    h[odd] = -1.0 / (math.pi * idx[odd]) ** 2
+    ramp = torch.fft.rfft(h).real
+    f = torch.fft.rfftfreq(m, dtype=torch.float64) / 0.5 / cutoff  # 1 at the cutoff
+    if apodization == "hann":
+        win = 0.5 * (1 + torch.cos(math.pi * f))
+    elif apodization == "hamming":
+        win = 0.54 + 0.46 * torch.cos(math.pi * f)
+    elif apodization == "cosine":
+        win = torch.cos(0.5 * math.pi * f)
+    elif apodization == "shepp_logan":
+        win = torch.sinc(0.5 * f)
+    else:
+        win = torch.ones_like(f)
+    win = torch.where(f <= 1.0, win, torch.zeros_like(win))
+    return (ramp * win).float()
+
+
+def filter_views(views: torch.Tensor, apodization: str = "hann", cutoff: float = 1.0) -> torch.Tensor:
+    """Ramp-filter images ``[n, y, u]`` along u (perpendicular to the tilt axis)."""
+    n_u = views.shape[-1]
+    filt = ramp_filter(n_u, apodization, cutoff).to(views.device)
+    spec = torch.fft.rfft(views, n=2 * n_u, dim=-1) * filt
+    return torch.fft.irfft(spec, n=2 * n_u, dim=-1)[..., :n_u]
+
+
+def contrast_images(images: torch.Tensor, angles_deg, voxel_a: float, optics=None,
+                    phase_flip: bool = False) -> torch.Tensor:
+    """Intensity views ``[n, y, x]`` -> contrast ``-(I / mean - 1)`` (dense matter positive at underfocus).
+
+    With ``phase_flip`` the spectrum of ``I / mean - 1`` is multiplied by the sign of
+    the CTF at the nominal defocus instead (which also gives dense matter positive).
+    """
+    mean = images.mean(dim=(-2, -1), keepdim=True)
+    rel = images / mean - 1.0
+    if not phase_flip:
+        return -rel
+    ny, nx = images.shape[-2:]
+    c = ctfm.ctf_2d((ny, nx), voxel_a, optics, device=images.device, with_envelope=False)
+    return torch.fft.irfft2(torch.fft.rfft2(rel) * torch.sign(c).float(), s=(ny, nx))
+
+
+def _bp_matrix(theta_deg: float, nz: int, nx: int, nu: int, device) -> torch.Tensor:
+    """Voxel-driven back-projection ``(nz * nx, nu)``: linear interpolation of the view at ``u(x, z)``."""
+    th = math.radians(theta_deg)
+    zc = np.arange(nz)[:, None] - nz // 2
+    xc = np.arange(nx)[None, :] - nx // 2
+    u = xc * math.cos(th) + zc * math.sin(th) + nu // 2
+    u0 = np.floor(u).astype(np.int64)
+    f = u - u0
+    vox = np.arange(nz * nx).reshape(nz, nx)
+    rows, cols, vals = [], [], []
+    for idx, w in ((u0, 1 - f), (u0 + 1, f)):
+        m = (idx >= 0) & (idx < nu) & (w > 0)
+        rows.append(vox[m]), cols.append(idx[m]), vals.append(w[m])
+    r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
+    with torch.sparse.check_sparse_tensor_invariants(False):
+        a = torch.sparse_coo_tensor(torch.from_numpy(np.stack([r, c])),
+                                    torch.from_numpy(v.astype(np.float32)), (nz * nx, nu)).coalesce()
+        return a.to_sparse_csr().to(device)
+
+
+def backproject(views: torch.Tensor, angles_deg, nz: int, weights=None, progress=None) -> torch.Tensor:
+    """Sum of the back-projections of views ``[n, ny, nu]`` into a volume ``[nz, ny, nu]``."""
+    n, ny, nu = views.shape
+    weights = np.ones(n) if weights is None else np.asarray(weights)
+    acc = torch.zeros((nz * nu, ny), dtype=torch.float32, device=views.device)
+    for i, a in enumerate(angles_deg):
+        acc += float(weights[i]) * (_bp_matrix(float(a), nz, nu, nu, views.device)
+                                    @ views[i].transpose(0, 1).contiguous())
+        if progress is not None:
+            progress.update(1)
+    return rows_to_volume(acc, nz, nu)
+
+
+def wbp(views: torch.Tensor, angles_deg, nz: int, *, apodization: str = "hann", cutoff: float = 1.0,
+        progress=None) -> torch.Tensor:
+    """Weighted back-projection of contrast views ``[n, ny, nx]`` into ``[nz, ny, nx]``."""
+    filtered = filter_views(views, apodization, cutoff)
+    return backproject(filtered, angles_deg, nz, angular_weights(np.asarray(angles_deg)), progress)
+
+
+def sirt(views: torch.Tensor, angles_deg, nz: int, *, iterations: int = 10, relaxation: float = 1.0,
+         progress=None) -> torch.Tensor:
+    """SIRT: ``x += lambda * C A^T R (p - A x)`` with ``R``, ``C`` the inverse row / column sums of ``A``.
+
+    ``A`` is the projector of :mod:`generator.microscope.projector` (Joseph), matched with its transpose.
+    """
+    n, ny, nu = views.shape
+    mats = [view_matrix(float(a), nz, nu, nu, device=views.device).matrix for a in angles_deg]
+    mats_t = [view_matrix(float(a), nz, nu, nu, transpose=True, device=views.device).matrix
+              for a in angles_deg]
+    ones_vol = torch.ones((nz * nu, 1), device=views.device)
+    ones_img = torch.ones((nu, 1), device=views.device)
+    inv_row = [1.0 / torch.clamp(m @ ones_vol, min=1e-6) for m in mats]  # (nu, 1)
+    col = sum(mt @ ones_img for mt in mats_t)
+    inv_col = 1.0 / torch.clamp(col, min=1e-6)  # (nz * nu, 1)
+    p = [views[i].transpose(0, 1).contiguous() for i in range(n)]  # (nu, ny)
+    x = torch.zeros((nz * nu, ny), device=views.device)
+    for _ in range(iterations):
+        upd = torch.zeros_like(x)
+        for m, mt, r, pi in zip(mats, mats_t, inv_row, p):
+            upd += mt @ ((pi - m @ x) * r)
+        x += relaxation * inv_col * upd
+        if progress is not None:
+            progress.update(1)
+    return rows_to_volume(x, nz, nu)
+
+
+def reconstruct(views: torch.Tensor, angles_deg, nz: int, params, progress=None) -> torch.Tensor:
+    """Reconstruct contrast views with :class:`ReconstructionParams` ``params`` into ``[nz, ny, nx]``."""
+    if params.method == "sirt":
+        return sirt(views, angles_deg, nz, iterations=params.sirt_iterations,
+                    relaxation=params.sirt_relaxation, progress=progress)
+    return wbp(views, angles_deg, nz, apodization=params.apodization, cutoff=params.apodization_cutoff,
+               progress=progress)
+
+
+__all__ = ["ramp_filter", "filter_views", "contrast_images", "backproject", "wbp", "sirt", "reconstruct",
+           "project_slabs", "volume_rows"]
