@@ -36,11 +36,23 @@ def _parts():
     from generator.imaging import ImagingParams, image_sample, write_imaging
     from generator.scene import build_scene, write_ground_truth
     from generator.scene.params import SceneParams
-    from generator.structures import build_library
-    from generator.structures.params import StructureParams
     return dict(ImagingParams=ImagingParams, image_sample=image_sample, write_imaging=write_imaging,
-                build_scene=build_scene, write_ground_truth=write_ground_truth, SceneParams=SceneParams,
-                build_library=build_library, StructureParams=StructureParams)
+                build_scene=build_scene, write_ground_truth=write_ground_truth, SceneParams=SceneParams)
+
+
+def _structure_params_model():
+    try:
+        from generator.structures.params import StructureParams
+    except ImportError:  # TODO(dvc): remove once the structures branch is merged
+        from pydantic import ConfigDict
+
+        from tomobench.params import Params
+
+        class StructureParams(Params):
+            model_config = ConfigDict(extra="allow")
+            source: str = "builtin"
+            voxel_size_a: float = 10.0
+    return StructureParams
 
 
 @dataclass
@@ -76,7 +88,7 @@ def load_config(preset: str = "default", params_file: str | Path | None = None, 
     dataset = validate_section(DatasetParams, doc, "dataset", sources)
     return SimulationConfig(
         dataset=dataset,
-        structures=validate_section(parts["StructureParams"], doc, "structures", sources),
+        structures=validate_section(_structure_params_model(), doc, "structures", sources),
         scene=validate_section(parts["SceneParams"], doc, "scene", sources),
         imaging=validate_section(parts["ImagingParams"], doc, "imaging", sources),
         sources=sources, document=doc)
@@ -128,8 +140,10 @@ def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 1
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
                              f"`dask scheduler` or use --workers N for a local cluster") from None
+    import logging
+
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           env=THREAD_ENV)
+                           env=THREAD_ENV, silence_logs=logging.ERROR)
     return Client(cluster)
 
 
