@@ -126,7 +126,7 @@ def _task(library, scene_params, imaging_params, seed, index, out_dir) -> str:
     return str(simulate_tomogram(library, scene_params, imaging_params, seed, index, out_dir))
 
 
-def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 10.0):
+def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 5.0):
     """A Dask client: a local cluster of ``workers`` processes or the one at ``scheduler``; None = serial."""
     if workers and scheduler:
         raise InputError("give --workers (a local Dask cluster) or --scheduler (an existing one), not both")
