@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from tomobench.presets import load_preset, validate_section
 
 # Single-threaded maths in every worker process: parallelism comes from tasks, and
 # results must not depend on how many BLAS/FFT threads a process happens to have.
+# One tomogram = one thread: byte-identical results whatever the machine, and the fastest way to use
+# N cores is N tomograms at once (--workers N).
+THREADS_PER_TOMOGRAM = 1
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -110,14 +114,29 @@ def simulate_tomogram(library, scene_params, imaging_params, seed: int, index: i
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     scene_rng, imaging_rng = tomo_streams(seed, index)
-    scene = parts["build_scene"](library, scene_params, scene_rng)
-    parts["write_ground_truth"](scene, tmp)
-    result = parts["image_sample"](scene.grandmodel, scene.voxel_size_a, imaging_params, imaging_rng)
-    parts["write_imaging"](result, tmp)
+    with fixed_threads(THREADS_PER_TOMOGRAM):
+        scene = parts["build_scene"](library, scene_params, scene_rng)
+        parts["write_ground_truth"](scene, tmp)
+        result = parts["image_sample"](scene.grandmodel, scene.voxel_size_a, imaging_params, imaging_rng)
+        parts["write_imaging"](result, tmp)
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
     return final
+
+
+@contextmanager
+def fixed_threads(n: int):
+    """Run torch with ``n`` CPU threads: its parallel reductions (and thus the last bits of the
+    results) depend on the thread count, so a tomogram is always computed with the same count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _task(library, scene_params, imaging_params, seed, index, out_dir) -> str:

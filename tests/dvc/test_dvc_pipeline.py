@@ -162,20 +162,27 @@ def test_serial_and_two_dask_workers_write_identical_files(repo, tmp_path):
     assert (out / "classes.csv").read_bytes() == (repo / "data" / "tomograms" / "tomo_000" / "classes.csv").read_bytes()
 
 
-def test_bad_input_stops_before_any_work(repo, tmp_path):
+def test_bad_input_stops_before_any_work(repo, tmp_path, monkeypatch, capsys):
+    from tomobench.cli import main
+
+    monkeypatch.chdir(repo)
     out = tmp_path / "never"
-    done = tomobench(repo, "simulate", "--preset", "shrec2099", "--out", str(out), ok=False)
-    assert done.returncode == 2 and "no preset named 'shrec2099'" in done.stderr and "tiny" in done.stderr
+
+    def fails(*argv: str) -> str:
+        assert main(list(argv)) == 2
+        return capsys.readouterr().err
+
+    err = fails("simulate", "--preset", "shrec2099", "--out", str(out))
+    assert "no preset named 'shrec2099'" in err and "tiny" in err
     bad = tmp_path / "bad.yaml"
     doc = yaml.safe_load((repo / "params.yaml").read_text())
     doc["scene"]["shape_xyz"] = "big"
     bad.write_text(yaml.safe_dump(doc, sort_keys=False))
-    done = tomobench(repo, "simulate", "--params", str(bad), "--out", str(out), ok=False)
-    assert done.returncode == 2 and "scene.shape_xyz" in done.stderr and "bad.yaml" in done.stderr
-    done = tomobench(repo, "simulate", "--n-tomos", "0", "--out", str(out), ok=False)
-    assert done.returncode == 2 and "dataset.n_tomos" in done.stderr
-    done = tomobench(repo, "simulate", "--out", str(out), "--scheduler", "tcp://127.0.0.1:9", ok=False)
-    assert done.returncode == 2 and "cannot reach the Dask scheduler" in done.stderr
+    err = fails("simulate", "--params", str(bad), "--out", str(out))
+    assert "scene.shape_xyz" in err and "bad.yaml" in err
+    assert "dataset.n_tomos" in fails("simulate", "--n-tomos", "0", "--out", str(out))
+    assert "beyond dataset.n_tomos" in fails("simulate", "--only", "tomo_007", "--out", str(out))
+    assert "cannot reach the Dask scheduler" in fails("simulate", "--out", str(out), "--scheduler", "tcp://127.0.0.1:9")
     assert not out.exists()
     done = dvc(repo, "push", "-r", "nowhere", "package", ok=False)
     assert done.returncode != 0 and "nowhere" in done.stdout + done.stderr
