@@ -1,5 +1,8 @@
 # The two README commands: `make run` and `make test`. Each sets up .venv itself.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# This machine's pip config names a local index that may be absent; its warnings are noise.
+QUIET_PIP := sed '/is ignored: it is neither a file nor a directory/d'
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,8 +15,8 @@ setup: $(STAMP)
 # Idempotent: reinstalls only when the lock or the project metadata change.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | $(QUIET_PIP)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . --config-settings editable_mode=compat 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
 # Debian's chromium for the real-browser leaderboard test (installed once, root only).

@@ -66,9 +66,33 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
+    sniffed = sniff_format(path)
+    if sniffed is not None:
+        return sniffed
     raise InputError(
-        f"cannot tell the format from the extension {suffix!r}; use .txt (SHREC), .csv, .star or .json "
-        f"(copick), or pass --format", path)
+        f"cannot tell the format from the extension {suffix!r} or the content; use .txt (SHREC), .csv, "
+        f".star or .json (copick), or pass --format", path)
+
+
+def sniff_format(path: str | Path) -> str | None:
+    """Guess the format from the first kilobytes of a file with an unfamiliar extension."""
+    try:
+        head = Path(path).read_bytes()[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
+    except OSError:
+        return None
+    lines = [ln.strip() for ln in head.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    if not lines:
+        return None
+    if lines[0][0] in "[{":
+        return "copick"
+    if any(ln.startswith("data_") for ln in lines) and "_rln" in head:
+        return "star"
+    first = [f.strip().lower() for f in lines[0].split(",")]
+    if {"class", "x", "y", "z"} <= set(first):
+        return "csv"
+    if len(lines[0].split()) in (4, 7):
+        return "shrec"
+    return None
 
 
 # --------------------------------------------------------------------------- reading

@@ -75,12 +75,18 @@ def test_duplicates_and_outside_picks_are_scored_with_warnings(tmp_path, truth_d
     assert "duplicate" in out and "clamped" in out
 
 
-def test_unknown_format_extension(tmp_path, truth_dir, capsys):
+def test_unknown_extension_is_sniffed_or_refused(tmp_path, truth_dir, capsys):
     sub = tmp_path / "sub.dat"
+    sub.write_text("class,x,y,z\nA,8,8,8\n")
+    assert score(capsys, sub, "--truth", truth_dir)[0] == 0
     sub.write_text("A 8 8 8\n")
+    assert score(capsys, sub, "--truth", truth_dir)[0] == 0
+    sub.write_text("hello world\n")
     code, _, err = score(capsys, sub, "--truth", truth_dir)
     assert code == 2 and "--format" in err
-    assert score(capsys, sub, "--truth", truth_dir, "--format", "shrec")[0] == 0
+    sub.write_text("A 8 8 8\n")
+    code, _, err = score(capsys, sub, "--truth", truth_dir, "--format", "csv")
+    assert code == 2 and "header lacks" in err
 
 
 def test_truth_without_mask(tmp_path, truth_dir, capsys):

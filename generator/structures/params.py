@@ -1,0 +1,53 @@
+"""Parameters of the structure library (``params.yaml`` section ``structures``)."""
+
+from __future__ import annotations
+
+
+from pydantic import Field, field_validator
+
+from tomobench.params import Params
+
+DEFAULT_PDB_URL = "https://files.rcsb.org/download/{id}.cif.gz"
+
+
+class StructureParams(Params):
+    """How the structure library is built; defaults are the ``default`` preset.
+
+    ``source``: ``builtin`` (12 procedural complexes, offline), a folder of PDB/mmCIF
+    files (plain or .gz) and/or MRC maps (searched recursively; one class per file,
+    named after its stem), or comma-separated PDB ids (downloaded once into
+    ``cache_dir``).
+    """
+
+    source: str = "builtin"
+    voxel_size_a: float = Field(10.0, gt=0, description="voxel size of the templates (Å)")
+    assembly: str = Field("biological", description="'biological' (first assembly of the file), "
+                          "'asymmetric' (asymmetric unit) or an assembly id of the file")
+    keep_waters: bool = False
+    keep_ligands: bool = False
+    implicit_hydrogens: bool = True
+    cache_dir: str = "data/structures/cache"
+    pdb_url: str = Field(DEFAULT_PDB_URL, description="download URL template; {id} is the lower-case PDB id")
+    offline: bool = Field(False, description="never download; missing PDB ids are an error")
+    fine_spacing_a: float = Field(2.5, gt=0, description="largest spacing of the fine grid the atoms are spread on (Å)")
+    pad_voxels: int = Field(3, ge=0, description="empty voxels between the farthest atom and the box edge")
+    iso_fraction: float = Field(0.2, gt=0, lt=1, description="isosurface level of the class metadata as a "
+                                "fraction of the mean potential of bulk protein (0.2 x 7.94 V = 1.59 V; "
+                                "calibrated on SHREC 2020 Table 1, see docs/structures.md)")
+    map_masses_kda: dict[str, float] = Field(default_factory=dict, description="masses of map-only classes (kDa); "
+                                            "else read from <stem>.mass_kda.txt beside the map or estimated")
+    map_iso_fraction: float = Field(0.5, gt=0, lt=1, description="envelope threshold (fraction of the map "
+                                    "maximum after background subtraction) when a map's mass is estimated")
+    balls_per_atoms: int = Field(5000, gt=0, description="k = max(3, ceil(n_atoms / balls_per_atoms))")
+    min_balls: int = Field(3, ge=1)
+    seed: int = Field(0, ge=0, description="seed of the built-in complexes and of k-means")
+    pictures: bool = True
+
+    @field_validator("assembly")
+    @classmethod
+    def _assembly_not_empty(cls, value: str) -> str:
+        if not str(value).strip():
+            raise ValueError("assembly must be 'biological', 'asymmetric' or an assembly id")
+        return str(value).strip()
+
+

@@ -1,0 +1,126 @@
+"""Sources: PDB download from a local HTTP server with cache, offline errors, folders, maps."""
+
+import functools
+import gzip
+import http.server
+import threading
+
+import mrcfile
+import numpy as np
+import pytest
+
+from generator.structures.build import build_library_report
+from generator.structures.params import StructureParams
+from generator.structures.sources import fetch_pdb, folder_sources, read_structure_file, resolve_sources
+from tomobench.errors import InputError
+
+from structures_toys import BIOMT_C2, toy_pdb
+
+
+@pytest.fixture
+def pdb_server(tmp_path):
+    """A file server on 127.0.0.1 holding 9xyz.pdb.gz; yields (url template, request log)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    with gzip.open(root / "9xyz.pdb.gz", "wt") as fh:
+        fh.write(toy_pdb(chains="AB", remark350=BIOMT_C2))
+    log = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            log.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{{id}}.pdb.gz", log
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_then_cache(tmp_path, pdb_server):
+    url, log = pdb_server
+    cache = tmp_path / "cache"
+    path = fetch_pdb("9XYZ", cache, url_template=url)
+    assert path == cache / "9xyz.pdb.gz" and path.is_file()
+    assert len(read_structure_file(path)[0]) == 2                       # two chains
+    assert len(log) == 1
+    again = fetch_pdb("9xyz", cache, url_template=url)                 # from the cache: no request
+    assert again == path and len(log) == 1
+    # the id source builds the biological assembly (two copies of two chains)
+    lib = build_library_report(StructureParams(source="9xyz", cache_dir=str(cache), pdb_url=url,
+                                               voxel_size_a=6.0)).library
+    assert lib.classes.names == ["9xyz"] and lib.classes.row("9xyz")["pdb_id"] == "9xyz"
+
+
+def test_missing_entry_and_offline_name_the_cache(tmp_path, pdb_server):
+    url, _ = pdb_server
+    cache = tmp_path / "cache"
+    with pytest.raises(InputError, match=r"could not download PDB entry 8abc.*place 8abc\.cif\.gz"):
+        fetch_pdb("8abc", cache, url_template=url)
+    assert not list(cache.glob("*.part"))
+    with pytest.raises(InputError, match=f"offline.*{cache}"):
+        fetch_pdb("8abc", cache, url_template=url, offline=True)
+    with pytest.raises(InputError, match="not 'builtin', an existing folder"):
+        resolve_sources("not-an-id", cache_dir=cache, url_template=url, offline=True)
+
+
+def _write_map(path, data, voxel):
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(np.asarray(data, np.float32))
+        mrc.voxel_size = voxel
+
+
+def test_folder_sources_prefer_models_over_maps(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "toy.pdb").write_text(toy_pdb())
+    _write_map(tmp_path / "toy.mrc", np.zeros((8, 8, 8)), 5.0)
+    _write_map(tmp_path / "blob.mrc", np.zeros((8, 8, 8)), 5.0)
+    (tmp_path / "notes.txt").write_text("ignored")
+    sources = folder_sources(tmp_path)
+    assert [(s.name, s.kind) for s in sources] == [("blob", "map"), ("toy", "model")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no structure files"):
+        folder_sources(tmp_path / "empty")
+
+
+def test_map_source_mass_centre_and_units(tmp_path):
+    # the template of an atomic model, shifted off-centre and written as a map at 5 Å
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "toy.pdb").write_text(toy_pdb(n_residues=12, chains="ABCD"))
+    params = StructureParams(source=str(models), voxel_size_a=5.0)
+    ref = build_library_report(params).library
+    template = ref.templates["toy"]
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    shifted = np.roll(np.pad(template, 6), (2, -3, 1), axis=(0, 1, 2)) * 37.0     # arbitrary units
+    _write_map(maps / "toymap.mrc", shifted, 5.0)
+    mass = float(ref.classes.row("toy")["mass_kda"])
+    (maps / "toymap.mass_kda.txt").write_text(f"{mass}\n")
+    lib = build_library_report(StructureParams(source=str(maps), voxel_size_a=5.0)).library
+    got = lib.templates["toymap"]
+    assert float(lib.classes.row("toymap")["mass_kda"]) == pytest.approx(mass)
+    # centred on n // 2 again and scaled to volts: same integral per dalton as average protein (within 15 %)
+    n = got.shape[0]
+    assert np.unravel_index(got.argmax(), got.shape) == pytest.approx(
+        tuple(np.array(np.unravel_index(template.argmax(), template.shape)) - template.shape[0] // 2 + n // 2), abs=1)
+    assert got.sum() == pytest.approx(template.sum(), rel=0.15)
+    # without a stated mass it is estimated from the envelope: same order of magnitude
+    (maps / "toymap.mass_kda.txt").unlink()
+    est = build_library_report(StructureParams(source=str(maps), voxel_size_a=5.0)).library
+    assert 0.3 * mass < float(est.classes.row("toymap")["mass_kda"]) < 3 * mass
+
+
+def test_map_without_voxel_size_is_refused(tmp_path):
+    with mrcfile.new(tmp_path / "bad.mrc") as mrc:
+        mrc.set_data(np.ones((6, 6, 6), np.float32))
+    with pytest.raises(InputError, match="no voxel size"):
+        build_library_report(StructureParams(source=str(tmp_path)))
+
+
+def test_single_file_source(tmp_path):
+    path = tmp_path / "one.pdb"
+    path.write_text(toy_pdb(chains="A"))
+    sources = resolve_sources(str(path), cache_dir=tmp_path, url_template="http://127.0.0.1:9/{id}", offline=True)
+    assert [(s.name, s.kind, s.path) for s in sources] == [("one", "model", path)]
