@@ -1,0 +1,167 @@
+"""Template matching of one tomogram with one class template: score and angle maps.
+
+The template is prepared once (resampled to the working voxel size, CTF
+filtered, boxed, masked) and then, per batch of rotations: rotated, weighted
+by the missing wedge (in the tomogram frame), normalised under the spherical
+mask and correlated with the tomogram (:class:`~.correlation.LocalCorrelator`).
+The best score and the index of its rotation are kept per voxel. Volumes larger
+than ``tile_voxels`` (FFT size) are processed in tiles with a halo of half the
+template box, so tile seams do not change the result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from baselines.template_matching import so3
+from baselines.template_matching.correlation import (LocalCorrelator, fast_size, normalise_under_mask,
+                                                     rotate_batch)
+from baselines.template_matching.templates import (apply_filter, centre_box, ctf_filter, resample,
+                                                   spherical_mask, support_radius_vox, wedge_mask)
+from tomobench.euler import euler_to_matrix
+from tomobench.rotate import rotate_volume
+
+
+@dataclass
+class PreparedTemplate:
+    """A class template ready for matching at the working voxel size."""
+
+    name: str
+    template: np.ndarray     # centred odd box, CTF-filtered (the wedge comes after rotation)
+    mask: np.ndarray         # soft sphere in the same box
+    radius_vox: float        # particle radius (peak exclusion, TM-F overlap), working voxels
+    rotations: np.ndarray    # (n, 3, 3)
+    z_symmetry: int
+    step_deg: float
+
+
+def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.95) -> int:
+    """Highest order ``n <= max_order`` whose turn by 360/n about z correlates above ``threshold``."""
+    t = np.asarray(template, dtype=np.float32)
+    t = t - t.mean()
+    norm = float((t * t).sum())
+    if norm == 0:
+        return 1
+    for n in range(max_order, 1, -1):
+        turned = rotate_volume(t, euler_to_matrix(0.0, 0.0, 360.0 / n), order=1)
+        if float((t * turned).sum()) / norm >= threshold:
+            return n
+    return 1
+
+
+def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_a: float, *,
+                     radius_a: float | None, acquisition: dict, sign: float, step_deg: float,
+                     z_symmetry: int | None = None, apply_ctf: bool = True, mask_edge_vox: float = 1.0
+                     ) -> PreparedTemplate:
+    """Resample, CTF-filter (nominal defocus, zero beyond the first zero), box and mask a template.
+
+    ``radius_a`` is the particle radius in Å (the class table's); ``None``
+    measures it on the template (support above 5 % of the maximum).
+    ``z_symmetry=None`` detects it on the template.
+    """
+    factor = work_voxel_a / raw_voxel_a
+    template = resample(raw, factor) if abs(factor - 1.0) > 1e-3 else np.asarray(raw, dtype=np.float32)
+    radius_vox = radius_a / work_voxel_a if radius_a and np.isfinite(radius_a) else support_radius_vox(template)
+    radius_vox = max(radius_vox, 1.0)
+    mask_radius = max(radius_vox + 1.0, 2.0)
+    size = 2 * int(math.ceil(mask_radius + 3 * mask_edge_vox)) + 1
+    template = centre_box(template, max(size, template.shape[0] | 1))
+    if apply_ctf:
+        filt = ctf_filter((2 * template.shape[0],) * 3, work_voxel_a, sign=sign,
+                          defocus_um=float(acquisition["defocus_um"]), voltage_kv=float(acquisition["voltage_kv"]),
+                          cs_mm=float(acquisition["cs_mm"]), amplitude_contrast=float(acquisition["amplitude_contrast"]))
+        template = apply_filter(template, filt, pad=2)
+    elif sign < 0:
+        template = -template
+    template = centre_box(template, size)
+    if z_symmetry is None:
+        z_symmetry = detect_z_symmetry(template)
+    return PreparedTemplate(name, template, spherical_mask(size, mask_radius, mask_edge_vox), radius_vox,
+                            so3.sample_rotations(step_deg, z_symmetry), z_symmetry, step_deg)
+
+
+def tile_bounds(shape: tuple[int, int, int], max_voxels: int, halo: int):
+    """Yield ``(core, read)``: core slices tiling ``shape`` and, per axis, the indices to read.
+
+    Reads extend the core by ``halo`` on both sides, wrapping around the volume's
+    ends, so every tile reproduces the circular correlation of the whole volume
+    on its core. An axis left whole whose length is a fast FFT size needs no halo.
+    """
+    parts = [1, 1, 1]
+
+    def core_len(i):
+        return -(-shape[i] // parts[i])
+
+    def extent(i):
+        whole = parts[i] == 1 and fast_size(shape[i]) == shape[i]
+        return fast_size(core_len(i) + (0 if whole else 2 * halo))
+
+    while math.prod(extent(i) for i in range(3)) > max_voxels:
+        splittable = [a for a in range(3) if core_len(a) > 2 * halo]
+        if not splittable:
+            break   # tiles cannot shrink further; accept the size
+        parts[max(splittable, key=extent)] += 1
+    edges = [np.linspace(0, s, p + 1).round().astype(int) for s, p in zip(shape, parts)]
+    for idx in product(*(range(p) for p in parts)):
+        core = tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, idx))
+        read = []
+        for c, s, p in zip(core, shape, parts):
+            h = 0 if p == 1 and fast_size(s) == s else halo
+            read.append(np.arange(c.start - h, c.stop + h) % s)
+        yield core, tuple(read)
+
+
+def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg: tuple[float, float] | None,
+                   tilt_axis_deg: float = 0.0, device: str = "cpu", batch: int = 8, tile_voxels: int = 2 ** 24,
+                   progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Best NCC score per voxel and the index (into ``tpl.rotations``) of the rotation that gave it."""
+    volume = np.asarray(volume, dtype=np.float32)
+    size = tpl.template.shape[0]
+    t_template = torch.as_tensor(tpl.template, device=device)[None, None]
+    t_mask = torch.as_tensor(tpl.mask, device=device)
+    wedge = None
+    if tilt_range_deg is not None:
+        wedge = torch.as_tensor(wedge_mask((size,) * 3, *tilt_range_deg, tilt_axis_deg), device=device)
+    scores = np.full(volume.shape, -np.inf, dtype=np.float32)
+    index = np.zeros(volume.shape, dtype=np.int32)
+    tiles = list(tile_bounds(volume.shape, tile_voxels, size // 2 + 1))
+    n_rot = len(tpl.rotations)
+    bar = tqdm(total=n_rot * len(tiles), desc=f"tm {tpl.name}", unit="rot", disable=not progress, leave=False)
+    with torch.no_grad():
+        for core, read in tiles:
+            corr = LocalCorrelator(volume[np.ix_(*read)], tpl.mask, device=device)
+            best = torch.full(corr.shape, -torch.inf, device=device)
+            best_i = torch.zeros(corr.shape, dtype=torch.int32, device=device)
+            for start in range(0, n_rot, batch):
+                mats = tpl.rotations[start:start + batch]
+                rotated = rotate_batch(t_template, mats)
+                if wedge is not None:
+                    rotated = torch.fft.irfftn(torch.fft.rfftn(rotated, dim=(-3, -2, -1)) * wedge,
+                                               s=(size,) * 3, dim=(-3, -2, -1))
+                maps = corr.scores(normalise_under_mask(rotated, t_mask))
+                value, arg = maps.max(dim=0)
+                better = value > best
+                best = torch.where(better, value, best)
+                best_i = torch.where(better, arg.to(torch.int32) + start, best_i)
+                bar.update(len(mats))
+            local = tuple(slice(int(np.argmax(r == c.start)), int(np.argmax(r == c.start)) + c.stop - c.start)
+                          for c, r in zip(core, read))
+            scores[core] = best[local].cpu().numpy()
+            index[core] = best_i[local].cpu().numpy()
+    bar.close()
+    return scores, index
+
+
+def bin_volume(volume: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of ``factor^3`` blocks (trailing voxels that do not fill a block are dropped)."""
+    if factor == 1:
+        return np.asarray(volume, dtype=np.float32)
+    z, y, x = (s // factor for s in volume.shape)
+    v = np.asarray(volume, dtype=np.float32)[: z * factor, : y * factor, : x * factor]
+    return v.reshape(z, factor, y, factor, x, factor).mean(axis=(1, 3, 5))

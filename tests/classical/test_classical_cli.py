@@ -1,0 +1,70 @@
+"""End to end on a tiny public dataset built in code: tomobench baseline dog / tm."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from classical_synth import make_public  # noqa: E402
+
+from tomobench.cli import main  # noqa: E402
+from tomobench.particles import read_particles  # noqa: E402
+
+scoring = pytest.importorskip("scoring")
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """--threads sets torch's thread count for the process; put it back after each test."""
+    import torch
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    root = tmp_path_factory.mktemp("classical") / "public"
+    return make_public(root, np.random.default_rng(0))
+
+
+def test_tm_writes_both_rules_and_timing(public, tmp_path):
+    out, other = tmp_path / "tm_f.csv", tmp_path / "tm_t.csv"
+    rc = main(["baseline", "tm", "--data", str(public), "--out", str(out), "--other-out", str(other),
+               "--angular-step", "30", "--threads", "1", "--shrec", "--score-maps", str(tmp_path / "maps")])
+    assert rc == 0
+    picks = read_particles(out)
+    assert set(picks["class"]) <= {"big", "small"} and set(picks["tomo"]) == {"tomo_001"}
+    assert picks[["phi", "theta", "psi", "score"]].notna().all(axis=None)
+    timing = json.loads((tmp_path / "tm_f.timing.json").read_text())
+    assert {"method", "wall_s", "train_s", "infer_s", "device", "n_rotations", "voxels"} <= set(timing)
+    assert timing["method"] == "tm-f" and timing["n_rotations"] > 0 and timing["voxels"] == 40 * 64 * 64
+    assert (tmp_path / "tm_t.timing.json").is_file() and (tmp_path / "tm_f.tomo_001.txt").is_file()
+    assert (tmp_path / "maps" / "tomo_001_big_scores.mrc").is_file()
+    truth = public.parent / "private"
+    for path in (out, other):
+        report = scoring.score_file(path, truth)
+        assert report["f1"] >= 0.8                         # clean synthetic data: nearly all found
+        assert report["per_class"]["big"]["f1"] >= 0.8     # and the large class classified
+
+
+def test_dog_grid_search_through_the_scorer(public, tmp_path):
+    out = tmp_path / "dog.csv"
+    assert main(["baseline", "dog", "--data", str(public), "--out", str(out)]) == 0
+    timing = json.loads((tmp_path / "dog.timing.json").read_text())
+    assert timing["method"] == "dog" and len(timing["grid"]) == 4 * 7
+    assert set(read_particles(out)["class"]) == {"unknown"}
+    assert scoring.score_file(out, public.parent / "private")["f1"] >= 0.8
+
+
+def test_missing_acquisition_is_an_input_error(public, tmp_path, capsys):
+    broken = tmp_path / "public"
+    import shutil
+    shutil.copytree(public, broken)
+    (broken / "test" / "tomo_001" / "acquisition.json").unlink()
+    rc = main(["baseline", "tm", "--data", str(broken), "--out", str(tmp_path / "x.csv"), "--angular-step", "60"])
+    assert rc == 2
+    assert "acquisition.json" in capsys.readouterr().err

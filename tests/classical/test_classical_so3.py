@@ -1,0 +1,48 @@
+"""SO(3) sampling: rotation counts and coverage for a given angular step."""
+
+import numpy as np
+import pytest
+
+from baselines.template_matching import so3
+from tomobench.euler import euler_to_matrix, random_rotations
+
+
+@pytest.mark.parametrize("step", [30.0, 20.0])
+def test_count_follows_the_formula(step):
+    n_dir = int(np.ceil(4 * np.pi / (1.2 * np.radians(step)) ** 2))
+    n_psi = int(np.ceil(360 / step))
+    assert so3.rotation_count(step) == n_dir * n_psi == len(so3.sample_rotations(step))
+    assert so3.rotation_count(30.0) == 32 * 12   # by hand: ceil(4 pi / (0.6283)^2) = 32 directions
+
+
+def test_z_symmetry_divides_the_inplane_count():
+    assert so3.n_inplane(30.0, 1) == 12
+    assert so3.n_inplane(30.0, 3) == 4
+    assert so3.rotation_count(30.0, 6) == so3.rotation_count(30.0) // 6
+
+
+@pytest.mark.parametrize("step,sym", [(30.0, 1), (20.0, 1), (30.0, 3)])
+def test_every_rotation_lies_within_one_step_of_a_sample(step, sym):
+    samples = so3.sample_rotations(step, sym)
+    probes = random_rotations(1500, np.random.default_rng(7))
+    nearest = so3.angular_distance_deg(probes, samples, sym).min(axis=1)
+    assert nearest.max() <= step
+    # and the grid is not needlessly dense: typical distance is a sizeable fraction of the step
+    assert np.median(nearest) > 0.3 * step
+
+
+def test_samples_are_proper_rotations_and_distinct():
+    r = so3.sample_rotations(30.0)
+    assert np.allclose(r @ np.transpose(r, (0, 2, 1)), np.eye(3), atol=1e-9)
+    assert np.allclose(np.linalg.det(r), 1.0)
+    d = so3.angular_distance_deg(r, r)
+    np.fill_diagonal(d, np.inf)
+    assert d.min() > 1.0
+
+
+def test_angular_distance_by_hand():
+    a = euler_to_matrix(0.0, 0.0, 0.0)
+    b = euler_to_matrix(0.0, 0.0, 40.0)
+    assert so3.angular_distance_deg(a, b)[0, 0] == pytest.approx(40.0)
+    # with 3-fold symmetry about z, a 130 degree turn is 10 degrees from a symmetric copy
+    assert so3.angular_distance_deg(a, euler_to_matrix(0.0, 0.0, 130.0), 3)[0, 0] == pytest.approx(10.0)
