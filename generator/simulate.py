@@ -45,17 +45,7 @@ def _parts():
 
 
 def _structure_params_model():
-    try:
-        from generator.structures.params import StructureParams
-    except ImportError:  # TODO(dvc): remove once the structures branch is merged
-        from pydantic import ConfigDict
-
-        from tomobench.params import Params
-
-        class StructureParams(Params):
-            model_config = ConfigDict(extra="allow")
-            source: str = "builtin"
-            voxel_size_a: float = 10.0
+    from generator.structures.params import StructureParams
     return StructureParams
 
 
