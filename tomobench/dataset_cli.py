@@ -93,7 +93,7 @@ def run_release(args: argparse.Namespace) -> int:
     if _git("tag", "--list", version).strip():
         raise InputError(f"git tag {version!r} exists already; pick a new version")
     dirty = [ln for ln in _git("status", "--porcelain", "--untracked-files=no").splitlines()
-             if not ln[3:].strip() in (str(params_file), "dvc.lock")]
+             if not (ln[3:].strip() in (str(params_file), "dvc.lock") or ln.endswith(".gitignore"))]
     if dirty:
         raise InputError("commit or stash these changes first: " + "; ".join(ln[3:] for ln in dirty))
     doc = read_yaml(params_file)
@@ -102,7 +102,9 @@ def run_release(args: argparse.Namespace) -> int:
     set_scalar(params_file, "dataset.version", version)
     if not args.no_repro:
         _dvc("repro")
-    _git("add", str(params_file), "dvc.lock")
+    # DVC keeps the outputs out of git with .gitignore files next to them: they belong to the release too
+    ignores = [ln[3:].strip() for ln in _git("status", "--porcelain").splitlines() if ln.endswith(".gitignore")]
+    _git("add", str(params_file), "dvc.lock", *ignores)
     if _git("diff", "--cached", "--name-only").strip():
         _git("commit", "-q", "-m", f"Dataset release {version}")
     _git("tag", "-a", version, "-m", f"tomobench dataset {version}")

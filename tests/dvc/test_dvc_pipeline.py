@@ -186,3 +186,32 @@ def test_bad_input_stops_before_any_work(repo, tmp_path, monkeypatch, capsys):
     assert not out.exists()
     done = dvc(repo, "push", "-r", "nowhere", "package", ok=False)
     assert done.returncode != 0 and "nowhere" in done.stdout + done.stderr
+
+
+def test_full_pipeline_then_release_and_dvc_get(repo, tmp_path):
+    """Baseline, score and leaderboard stages on top; then a release and `dvc get --rev`."""
+    import pandas as pd
+
+    assert ran(dvc(repo, "repro")) == {"baseline@dog", "score@dog", "leaderboard"}
+    table = pd.read_parquet(repo / "data" / "results.parquet")
+    assert list(table["method"]) == ["dog"]
+    for column in ("is_baseline", "dataset", "phase", "RR", "TP", "FP", "f1", "f1_small", "fbeta", "report_json",
+                   "timing_json"):
+        assert column in table.columns
+    metrics = yaml.safe_load((repo / "data" / "metrics.json").read_text())
+    assert metrics["dog"]["TP"] == table["TP"].iloc[0]
+    assert (repo / "data" / "plots" / "f1_per_class.csv").read_text().startswith("method_class,method,class,f1")
+    lock_before = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+    tomobench(repo, "dataset", "release", "v0.1", "--push")
+    assert sh(repo, "git", "tag", "--list").stdout.split() == ["v0.1"]
+    assert "version: \"v0.1\"" in sh(repo, "git", "show", "v0.1:params.yaml").stdout
+    lock_after = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    changed = {name for name in lock_after if lock_after[name] != lock_before.get(name)}
+    assert changed == {"package"}                        # the card changed; the baselines did not rerun
+    got = tmp_path / "v0.1"
+    dvc(tmp_path, "get", str(repo), "data/public", "--rev", "v0.1", "-o", str(got))
+    assert digests(got) == digests(repo / "data" / "public")
+    assert (got / "README.md").read_text().startswith("# tomobench-tiny (version v0.1)")
+    again = tomobench(repo, "dataset", "release", "v0.1", ok=False)
+    assert again.returncode == 2 and "exists already" in again.stderr
