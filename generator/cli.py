@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no structure library here (classes.csv missing); run `tomobench structures` "
                          "or leave out --library", library_dir)
     workers = config.dataset.workers if args.workers is None else args.workers
+    if len(indices) == 1 and args.workers is None:
+        workers = 0   # one tomogram (a DVC simulate stage): a local cluster would only add start-up time
     scheduler = args.scheduler or (config.dataset.scheduler if args.workers is None else None)
 
     client = connect(workers, scheduler)
