@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,8 @@ class ImagingResult:
     misalignment: np.ndarray | None = None
     #: central slices of the grandmodel (xy, xz) for the picture
     preview: dict[str, np.ndarray] = field(default_factory=dict)
+    #: wall time of each stage (seconds; not written to disk, so outputs stay reproducible)
+    timings_s: dict[str, float] = field(default_factory=dict)
 
 
 def _device(name: str) -> torch.device:
@@ -100,6 +103,7 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     params = ImagingParams() if params is None else params
     rng = np.random.default_rng(0) if rng is None else rng
     _check_input(grandmodel, voxel_size_a)
+    t0 = time.perf_counter()
     dev = _device(params.device)
     acq, opt, prj, det, rec = (params.acquisition, params.optics, params.projection, params.detector,
                                params.reconstruction)
@@ -121,6 +125,8 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     attenuation = ice_attenuation(series.true_deg, nz * voxel_size_a, det.inelastic_mfp_nm)
     shifts = torch.from_numpy(series.shifts_px).to(dev)
 
+    timings = {"setup": time.perf_counter() - t0}
+    t0 = time.perf_counter()
     show = params.progress
     clean = np.empty((n, ny, nx), dtype=np.float32)
     bar = tqdm(total=n, desc=f"tilt series ({prj.mode})", file=sys.stderr, disable=not show, leave=False)
@@ -142,12 +148,16 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
             bar.update(1)
     bar.close()
     del rows
+    timings["tilt_series"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
 
     dose_per_pixel = series.dose_e_per_a2 * voxel_size_a**2
     noisy, noise_free, snr_measured = add_noise(
         clean, mode=det.noise_mode, snr=det.snr, dose_per_pixel=dose_per_pixel, attenuation=attenuation,
         detector=det.detector, dqe_zero=det.dqe_zero, rng=rng)
     del clean
+    timings["noise"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
 
     nz_rec = rec.thickness_vox or nz
     flip = rec.ctf_correction == "phase_flip"
@@ -160,6 +170,7 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
         views = contrast_images(torch.from_numpy(noise_free).to(dev), series.nominal_deg, voxel_size_a, opt, flip)
         nf_volume = reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
     bar.close()
+    timings["reconstruction"] = time.perf_counter() - t0
 
     misalignment = np.column_stack([series.nominal_deg, series.true_deg, series.order, series.dose_e_per_a2,
                                     series.accumulated_dose_e_per_a2, series.shifts_px])
@@ -181,7 +192,7 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     preview = {"grandmodel_xy": np.asarray(grandmodel[nz // 2], np.float32),
                "grandmodel_xz": np.asarray(grandmodel[:, ny // 2, :], np.float32)}
     return ImagingResult(noisy, series.nominal_deg.copy(), volume, acquisition, float(voxel_size_a),
-                         nf_volume, noise_free, misalignment, preview)
+                         nf_volume, noise_free, misalignment, preview, timings)
 
 
 def _finite(x: float) -> float | None:
@@ -229,8 +240,7 @@ def _picture(result: ImagingResult, path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
     for ax, (title, img) in zip(axes, panels):
         lo, hi = np.percentile(img, [1, 99])
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower",
-                  aspect="auto" if "xz" in title else "equal")
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, origin="lower", aspect="equal")
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()

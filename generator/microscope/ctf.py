@@ -17,6 +17,7 @@ coherence ``exp(-(pi lambda delta k^2)^2 / 2)`` with the focal spread
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -47,7 +48,12 @@ def interaction_constant(voltage_kv: float) -> float:
 
 def frequency_grid(shape_yx: tuple[int, int], pixel_a: float, *, rfft: bool = True,
                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Spatial frequencies ``(k [1/Å], azimuth [rad])`` on the (r)FFT grid of an image ``[y, x]``."""
+    """Spatial frequencies ``(k [1/Å], azimuth [rad])`` on the (r)FFT grid of an image ``[y, x]`` (cached; do not modify)."""
+    return _frequency_grid(tuple(int(v) for v in shape_yx), float(pixel_a), bool(rfft), str(device))
+
+
+@functools.lru_cache(maxsize=8)
+def _frequency_grid(shape_yx, pixel_a, rfft, device):
     ny, nx = shape_yx
     ky = torch.fft.fftfreq(ny, d=pixel_a, dtype=torch.float64, device=device)
     kx = (torch.fft.rfftfreq if rfft else torch.fft.fftfreq)(nx, d=pixel_a, dtype=torch.float64, device=device)

@@ -74,13 +74,16 @@ def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxe
     dz = slice_vox * voxel_a
     propagator = torch.exp(-1j * math.pi * lam * dz * k**2).to(torch.complex64)
     eta = optics.amplitude_contrast / math.sqrt(1 - optics.amplitude_contrast**2)
+    phi = phi.contiguous()
+    phi -= phi.mean(dim=(1, 2), keepdim=True)
     psi = torch.ones((ny, nu), dtype=torch.complex64, device=device)
     n = phi.shape[0]
     for i in range(n):
-        p = phi[i] - phi[i].mean()
-        psi = psi * torch.exp(torch.complex(-eta * p, p))
+        psi.mul_(torch.polar(torch.exp(-eta * phi[i]), phi[i]))  # exp((i - eta) phi)
         if i < n - 1:
-            psi = torch.fft.ifft2(torch.fft.fft2(psi) * propagator)
+            spec = torch.fft.fft2(psi)
+            spec.mul_(propagator)
+            psi = torch.fft.ifft2(spec)
     df_lens = optics.defocus_um * 1e4 + float(view.slab_depth_vox[-1]) * voxel_a
     if optics.astigmatism_um > 0:
         df_lens = df_lens + 0.5 * optics.astigmatism_um * 1e4 * torch.cos(

@@ -53,8 +53,9 @@ def acquisition_order(angles_deg: np.ndarray, scheme: str, start_deg: float = 0.
 
     sequential: from the lowest to the highest angle; bidirectional: from the view
     closest to ``start_deg`` up to the highest, then from the next below the start
-    down to the lowest; dose_symmetric (Hagen et al. 2017): 0°, then alternating
-    groups of two views on the positive and negative side, moving outwards.
+    down to the lowest; dose_symmetric (Hagen et al. 2017): 0°, +1 step, then alternating
+    groups of two views on the negative and positive side, moving outwards
+    (0, +3, -3, -6, +6, +9, -9, ... for 3° steps).
     """
     n = len(angles_deg)
     a = np.asarray(angles_deg, dtype=float)
@@ -67,8 +68,9 @@ def acquisition_order(angles_deg: np.ndarray, scheme: str, start_deg: float = 0.
         s = int(np.argmin(np.abs(a)))
         pos = list(range(s + 1, n))
         neg = list(range(s - 1, -1, -1))
-        seq = [s]
-        side = 0
+        seq = [s] + pos[:1]
+        del pos[:1]
+        side = 1  # then groups of two, negative side first: 0, +1, -1, -2, +2, +3, -3, ...
         while pos or neg:
             src = (pos, neg)[side] if (pos, neg)[side] else (neg, pos)[side]
             seq.extend(src[:2])

@@ -105,11 +105,20 @@ def view_matrix(theta_deg: float, nz: int, nx: int, nu: int | None = None, *,
         rows, cols, shape = cols, rows, (nz * nx, nu)
     else:
         shape = (n_slabs * nu, nz * nx)
-    idx = torch.from_numpy(np.stack([rows, cols]))
-    with torch.sparse.check_sparse_tensor_invariants(False):
-        a = torch.sparse_coo_tensor(idx, torch.from_numpy(wt.astype(np.float32)), shape).coalesce()
-        a = a.to_sparse_csr().to(device)
+    a = csr_matrix(rows, cols, wt, shape, device)
     return ViewMatrix(a, centres, nu)
+
+
+def csr_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int],
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """A sparse CSR matrix from (row, column, value) triplets without duplicates (built directly, no coalesce)."""
+    order = np.argsort(rows, kind="stable")
+    crow = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=crow[1:])
+    with torch.sparse.check_sparse_tensor_invariants(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(cols[order].astype(np.int64)),
+                                       torch.from_numpy(vals[order].astype(np.float32)), shape).to(device)
 
 
 def volume_rows(volume: torch.Tensor) -> torch.Tensor:

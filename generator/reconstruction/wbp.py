@@ -23,7 +23,7 @@ import torch
 
 from generator.microscope import ctf as ctfm
 from generator.microscope.geometry import angular_weights
-from generator.microscope.projector import (project_slabs, rows_to_volume, view_matrix,
+from generator.microscope.projector import (csr_matrix, project_slabs, rows_to_volume, view_matrix,
                                             volume_rows)
 
 
@@ -79,36 +79,45 @@ def contrast_images(images: torch.Tensor, angles_deg, voxel_a: float, optics=Non
     return torch.fft.irfft2(torch.fft.rfft2(rel) * torch.sign(c).float(), s=(ny, nx))
 
 
-def _bp_matrix(theta_deg: float, nz: int, nx: int, nu: int, device) -> torch.Tensor:
-    """Voxel-driven back-projection ``(nz * nx, nu)``: linear interpolation of the view at ``u(x, z)``."""
-    th = math.radians(theta_deg)
+def _bp_matrix(angles_deg, nz: int, nx: int, nu: int, device) -> torch.Tensor:
+    """Voxel-driven back-projection of several views at once: CSR ``(nz * nx, len(angles) * nu)``.
+
+    Voxel (z, x) reads view j linearly at ``u(x, z)``; multiplying by the views stacked as
+    ``(len(angles) * nu, ny)`` sums their back-projections in one pass over the volume.
+    """
     zc = np.arange(nz)[:, None] - nz // 2
     xc = np.arange(nx)[None, :] - nx // 2
-    u = xc * math.cos(th) + zc * math.sin(th) + nu // 2
-    u0 = np.floor(u).astype(np.int64)
-    f = u - u0
-    vox = np.arange(nz * nx).reshape(nz, nx)
+    vox = np.arange(nz * nx)
     rows, cols, vals = [], [], []
-    for idx, w in ((u0, 1 - f), (u0 + 1, f)):
-        m = (idx >= 0) & (idx < nu) & (w > 0)
-        rows.append(vox[m]), cols.append(idx[m]), vals.append(w[m])
-    r, c, v = (np.concatenate(a) for a in (rows, cols, vals))
-    with torch.sparse.check_sparse_tensor_invariants(False):
-        a = torch.sparse_coo_tensor(torch.from_numpy(np.stack([r, c])),
-                                    torch.from_numpy(v.astype(np.float32)), (nz * nx, nu)).coalesce()
-        return a.to_sparse_csr().to(device)
+    for j, a in enumerate(angles_deg):
+        th = math.radians(float(a))
+        u = (xc * math.cos(th) + zc * math.sin(th) + nu // 2).ravel()
+        u0 = np.floor(u).astype(np.int64)
+        f = u - u0
+        for idx, w in ((u0, 1 - f), (u0 + 1, f)):
+            m = (idx >= 0) & (idx < nu) & (w > 0)
+            rows.append(vox[m]), cols.append(idx[m] + j * nu), vals.append(w[m])
+    return csr_matrix(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals),
+                      (nz * nx, len(angles_deg) * nu), device)
 
 
-def backproject(views: torch.Tensor, angles_deg, nz: int, weights=None, progress=None) -> torch.Tensor:
-    """Sum of the back-projections of views ``[n, ny, nu]`` into a volume ``[nz, ny, nu]``."""
+def backproject(views: torch.Tensor, angles_deg, nz: int, weights=None, progress=None,
+                views_per_pass: int = 8) -> torch.Tensor:
+    """Sum of the back-projections of views ``[n, ny, nu]`` into a volume ``[nz, ny, nu]``.
+
+    ``views_per_pass`` views are back-projected per sparse product (one pass over the volume each).
+    """
     n, ny, nu = views.shape
     weights = np.ones(n) if weights is None else np.asarray(weights)
+    angles = np.asarray(angles_deg, dtype=float)
     acc = torch.zeros((nz * nu, ny), dtype=torch.float32, device=views.device)
-    for i, a in enumerate(angles_deg):
-        acc += float(weights[i]) * (_bp_matrix(float(a), nz, nu, nu, views.device)
-                                    @ views[i].transpose(0, 1).contiguous())
+    w = torch.as_tensor(weights, dtype=torch.float32, device=views.device)[:, None, None]
+    for s in range(0, n, views_per_pass):
+        e = min(n, s + views_per_pass)
+        stacked = (views[s:e] * w[s:e]).transpose(1, 2).reshape((e - s) * nu, ny).contiguous()
+        acc += _bp_matrix(angles[s:e], nz, nu, nu, views.device) @ stacked
         if progress is not None:
-            progress.update(1)
+            progress.update(e - s)
     return rows_to_volume(acc, nz, nu)
 
 

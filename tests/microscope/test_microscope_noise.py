@@ -1,0 +1,74 @@
+"""Dose, Poisson statistics, ice attenuation and the target-SNR mode."""
+
+import math
+
+import numpy as np
+import pytest
+
+from generator.imaging import ImagingParams, image_sample
+from generator.microscope.detector import add_noise, ice_attenuation
+
+
+def _phantom(shape=(16, 48, 48), seed=0):
+    rng = np.random.default_rng(seed)
+    nz, ny, nx = shape
+    z, y, x = np.mgrid[:nz, :ny, :nx].astype(np.float32)
+    vol = np.zeros(shape, np.float32)
+    for c in rng.uniform([4, 6, 6], [nz - 4, ny - 6, nx - 6], (10, 3)):
+        vol += 2.0 * np.exp(-((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) / 8.0)
+    return vol
+
+
+def _params(**det):
+    p = ImagingParams(progress=False)
+    p.acquisition.tilt_step_deg = 10.0
+    for k, v in det.items():
+        setattr(p.detector, k, v)
+    return p
+
+
+def test_poisson_counts_have_mean_equal_variance_at_the_set_dose():
+    # an empty (uniform) sample: every pixel expects dose/view * pixel area * ice attenuation electrons
+    vol = np.zeros((20, 64, 64), np.float32)
+    p = _params(noise_mode="dose", detector="ideal", inelastic_mfp_nm=350.0)
+    p.acquisition.dose_total_e_per_a2 = 65.0
+    r = image_sample(vol, 10.0, p, np.random.default_rng(1))
+    n = len(r.tilt_angles_deg)
+    for i in (0, n // 2):
+        theta = math.radians(r.tilt_angles_deg[i])
+        expected = 65.0 / n * 10.0**2 * math.exp(-200.0 / (3500.0 * math.cos(theta)))
+        img = r.projections[i].astype(np.float64)
+        assert img.mean() == pytest.approx(expected, rel=0.01)
+        assert img.var() == pytest.approx(img.mean(), rel=0.08)
+
+
+def test_counting_detector_reduces_the_snr_by_its_dqe():
+    clean = np.ones((4, 128, 128), np.float32)
+    dose = np.full(4, 50.0)
+    att = np.ones(4)
+    _, _, _ = add_noise(clean, mode="dose", snr=1, dose_per_pixel=dose, attenuation=att, detector="ideal",
+                        dqe_zero=1.0, rng=np.random.default_rng(0))
+    noisy, nf, _ = add_noise(clean, mode="dose", snr=1, dose_per_pixel=dose, attenuation=att,
+                             detector="counting", dqe_zero=0.5, rng=np.random.default_rng(0))
+    # noise variance N / DQE(0) for a flat image
+    assert (noisy - nf).var() == pytest.approx(50.0 / 0.5, rel=0.05)
+    assert noisy.mean() == pytest.approx(50.0, rel=0.01)
+
+
+@pytest.mark.parametrize("target", [0.004, 0.1, 2.0])
+def test_snr_mode_hits_the_target_snr(target):
+    vol = _phantom()
+    clean = image_sample(vol, 10.0, _params(noise_mode="none"), np.random.default_rng(2)).projections
+    noisy = image_sample(vol, 10.0, _params(noise_mode="snr", snr=target), np.random.default_rng(2))
+    signal = clean.reshape(len(clean), -1).var(axis=1).mean()
+    noise = (noisy.projections - clean).reshape(len(clean), -1).var(axis=1).mean()
+    assert signal / noise == pytest.approx(target, rel=0.2)
+    assert noisy.acquisition["snr"] == target
+    assert noisy.acquisition["snr_measured"] == pytest.approx(target, rel=0.2)
+
+
+def test_ice_attenuation_grows_with_one_over_cos():
+    att = ice_attenuation(np.array([0.0, 60.0]), 2000.0, 350.0)
+    assert att[0] == pytest.approx(math.exp(-2000 / 3500))
+    assert att[1] == pytest.approx(math.exp(-2 * 2000 / 3500))
+    assert np.all(ice_attenuation(np.array([0.0, 60.0]), 2000.0, 0.0) == 1.0)
