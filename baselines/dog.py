@@ -37,16 +37,16 @@ Objective = Callable[[pd.DataFrame, Path], float]
 class DogParams(Params):
     """``baselines.dog`` of params.yaml. Lengths in voxels of the tomogram."""
 
-    sigma1_vox: float | None = None          # None: median class radius / sqrt(3)
+    sigma1_vox: float | None = None          # None: median effective class radius / sqrt(3)
     sigma_ratio: float = 1.1                 # sigma2 / sigma1
     threshold_t: float = 5.0                 # t of T = m + t (M - m) / 20
     mode: Literal["threshold", "top_n"] = "threshold"
     top_n: int | None = None                 # top_n mode; None: expected count from the training split
-    min_distance_vox: float | None = None    # None: sqrt(3) * sigma1 (the matching radius)
+    min_distance_vox: float | None = None    # None: max(sqrt(3) sigma1, median effective radius)
     polarity: Literal["auto", "bright", "dark"] = "auto"   # auto: measured on the training split
     classify_by_size: bool = False
     grid_search: bool = True
-    grid_sigma_factors: list[float] = [0.5, 0.7, 1.0, 1.4]  # times the default sigma1
+    grid_sigma_factors: list[float] = [0.5, 0.7, 1.0, 1.4, 2.0]  # times the default sigma1
     grid_t: list[float] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0]
 
 
@@ -144,11 +144,12 @@ def _to_particles(zyx: np.ndarray, scores: np.ndarray, tomo: str, classes: list[
 
 
 def class_radii_vox(classes: ClassTable, voxel_size_a: float) -> dict[str, float]:
-    """Scored protein classes -> radius in voxels (``radius_nm``, else ``eff_radius_nm``)."""
+    """Scored classes -> effective radius in voxels (``eff_radius_nm``, the sphere of equal volume;
+    else ``radius_nm``): a DoG responds to a particle's bulk, not to its farthest atom."""
     table = classes.table[classes.table["scored"]]
     out = {}
     for _, row in table.iterrows():
-        radius_nm = row["radius_nm"] if np.isfinite(row["radius_nm"]) else row["eff_radius_nm"]
+        radius_nm = row["eff_radius_nm"] if np.isfinite(row["eff_radius_nm"]) else row["radius_nm"]
         if np.isfinite(radius_nm):
             out[row["class_name"]] = float(radius_nm) * 10.0 / voxel_size_a
     return out
@@ -200,7 +201,8 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
     radii = class_radii_vox(classes, voxel_size_a)
     if not radii:
         raise InputError("no scored class has a radius_nm; the DoG scale cannot be set", public / "classes.csv")
-    default_sigma = float(np.median(list(radii.values()))) / math.sqrt(3)
+    typical_radius = float(np.median(list(radii.values())))
+    default_sigma = typical_radius / math.sqrt(3)
     sign = {"bright": 1.0, "dark": -1.0}.get(params.polarity) or data_sign(train)
 
     train_s, trials = 0.0, None
@@ -209,15 +211,16 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
         sigmas = [default_sigma * f for f in params.grid_sigma_factors]
         candidates = {}
         for sigma1 in tqdm(sigmas, desc="dog grid search", unit="sigma"):
-            min_dist = params.min_distance_vox or math.sqrt(3) * sigma1
+            min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
             candidates[sigma1] = {
-                tomo.name: local_peaks(sign * dog_filter(tomo.reconstruction()[0], sigma1, params.sigma_ratio), min_dist)
+                tomo.name: local_peaks(sign * dog_filter(tomo.reconstruction()[0], sigma1, params.sigma_ratio),
+                                       min_dist)
                 for tomo in train}
         sigma1, t, trials = grid_search(candidates, params.grid_t, public / "train", objective or scorer_objective)
         params.sigma1_vox, params.threshold_t = sigma1, t
         train_s = time.perf_counter() - t0
     sigma1 = params.sigma1_vox or default_sigma
-    min_dist = params.min_distance_vox or math.sqrt(3) * sigma1
+    min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
     top_n = params.top_n
     if params.mode == "top_n" and top_n is None:
         density = particle_densities(train, classes.scored_names)

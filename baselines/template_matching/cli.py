@@ -40,7 +40,7 @@ class TMParams(Params):
     rule: Literal["T", "F"] = "F"           # TM-T (thresholded) or TM-F (filtered)
     count_mode: Literal["uniform", "per_class"] = "uniform"   # SHREC: N = expected total / classes
     n_per_class: int | None = None          # fixed N (else from the training split)
-    candidates_factor: float = 3.0          # peaks extracted per class = factor * N
+    candidates_factor: float = 8.0          # peaks extracted per class = factor * N (SHREC: 2000 for N = 217)
     false_alarm: bool = False               # keep only scores above the erfc cut-off
     n_false: float = 1.0                    # expected false peaks of the whole search at that cut-off
     apply_ctf: bool = True
@@ -81,6 +81,13 @@ def _apply_overrides(params: TMParams, args: argparse.Namespace) -> TMParams:
     return params
 
 
+def _first_finite(*values: float) -> float:
+    for value in values:
+        if np.isfinite(value):
+            return float(value)
+    return float("nan")
+
+
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     params = _apply_overrides(load_method_params(args.params, "tm", TMParams), args)
@@ -101,8 +108,13 @@ def run(args: argparse.Namespace) -> int:
     density = particle_densities(train, classes.scored_names)
     if params.n_per_class is None and not density:
         raise InputError("N per class needs a training split with ground truth or baselines.tm.n_per_class", public)
-    radius_a = {row.class_name: (row.radius_nm if np.isfinite(row.radius_nm) else row.eff_radius_nm) * 10.0
+    # The mask must hold the whole particle (radius_nm: its farthest atom); peak exclusion and
+    # the TM-F overlap test use the particle's bulk (eff_radius_nm: the sphere of equal volume).
+    radius_a = {row.class_name: _first_finite(row.radius_nm, row.eff_radius_nm) * 10.0
                 for row in classes.table.itertuples()}
+    bulk_a = {row.class_name: _first_finite(row.eff_radius_nm, row.radius_nm) * 10.0
+              for row in classes.table.itertuples()}
+    mass = {row.class_name: row.mass_kda for row in classes.table.itertuples() if np.isfinite(row.mass_kda)}
 
     picks_t, picks_f, n_rotations, voxels, per_class_s = [], [], {}, 0, {}
     for tomo in test:
@@ -133,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
             cutoff = -np.inf
             if params.false_alarm:
                 cutoff = false_alarm_cutoff(float(scores.std()), scores.size, len(tpl.rotations), params.n_false)
+            bulk_vox = bulk_a[name] / work_voxel if np.isfinite(bulk_a[name]) else tpl.radius_vox
+            bulk_a[name] = bulk_vox * work_voxel
             zyx, values = extract_peaks(scores, int(np.ceil(params.candidates_factor * n_expected[name])),
-                                        tpl.radius_vox, min_score=cutoff)
+                                        bulk_vox, min_score=cutoff)
             angles = matrix_to_euler(tpl.rotations[index[tuple(zyx.T)]]) if len(zyx) else np.zeros((0, 3))
             xyz = zyx[:, ::-1] * params.bin + (0.5 if params.bin == 2 else 0.0)
             frames.append(make_particles([name] * len(zyx), xyz, angles, score=values, tomo=[tomo.name] * len(zyx)))
@@ -146,9 +160,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"tm {tomo.name} {name}: {len(tpl.rotations)} rotations (z symmetry {tpl.z_symmetry}), "
                   f"{len(zyx)} candidates, {per_class_s[name]:.1f} s")
         candidates = pd.concat(frames, ignore_index=True)
-        radii_vox = {c: radius_a[c] / voxel_a for c in names}
-        picks_t.append(tm_t(candidates, n_expected, radii_vox))
-        picks_f.append(tm_f(candidates, n_expected, radii_vox))
+        radii_vox = {c: bulk_a[c] / voxel_a for c in names}
+        size = mass if all(c in mass for c in names) else None
+        picks_t.append(tm_t(candidates, n_expected, radii_vox, size))
+        picks_f.append(tm_f(candidates, n_expected, radii_vox, size))
     infer_s = time.perf_counter() - start
     chosen, other = (picks_t, picks_f) if params.rule == "T" else (picks_f, picks_t)
     outputs = [(args.out, params.rule, chosen)]

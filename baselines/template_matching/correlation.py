@@ -110,9 +110,17 @@ class LocalCorrelator:
         out[:, iz[:, None, None], iy[None, :, None], ix[None, None, :]] = templates
         return out
 
-    def scores(self, normalised: torch.Tensor) -> torch.Tensor:
-        """NCC maps ``(B, *volume.shape)`` of templates already passed through :func:`normalise_under_mask`."""
+    def raw(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Un-normalised correlations ``(B, *volume.shape)`` (a view); NCC = raw * :attr:`inv_denom`.
+
+        ``inv_denom`` is positive and the same for every rotation, so the best
+        rotation per voxel can be found on the raw maps and normalised once.
+        """
         dims = (-3, -2, -1)
         ft = torch.fft.rfftn(self._place(normalised), dim=dims)
         corr = torch.fft.irfftn(torch.conj(ft) * self.fv, s=self.fft_shape, dim=dims)
-        return corr[:, : self.shape[0], : self.shape[1], : self.shape[2]] * self.inv_denom
+        return corr[:, : self.shape[0], : self.shape[1], : self.shape[2]]
+
+    def scores(self, normalised: torch.Tensor) -> torch.Tensor:
+        """NCC maps ``(B, *volume.shape)`` of templates already passed through :func:`normalise_under_mask`."""
+        return self.raw(normalised) * self.inv_denom

@@ -75,7 +75,8 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
     if apply_ctf:
         filt = ctf_filter((2 * template.shape[0],) * 3, work_voxel_a, sign=sign,
                           defocus_um=float(acquisition["defocus_um"]), voltage_kv=float(acquisition["voltage_kv"]),
-                          cs_mm=float(acquisition["cs_mm"]), amplitude_contrast=float(acquisition["amplitude_contrast"]))
+                          cs_mm=float(acquisition["cs_mm"]),
+                          amplitude_contrast=float(acquisition["amplitude_contrast"]))
         template = apply_filter(template, filt, pad=2)
     elif sign < 0:
         template = -template
@@ -144,15 +145,14 @@ def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg:
                 if wedge is not None:
                     rotated = torch.fft.irfftn(torch.fft.rfftn(rotated, dim=(-3, -2, -1)) * wedge,
                                                s=(size,) * 3, dim=(-3, -2, -1))
-                maps = corr.scores(normalise_under_mask(rotated, t_mask))
-                value, arg = maps.max(dim=0)
+                value, arg = corr.raw(normalise_under_mask(rotated, t_mask)).max(dim=0)
                 better = value > best
                 best = torch.where(better, value, best)
                 best_i = torch.where(better, arg.to(torch.int32) + start, best_i)
                 bar.update(len(mats))
             local = tuple(slice(int(np.argmax(r == c.start)), int(np.argmax(r == c.start)) + c.stop - c.start)
                           for c, r in zip(core, read))
-            scores[core] = best[local].cpu().numpy()
+            scores[core] = (best * corr.inv_denom)[local].cpu().numpy()
             index[core] = best_i[local].cpu().numpy()
     bar.close()
     return scores, index

@@ -4,7 +4,8 @@ Candidates are a DataFrame with columns ``class, x, y, z, phi, theta, psi, score
 (one tomogram), each class's rows in decreasing score order.
 
 * **TM-T** (thresholded): the top ``N`` candidates of each class, classes taken
-  from the largest particle to the smallest.
+  from the largest particle to the smallest (by mass when known, as SHREC sorted
+  its classes, else by radius).
 * **TM-F** (filtered): the same walk, but a candidate is skipped when it overlaps
   a particle selected before it (centre distance < sum of the two radii); each
   class still contributes up to ``N`` particles.
@@ -32,25 +33,30 @@ def false_alarm_cutoff(sigma: float, n_voxels: int, n_rotations: int, n_false: f
     return float(sigma * math.sqrt(2.0) * erfcinv(min(2.0 * n_false / trials, 1.0)))
 
 
-def _ordered_classes(radii_vox: dict[str, float], classes: list[str]) -> list[str]:
-    return sorted(classes, key=lambda c: (-radii_vox.get(c, 0.0), c))
+def _ordered_classes(radii_vox: dict[str, float], classes: list[str],
+                     size: dict[str, float] | None = None) -> list[str]:
+    """Largest first: by ``size`` (e.g. mass) when given, else by radius."""
+    key = size or radii_vox
+    return sorted(classes, key=lambda c: (-key.get(c, 0.0), c))
 
 
-def tm_t(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float]) -> pd.DataFrame:
-    """TM-T: top N per class, largest class first."""
+def tm_t(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float],
+         size: dict[str, float] | None = None) -> pd.DataFrame:
+    """TM-T: top N per class, largest class (by ``size``, else radius) first."""
     frames = []
-    for name in _ordered_classes(radii_vox, list(n_per_class)):
+    for name in _ordered_classes(radii_vox, list(n_per_class), size):
         rows = candidates[candidates["class"] == name].sort_values("score", ascending=False, kind="stable")
         frames.append(rows.head(int(n_per_class[name])))
     return pd.concat(frames, ignore_index=True) if frames else candidates.iloc[:0].copy()
 
 
-def tm_f(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float]) -> pd.DataFrame:
+def tm_f(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float],
+         size: dict[str, float] | None = None) -> pd.DataFrame:
     """TM-F: as :func:`tm_t`, skipping candidates closer than the sum of radii to a selected particle."""
     total = int(sum(n_per_class.values()))
     sel_xyz, sel_r, count = np.zeros((total, 3)), np.zeros(total), 0
     frames = []
-    for name in _ordered_classes(radii_vox, list(n_per_class)):
+    for name in _ordered_classes(radii_vox, list(n_per_class), size):
         rows = candidates[candidates["class"] == name].sort_values("score", ascending=False, kind="stable")
         r = radii_vox.get(name, 0.0)
         keep = []

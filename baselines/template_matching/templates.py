@@ -158,5 +158,5 @@ def apply_filter(volume: np.ndarray, filt: np.ndarray, pad: int = 2) -> np.ndarr
     """Multiply a centred volume by a radial rfftn filter made for ``pad`` times its size (zero-padded)."""
     n = volume.shape[0]
     big = centre_box(volume, pad * n)
-    out = np.fft.irfftn(np.fft.rfftn(big) * filt, s=big.shape)
+    out = np.fft.irfftn(np.fft.rfftn(big) * filt, s=big.shape, axes=(0, 1, 2))
     return centre_box(out.astype(np.float32), n)

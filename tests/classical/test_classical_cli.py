@@ -55,7 +55,7 @@ def test_dog_grid_search_through_the_scorer(public, tmp_path):
     out = tmp_path / "dog.csv"
     assert main(["baseline", "dog", "--data", str(public), "--out", str(out)]) == 0
     timing = json.loads((tmp_path / "dog.timing.json").read_text())
-    assert timing["method"] == "dog" and len(timing["grid"]) == 4 * 7
+    assert timing["method"] == "dog" and len(timing["grid"]) == 5 * 7
     assert set(read_particles(out)["class"]) == {"unknown"}
     assert scoring.score_file(out, public.parent / "private")["f1"] >= 0.8
 
