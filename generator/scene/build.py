@@ -24,6 +24,7 @@ from generator.scene.templates import Shape, prepare_shape, protein_reference
 from generator.structures.library import StructureLibrary
 from tomobench.classes import ClassTable
 from tomobench.errors import InputError
+from tomobench.euler import matrix_to_euler
 
 EXTRA_CLASSES = ("vesicle", "membrane", "microtubule", "actin", "fiducial")
 _EXTRA_KIND = {"vesicle": "vesicle", "membrane": "membrane", "microtubule": "filament", "actin": "filament",
@@ -89,9 +90,9 @@ def _check_fit(shapes: dict[str, Shape], weights: dict[str, float], params: Scen
     if not used:
         return
     thickness = params.slab_z[1] - params.slab_z[0]
-    biggest = max(used, key=lambda s: s.radius_vox)
-    if 2 * biggest.radius_vox > min(thickness, *params.shape_xyz[:2]):
-        raise InputError(f"class {biggest.name!r} is {2 * biggest.radius_vox:.0f} voxels across (enclosing ball) "
+    biggest = max(used, key=lambda s: s.mask_radius_vox)
+    if 2 * biggest.mask_radius_vox + 1 > min(thickness, *params.shape_xyz[:2]):
+        raise InputError(f"class {biggest.name!r} is {2 * biggest.mask_radius_vox + 1:.0f} voxels across "
                          f"but the sample is {thickness} x {min(params.shape_xyz[:2])} voxels (slab x side); "
                          f"raise scene.slab_thickness_vox / shape_xyz or drop the class")
     if n_target:
@@ -147,7 +148,7 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
         n_bound = sum(report["membrane_bound"]["placed"].values())
     pack = dict(max_failures=params.max_failures, model=params.packing_model, largest_first=params.largest_first,
                 clusters=params.clusters, voxel_size_a=params.voxel_size_a,
-                keep_crop=params.compaction.enabled)
+                keep_crop=params.compaction.enabled, threads=params.render_threads)
     report["particles"] = pack_particles(
         canvas, index, shapes, weights, rng, n_particles=None if n_target is None else max(n_target - n_bound, 0),
         occupancy=params.occupancy, **pack)
@@ -166,6 +167,10 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
 def particles_frame(records: list[Record]) -> pd.DataFrame:
     """One row per object, ids 1..N (see :data:`PARTICLE_COLUMNS`)."""
     rows = []
+    todo = [r for r in records if r.angles is None]
+    if todo:
+        for r, a in zip(todo, matrix_to_euler(np.array([r.matrix for r in todo])).reshape(-1, 3)):
+            r.angles = a
     for r in records:
         z0, y0, x0, z1, y1, x1 = r.bbox_zyx
         rows.append([r.id, r.class_name, r.label, r.kind, *(int(v) for v in r.centre_xyz), *r.angles,

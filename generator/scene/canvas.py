@@ -24,7 +24,7 @@ class Record:
     label: int
     kind: str
     centre_xyz: np.ndarray             # integer voxel centre
-    angles: np.ndarray                 # ZXZ degrees
+    angles: np.ndarray | None          # ZXZ degrees (None: computed from ``matrix`` at the end)
     offset_zyx: np.ndarray             # crop origin relative to the centre (voxels)
     density: np.ndarray | None = None  # the crop, kept where the object may move (compaction)
     mask: np.ndarray | None = None
@@ -100,7 +100,7 @@ class Canvas:
         lo, hi = origin_zyx + box[0], origin_zyx + box[1]
         centre = np.asarray(centre_xyz, dtype=int)
         rec = Record(id=rid, class_name=class_name, label=int(label), kind=kind, centre_xyz=centre,
-                     angles=np.asarray(angles, dtype=float), offset_zyx=origin_zyx - centre[::-1],
+                     angles=None if angles is None else np.asarray(angles, dtype=float), offset_zyx=origin_zyx - centre[::-1],
                      density=density if keep_crop else None, mask=mask if keep_crop else None,
                      matrix=matrix, cluster=cluster, voxels=int(m.sum()),
                      bbox_zyx=tuple(int(v) for v in (*lo, *hi)))
@@ -119,6 +119,29 @@ class Canvas:
         self.ids[vol][m] = 0
         self.labels[vol][m] = 0
         return rec
+
+    def move(self, rid: int, delta_zyx: np.ndarray) -> bool:
+        """Translate a kept-crop object by ``delta_zyx`` voxels if it still fits there (voxel-exact)."""
+        rec = self.records[rid]
+        delta_zyx = np.asarray(delta_zyx, dtype=int)
+        old = rec.centre_xyz[::-1] + rec.offset_zyx
+        vol, crop = self._window(old, rec.density.shape)
+        own = rec.mask[crop] & (self.ids[vol] == rid)
+        self.ids[vol][own] = 0
+        if not self.fits(old + delta_zyx, rec.mask):
+            self.ids[vol][own] = rid
+            return False
+        self.labels[vol][own] = 0
+        self.density[vol] -= rec.density[crop]
+        vol, crop = self._window(old + delta_zyx, rec.density.shape)
+        self.density[vol] += rec.density[crop]
+        m = rec.mask[crop]
+        self.ids[vol][m] = rid
+        self.labels[vol][m] = rec.label
+        rec.centre_xyz = rec.centre_xyz + delta_zyx[::-1]
+        shift = np.concatenate([delta_zyx, delta_zyx])
+        rec.bbox_zyx = tuple(int(v) for v in np.array(rec.bbox_zyx) + shift)
+        return True
 
     def occupied_voxels(self, kinds: tuple[str, ...] | None = None) -> int:
         return sum(v for k, v in self._voxels_by_kind.items() if kinds is None or k in kinds)

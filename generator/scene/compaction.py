@@ -8,8 +8,12 @@ with other bodies' balls; a move is capped at ``step_a``. Bodies keep their
 orientation, so their rendered densities only translate. After the steps the
 bodies are put back voxel-exactly, nearest to the centre first (at the rounded
 new centre, else a face neighbour, else the old centre; a body that fits
-nowhere is dropped and reported), and random insertion refills the space freed
-at the border. ``rounds`` repeats compaction + refill.
+nowhere is dropped and reported). Then a voxel-exact *settle*: nearest first,
+each body steps one voxel toward the centre (diagonally, else along one axis)
+while it still fits, for ``settle_passes`` passes; nothing is dropped there.
+Random insertion finally refills the space freed at the border. ``rounds``
+repeats it all; ``relax: false`` skips the ball dynamics (settle only), which
+suits ``packing_model: voxel`` where balls of neighbours already overlap.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from generator.scene.canvas import Canvas, Record
+from generator.scene.canvas import Canvas
 from generator.scene.insertion import pack_particles
 from generator.scene.packing import BallIndex, centre_range, rotated_balls
 from generator.scene.templates import Shape
@@ -60,6 +64,28 @@ def relax(centres: np.ndarray, rel_balls: list[np.ndarray], target: np.ndarray, 
     return centres
 
 
+def settle(ids: list[int], canvas: Canvas, target_xyz: np.ndarray, passes: int) -> int:
+    """Voxel-exact gravity: bodies step toward ``target_xyz`` while they fit; returns the number of moves."""
+    moves = 0
+    for _ in range(passes):
+        order = sorted(ids, key=lambda i: float(np.linalg.norm(canvas.records[i].centre_xyz - target_xyz)))
+        moved_any = False
+        for rid in order:
+            d = target_xyz - canvas.records[rid].centre_xyz
+            step = np.where(np.abs(d) >= 1, np.sign(d), 0).astype(int)      # x y z
+            if not step.any():
+                continue
+            candidates = [step] + [step * (np.arange(3) == a) for a in np.argsort(-np.abs(d)) if step[a]]
+            for cand in candidates:
+                if canvas.move(rid, cand[::-1]):
+                    moves += 1
+                    moved_any = True
+                    break
+        if not moved_any:
+            break
+    return moves
+
+
 def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[str, float],
                        rng: np.random.Generator, params, first_report: dict, pack: dict) -> dict:
     """Run ``params.compaction.rounds`` of compaction + refill on the placed cytosolic particles."""
@@ -77,7 +103,7 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
         bounds = [centre_range(b, canvas.shape_zyx[::-1], canvas.slab_z) for b in rel]
         start = np.array([r.centre_xyz for r in bodies], dtype=float)
         moved = relax(start, rel, target, bounds, cp.iterations, cp.step_a / params.voxel_size_a,
-                      core=0.25 * min(canvas.shape_zyx))
+                      core=0.25 * min(canvas.shape_zyx)) if cp.relax else start
         for r in bodies:
             canvas.remove(r.id)
         index = BallIndex()
@@ -100,6 +126,14 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
                     break
             else:
                 dropped += 1
+        settled = settle([r.id for r in canvas.records.values() if r.kind == "protein" and r.density is not None
+                          and not r.extra.get("membrane_bound")], canvas, target, cp.settle_passes)
+        index = BallIndex()                           # balls at the settled places
+        for r in canvas.records.values():
+            if r.matrix is not None:
+                index.add(rotated_balls(shapes[r.class_name].balls, r.matrix, r.centre_xyz), r.id)
+            elif r.kind == "fiducial":
+                index.add(np.array([[*r.centre_xyz, (r.bbox_zyx[3] - r.bbox_zyx[0]) / 2 + 0.5]]), r.id)
         placed_now = {n: 0 for n in weights}
         for r in canvas.records.values():
             if r.kind == "protein" and r.class_name in placed_now and not r.extra.get("membrane_bound"):
@@ -113,7 +147,7 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
         else:
             refill = pack_particles(canvas, index, shapes, weights, rng, n_particles=None,
                                     occupancy=params.occupancy, desc="refill", **pack)
-        history.append({"dropped": dropped, "occupancy_after_compaction": before,
+        history.append({"dropped": dropped, "settle_moves": settled, "occupancy_after_compaction": before,
                         "refilled": None if refill is None else sum(refill["placed"].values()),
                         "occupancy": canvas.occupied_voxels(("protein",)) / canvas.slab_voxels})
     return {"rounds": history}

@@ -6,7 +6,7 @@ import numpy as np
 from tqdm import tqdm
 
 from generator.scene.canvas import Canvas
-from generator.scene.packing import BallIndex, cluster_trial, quotas, random_trial
+from generator.scene.packing import BallIndex, cluster_trial, place_batch, quotas, random_trial
 from generator.scene.params import ClusterParams
 from generator.scene.templates import Shape
 
@@ -15,7 +15,7 @@ def pack_particles(canvas: Canvas, index: BallIndex, shapes: dict[str, Shape], w
                    rng: np.random.Generator, *, n_particles: int | None, occupancy: float | None,
                    max_failures: int, model: str, largest_first: bool, clusters: ClusterParams,
                    voxel_size_a: float, keep_crop: bool = False, first_cluster: int = 1,
-                   desc: str = "particles") -> dict:
+                   threads: int = 2, desc: str = "particles") -> dict:
     """Insert particles of ``shapes`` until the count quotas or the occupancy target are met.
 
     ``weights`` (class -> share by number) selects the classes. With
@@ -54,6 +54,15 @@ def pack_particles(canvas: Canvas, index: BallIndex, shapes: dict[str, Shape], w
         if by_count:
             remaining[name] -= 1
         bar.update(1)
+
+    def insert_many(name: str, want: int) -> None:
+        """Batched trials of one class (rendered on ``threads`` threads) until ``want`` or N_t failures."""
+        trials, failures, out = place_batch(canvas, index, shapes[name], rng, model, want, max_failures,
+                                            threads=threads, on_place=lambda rec: commit(name), keep_crop=keep_crop)
+        stats["trials"] += trials
+        stats["failures"] += failures
+        if out:
+            exhausted.append(name)
 
     def insert(name: str, cluster: int = 0):
         """Trials of one class until success or N_t consecutive failures."""
@@ -102,11 +111,10 @@ def pack_particles(canvas: Canvas, index: BallIndex, shapes: dict[str, Shape], w
 
     if by_count and largest_first:
         for name in sorted(names, key=lambda n: -shapes[n].mask_volume_vox):
-            while remaining[name] > 0 and name not in exhausted:
-                insert(name)
+            insert_many(name, remaining[name])
     else:
         while not done():
-            insert(draw(active()))
+            insert_many(draw(active()), 1)
     bar.close()
     return {
         "requested": requested,

@@ -31,7 +31,7 @@ class MembraneParams(Params):
     n_vesicles: int = Field(2, ge=0)
     n_ellipsoids: int = Field(1, ge=0)
     n_tori: int = Field(0, ge=0)
-    radius_range_a: Range = (150.0, 500.0)        # sphere radius / ellipsoid semi-axes / torus radii
+    radius_range_a: Range = (150.0, 400.0)        # sphere radius / ellipsoid semi-axes / torus radii
     thickness_range_a: Range = (25.0, 45.0)       # distance between the two leaflet centres (PolNet t)
     leaflet_sigma_range_a: Range = (5.0, 8.0)     # Gaussian sigma of each leaflet (PolNet sigma_l)
     max_eccentricity: float = Field(0.8, ge=0, lt=1)
@@ -115,6 +115,8 @@ class CompactionParams(Params):
     rounds: int = Field(2, ge=1)                  # compaction + refill rounds
     iterations: int = Field(60, ge=1)             # force steps per round
     step_a: float = Field(10.0, gt=0)             # largest move per step
+    relax: bool = True                            # ball dynamics before the settle
+    settle_passes: int = Field(10, ge=0)          # voxel-exact one-voxel steps toward the centre
 
 
 class SceneParams(Params):
@@ -131,6 +133,7 @@ class SceneParams(Params):
     packing_model: Literal["multiball", "singleball", "voxel"] = "multiball"
     mask_threshold: float = Field(0.1, gt=0, lt=1)     # mask = rotated template >= this x template max
     largest_first: bool = True
+    render_threads: int = Field(2, ge=1)               # threads rotating templates (results do not depend on it)
     membranes: MembraneParams = MembraneParams()
     filaments: FilamentParams = FilamentParams()
     fiducials: FiducialParams = FiducialParams()

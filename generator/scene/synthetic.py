@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.scene.templates import balls_from_points
+from generator.scene.templates import auto_ball_count, balls_from_points
 from generator.structures.library import StructureLibrary
 from tomobench.classes import ClassTable
 
@@ -49,15 +49,15 @@ def blob_template(parts: list[tuple[tuple[float, float, float], tuple[float, flo
 
 
 def make_library(specs: dict[str, list], voxel_size_a: float = 10.0, masses_kda: dict[str, float] | None = None,
-                 n_balls: int = 6) -> StructureLibrary:
+                 n_balls: int | None = None) -> StructureLibrary:
     """Library from ``{name: parts}`` (see :func:`blob_template`, voxels); labels 1.. in order."""
     records, templates, balls = [], {}, {}
     for label, (name, parts) in enumerate(specs.items(), start=1):
         template = blob_template(parts)
         templates[name] = template
-        # six k-means balls enclosing the mask at the default threshold (0.1 x max)
+        # k-means balls enclosing the mask at the default threshold (0.1 x max)
         mask_xyz = (np.argwhere(template >= 0.1 * template.max()) - np.array(template.shape) // 2)[:, ::-1]
-        balls[name] = balls_from_points(mask_xyz, n_balls) * voxel_size_a
+        balls[name] = balls_from_points(mask_xyz, n_balls or auto_ball_count(len(mask_xyz))) * voxel_size_a
         volume_nm3 = float((template >= 0.5).sum()) * (voxel_size_a / 10) ** 3
         mass = (masses_kda or {}).get(name, volume_nm3 * 0.81)   # ~0.81 kDa per nm^3 of protein
         records.append({"class_name": name, "label": label, "pdb_id": "", "mass_kda": mass,

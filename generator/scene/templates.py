@@ -6,17 +6,20 @@ interpolation (:func:`tomobench.rotate.rotate_volume`'s convention, so sub-voxel
 accurate) and placed with its centre voxel on the particle's integer centre.
 
 The spline coefficients of each template are computed once per class and only
-the crop that can hold the rotated density is interpolated (the rotated bounding
-box of the template's support), which gives the same values as
-``rotate_volume`` at a fraction of the cost.
+the voxels that the rotated support of the template can reach are interpolated
+(the support, ``template > 1e-3 * max``, mapped forward by ``R``, rounded and
+dilated by one voxel), which gives ``rotate_volume``'s values (to ~1e-3 of the
+peak, the support cut) at a fraction of the cost.
 
 **Mask threshold.** A particle's mask (its voxels in ``class_mask`` and
 ``occupancy_mask``) is ``rotated_density >= mask_threshold * max(template)``
 with ``mask_threshold = 0.1`` by default (``SceneParams.mask_threshold``).
 
 **Ball models** (Å in the library, voxels here) are the broad phase of the
-packer. A class without one gets balls from k-means of its mask voxels, each
-radius reaching the farthest voxel corner of its cluster.
+packer. A class without one gets balls from k-means of its mask voxels (one
+ball per ~80 voxels, 4 to 32 balls), each radius reaching the farthest voxel
+centre of its cluster: balls that enclose two particles' voxel centres and do
+not overlap guarantee that the particles share no voxel.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from tomobench.euler import zyx_matrix
 from tomobench.volumes import box_centre
 
 SUPPORT_FRACTION = 1e-3   # template voxels above this x max count as support (interpolated region)
-_HALF_DIAG = np.sqrt(3) / 2
 
 
 @dataclass
@@ -42,11 +44,12 @@ class Shape:
     label: int
     coeffs: np.ndarray        # spline coefficients of the template, float64 [z, y, x]
     centre_zyx: np.ndarray    # template centre voxel (n // 2)
-    corners_xyz: np.ndarray   # (8, 3) corners of the support box
+    support_xyz: np.ndarray   # (m, 3) support voxels relative to the centre
     threshold: float          # absolute mask threshold
     balls: np.ndarray         # (k, 4) x, y, z, r of the multi-ball model (voxels, template frame)
     mask_volume_vox: int      # voxels of the unrotated mask
     zmin_vox: float           # lowest mask z (template frame), used to seat membrane-bound particles
+    mask_radius_vox: float    # farthest mask voxel centre from the centre
 
     @property
     def radius_vox(self) -> float:
@@ -63,7 +66,7 @@ class Shape:
 
 
 def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarray | None,
-                  voxel_size_a: float, mask_threshold: float, *, n_auto_balls: int = 6,
+                  voxel_size_a: float, mask_threshold: float, *, n_auto_balls: int | None = None,
                   seed: int = 0) -> Shape:
     """Precompute what placing particles of one class needs (see the module docstring)."""
     template = np.asarray(template, dtype=np.float32)
@@ -74,23 +77,27 @@ def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarr
         raise ValueError(f"template of {name!r} has no positive density")
     centre = box_centre(template.shape)
     support = np.argwhere(template > SUPPORT_FRACTION * peak)
-    lo, hi = support.min(0) - centre - 1, support.max(0) - centre + 1          # zyx
-    corners_zyx = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])])
     threshold = mask_threshold * peak
     mask = template >= threshold
     mask_xyz = (np.argwhere(mask) - centre)[:, ::-1]
     if balls_a is not None and len(balls_a):
         balls = np.asarray(balls_a, dtype=float).reshape(-1, 4) / voxel_size_a
     else:
-        balls = balls_from_points(mask_xyz, n_auto_balls, seed=seed)
+        balls = balls_from_points(mask_xyz, n_auto_balls or auto_ball_count(len(mask_xyz)), seed=seed)
     return Shape(name=name, label=label,
                  coeffs=ndimage.spline_filter(template, order=3, output=np.float64, mode="constant"),
-                 centre_zyx=centre, corners_xyz=corners_zyx[:, ::-1].astype(float), threshold=threshold,
-                 balls=balls, mask_volume_vox=int(mask.sum()), zmin_vox=float(mask_xyz[:, 2].min()))
+                 centre_zyx=centre, support_xyz=(support - centre)[:, ::-1].astype(float), threshold=threshold,
+                 balls=balls, mask_volume_vox=int(mask.sum()), zmin_vox=float(mask_xyz[:, 2].min()),
+                 mask_radius_vox=float(np.linalg.norm(mask_xyz, axis=1).max()))
+
+
+def auto_ball_count(n_voxels: int) -> int:
+    """Balls of an automatic multi-ball model: one per ~80 mask voxels, 4 to 32."""
+    return int(np.clip(round(n_voxels / 80), 4, 32))
 
 
 def balls_from_points(points_xyz: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
-    """Multi-ball model of a voxel set: k-means centres, radii reaching every voxel's far corner."""
+    """Multi-ball model of a voxel set: k-means centres, radii reaching every member voxel centre."""
     points_xyz = np.asarray(points_xyz, dtype=float)
     k = max(1, min(k, len(points_xyz)))
     if k == 1:
@@ -103,7 +110,7 @@ def balls_from_points(points_xyz: np.ndarray, k: int, *, seed: int = 0) -> np.nd
         if len(members) == 0:
             continue
         c = members.mean(0) if k > 1 else centres[0]
-        balls.append([*c, np.linalg.norm(members - c, axis=1).max() + _HALF_DIAG])
+        balls.append([*c, np.linalg.norm(members - c, axis=1).max() + 1e-3])
     return np.array(balls)
 
 
@@ -114,15 +121,20 @@ def render(shape: Shape, matrix_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray
     the crop's first voxel relative to the particle centre (so voxel ``o`` of the
     crop lies at ``centre_zyx + offset_zyx + o`` in the tomogram).
     """
-    rotated = shape.corners_xyz @ np.asarray(matrix_xyz).T
-    lo = np.floor(rotated.min(0))[::-1] - 1     # zyx
-    hi = np.ceil(rotated.max(0))[::-1] + 1
-    out_shape = tuple(int(v) for v in hi - lo + 1)
-    inverse = zyx_matrix(np.asarray(matrix_xyz).T)
-    offset = shape.centre_zyx + inverse @ lo
-    density = ndimage.affine_transform(shape.coeffs, inverse, offset=offset, output_shape=out_shape,
-                                       order=3, mode="constant", cval=0.0, prefilter=False,
-                                       output=np.float32)
+    matrix_xyz = np.asarray(matrix_xyz, dtype=float)
+    forward = (shape.support_xyz @ matrix_xyz.T)[:, ::-1]        # zyx, relative to the centre
+    lo = np.floor(forward.min(0)).astype(int) - 2
+    hi = np.ceil(forward.max(0)).astype(int) + 2
+    reach = np.zeros(tuple(hi - lo + 1), dtype=np.uint8)
+    reach[tuple(np.rint(forward - lo).astype(int).T)] = 1
+    for axis in range(3):                                          # 3x3x3 dilation, separably
+        reach = ndimage.maximum_filter1d(reach, 3, axis=axis)
+    points = np.nonzero(reach)
+    inverse = zyx_matrix(matrix_xyz.T)
+    coords = inverse @ (np.stack(points).astype(float) + lo[:, None]) + shape.centre_zyx[:, None]
+    density = np.zeros(reach.shape, dtype=np.float32)
+    density[points] = ndimage.map_coordinates(shape.coeffs, coords, order=3, mode="constant", cval=0.0,
+                                              prefilter=False, output=np.float32)
     mask = density >= shape.threshold
     return density, mask, lo.astype(int)
 

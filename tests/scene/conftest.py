@@ -1,0 +1,16 @@
+import numpy as np
+import pytest
+
+from generator.scene import build_scene
+from generator.scene.synthetic import toy_library
+from scene_testlib import small_params
+
+
+@pytest.fixture(scope="session")
+def toy():
+    return toy_library()
+
+
+@pytest.fixture(scope="session")
+def small_scene(toy):
+    return build_scene(toy, small_params(), np.random.default_rng(7))
