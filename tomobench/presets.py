@@ -52,11 +52,39 @@ def find_params_file(path: str | Path | None = None) -> Path:
     raise InputError("no params.yaml here or in the tomobench source tree; give --params FILE", Path.cwd())
 
 
+INCLUDE = "include"
+
+
+def is_fragment(stem: str) -> bool:
+    """``params/<section>_<preset>.yaml`` files hold one section of a preset (the part that owns the
+    section writes it); a preset pulls them in with ``include: [scene_crowded, ...]``."""
+    return any(stem.startswith(section + "_") for section in SECTIONS)
+
+
 def preset_names(params_file: str | Path) -> list[str]:
-    """``default`` and the stems of ``params/*.yaml`` next to ``params_file``."""
+    """``default`` and the stems of ``params/*.yaml`` next to ``params_file`` (fragments left out)."""
     folder = Path(params_file).parent / PRESET_DIR
     names = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
-    return [DEFAULT] + [n for n in names if n != DEFAULT]
+    return [DEFAULT] + [n for n in names if n != DEFAULT and not is_fragment(n)]
+
+
+def read_preset(path: Path) -> dict[str, Any]:
+    """A preset's overrides: its ``include`` fragments merged in order, then its own keys."""
+    doc = read_yaml(path)
+    includes = doc.pop(INCLUDE, None) or []
+    if not isinstance(includes, list):
+        raise InputError(f"{INCLUDE} must be a list of fragment names (scene_crowded, ...)", path,
+                         key_line(path, INCLUDE))
+    merged: dict[str, Any] = {}
+    for name in includes:
+        fragment = path.parent / f"{name}.yaml"
+        if not fragment.is_file():
+            raise InputError(f"included fragment {name!r} not found ({fragment.name})", path, key_line(path, INCLUDE))
+        part = read_yaml(fragment)
+        check_sections(part, fragment)
+        merged = deep_merge(merged, part)
+    check_sections(doc, path)
+    return deep_merge(merged, doc)
 
 
 def preset_file(name: str, params_file: str | Path) -> Path | None:
@@ -130,9 +158,7 @@ def load_preset(name: str = DEFAULT, params_file: str | Path | None = None) -> t
     check_sections(doc, base_path)
     sources = [base_path]
     if override_path is not None:
-        override = read_yaml(override_path)
-        check_sections(override, override_path)
-        doc = deep_merge(doc, override)
+        doc = deep_merge(doc, read_preset(override_path))
         sources.append(override_path)
     return doc, sources
 
@@ -144,7 +170,7 @@ def set_params_args(name: str, params_file: str | Path | None = None) -> list[st
     if override_path is None:
         return []
     args = []
-    for key, value in flatten(read_yaml(override_path)).items():
+    for key, value in flatten(read_preset(override_path)).items():
         args += ["-S", f"{key}={json.dumps(value, separators=(',', ':'))}"]
     return args
 

@@ -51,6 +51,19 @@ def test_preset_overrides_only_its_keys_and_unknown_preset_lists_them(tmp_path):
     assert set_params_args("crowded", path) == ["-S", "dataset.n_tomos=6"]
 
 
+def test_a_preset_includes_section_fragments_which_are_not_presets_themselves(tmp_path):
+    base = {"dataset": {"n_tomos": 4}, "scene": {"shape_xyz": [64, 64, 32], "occupancy": 0.1}}
+    path = _params_tree(tmp_path, base, {"scene_crowded": {"scene": {"occupancy": 0.6, "packing_model": "voxel"}},
+                                         "crowded": {"include": ["scene_crowded"], "scene": {"packing_model": "multiball"}}})
+    doc, _ = load_preset("crowded", path)
+    assert doc["scene"] == {"shape_xyz": [64, 64, 32], "occupancy": 0.6, "packing_model": "multiball"}
+    assert "scene_crowded" not in load_preset.__globals__["preset_names"](path)
+    (tmp_path / "params" / "broken.yaml").write_text("include: [scene_nothing]\n")
+    with pytest.raises(InputError, match="fragment 'scene_nothing' not found") as info:
+        load_preset("broken", path)
+    assert info.value.line == 1
+
+
 def test_wrong_type_names_the_key_the_file_and_the_line(tmp_path):
     base = {"dataset": {"n_tomos": 4, "n_test": 1}}
     path = _params_tree(tmp_path, base, {"bad": {"dataset": {"seed": "many"}}})
