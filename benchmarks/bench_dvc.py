@@ -47,7 +47,10 @@ def main() -> int:
         print(f"structure library: {time.perf_counter() - start:.1f} s")
         serial = simulate(args.preset, args.n_tomos, tmp / "serial", tmp / "lib", 0)
         parallel = simulate(args.preset, args.n_tomos, tmp / "dask", tmp / "lib", args.workers)
-        same = digests(tmp / "serial") == digests(tmp / "dask")
+        a, b = digests(tmp / "serial"), digests(tmp / "dask")
+        same = a == b
+        if not same:
+            print("differing files:", sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)))
     print(f"preset {args.preset}, {args.n_tomos} tomograms")
     print(f"serial:            {serial:7.1f} s  ({60 * args.n_tomos / serial:.2f} tomograms/min)")
     print(f"dask, {args.workers} workers:   {parallel:7.1f} s  ({60 * args.n_tomos / parallel:.2f} tomograms/min, "

@@ -78,6 +78,9 @@ def load_config(preset: str = "default", params_file: str | Path | None = None, 
         doc = deep_merge(doc, {s: {k: v for k, v in kv.items() if v is not None} for s, kv in overrides.items()})
         if overrides.get("dataset", {}).get("n_tomos") is not None:
             doc["dataset"].pop("tomograms", None)  # the list for dvc.yaml follows params.yaml's n_tomos
+            n = int(doc["dataset"]["n_tomos"]) if str(doc["dataset"]["n_tomos"]).isdigit() else None
+            if n is not None and int(doc["dataset"].get("n_test", 1)) >= n:
+                doc["dataset"]["n_test"] = max(n - 1, 0)  # the split matters only when packaging
     parts = _parts()
     dataset = validate_section(DatasetParams, doc, "dataset", sources)
     return SimulationConfig(

@@ -65,7 +65,7 @@ class DatasetParams(Params):
     description: str = "Simulated cryo-ET tomograms for particle picking (tomobench default preset)"
     seed: int = Field(2020, ge=0)
     n_tomos: int = Field(4, ge=1, le=100_000)
-    n_test: int = Field(1, ge=1)
+    n_test: int = Field(1, ge=0)
     tomograms: list[str] | None = None
     workers: int = Field(0, ge=0, le=4096, description="Dask local workers for `tomobench simulate` (0 = serial)")
     scheduler: str | None = Field(None, description="address of a running Dask scheduler (tcp://host:8786)")
@@ -135,6 +135,8 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
     """
     tomograms, structures, public, private = map(Path, (tomograms, structures, public, private))
     train, test = params.split()
+    if not test:
+        raise InputError("dataset.n_test is 0: a packaged dataset needs at least one test tomogram")
     missing = [n for n in train + test if not (tomograms / n / "particle_locations.txt").is_file()]
     if missing:
         raise InputError(f"tomogram(s) {missing} are missing or incomplete; run `tomobench simulate` "
