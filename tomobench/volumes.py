@@ -62,6 +62,10 @@ def write_volume(path: str | Path, data: np.ndarray, voxel_size_a: float) -> Pat
     with mrcfile.new(tmp, overwrite=True) as mrc:
         mrc.set_data(np.ascontiguousarray(data))
         mrc.voxel_size = float(voxel_size_a)
+        # mrcfile stamps the creation time into label 0: a fixed label keeps files byte-identical
+        # for identical data (reproducible datasets, DVC hashes).
+        mrc.header.label[0] = b"Created by tomobench"
+        mrc.header.nlabl = 1
     tmp.replace(path)
     return path
 

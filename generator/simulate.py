@@ -1,0 +1,196 @@
+"""Simulate tomograms: structure library -> scene -> imaging -> one folder per tomogram.
+
+One tomogram (:func:`simulate_tomogram`) is a pure function of the library, the
+scene and imaging parameters, the dataset seed and the tomogram's index: its
+random stream is ``SeedSequence([seed, index])``, spawned into one child for the
+scene and one for the imaging (so a change of imaging parameters keeps the
+sample). Many tomograms (:func:`simulate_many`) run serially or as tasks of a
+Dask cluster (a local one with ``workers``, or an existing ``scheduler``); both
+give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tomobench.classes import write_classes
+from tomobench.dataset import DatasetParams, tomo_name
+from tomobench.errors import InputError
+from tomobench.presets import load_preset, validate_section
+
+# Single-threaded maths in every worker process: parallelism comes from tasks, and
+# results must not depend on how many BLAS/FFT threads a process happens to have.
+# One tomogram = one thread: byte-identical results whatever the machine, and the fastest way to use
+# N cores is N tomograms at once (--workers N).
+THREADS_PER_TOMOGRAM = 1
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _parts():
+    """The generator's three parts (imported on use: each is its own package)."""
+    from generator.imaging import ImagingParams, image_sample, write_imaging
+    from generator.scene import build_scene, write_ground_truth
+    from generator.scene.params import SceneParams
+    return dict(ImagingParams=ImagingParams, image_sample=image_sample, write_imaging=write_imaging,
+                build_scene=build_scene, write_ground_truth=write_ground_truth, SceneParams=SceneParams)
+
+
+def _structure_params_model():
+    from generator.structures.params import StructureParams
+    return StructureParams
+
+
+@dataclass
+class SimulationConfig:
+    """The validated sections of params.yaml that the generator reads."""
+
+    dataset: DatasetParams
+    structures: Any   # generator.structures.params.StructureParams
+    scene: Any        # generator.scene.params.SceneParams
+    imaging: Any      # generator.imaging.ImagingParams
+    sources: list[Path]
+    document: dict[str, Any]
+
+    def generator_sections(self) -> dict[str, Any]:
+        """The parameters that define the data (for the dataset card)."""
+        return {"dataset": self.dataset.model_dump(mode="json", exclude={"workers", "scheduler"}),
+                "structures": self.structures.model_dump(mode="json"),
+                "scene": self.scene.model_dump(mode="json"),
+                "imaging": self.imaging.model_dump(mode="json")}
+
+
+def load_config(preset: str = "default", params_file: str | Path | None = None, *,
+                overrides: dict[str, dict[str, Any]] | None = None) -> SimulationConfig:
+    """Read, merge and validate the generator's sections; ``overrides`` = {section: {key: value}}."""
+    from tomobench.presets import deep_merge
+
+    doc, sources = load_preset(preset, params_file)
+    if overrides:
+        doc = deep_merge(doc, {s: {k: v for k, v in kv.items() if v is not None} for s, kv in overrides.items()})
+        if overrides.get("dataset", {}).get("n_tomos") is not None:
+            doc["dataset"].pop("tomograms", None)  # the list for dvc.yaml follows params.yaml's n_tomos
+            n = int(doc["dataset"]["n_tomos"]) if str(doc["dataset"]["n_tomos"]).isdigit() else None
+            if n is not None and int(doc["dataset"].get("n_test", 1)) >= n:
+                doc["dataset"]["n_test"] = max(n - 1, 0)  # the split matters only when packaging
+    parts = _parts()
+    dataset = validate_section(DatasetParams, doc, "dataset", sources)
+    return SimulationConfig(
+        dataset=dataset,
+        structures=validate_section(_structure_params_model(), doc, "structures", sources),
+        scene=validate_section(parts["SceneParams"], doc, "scene", sources),
+        imaging=validate_section(parts["ImagingParams"], doc, "imaging", sources),
+        sources=sources, document=doc)
+
+
+def tomo_streams(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """(scene rng, imaging rng) of tomogram ``index``: children of ``SeedSequence([seed, index])``."""
+    scene_ss, imaging_ss = np.random.SeedSequence([seed, index]).spawn(2)
+    return np.random.default_rng(scene_ss), np.random.default_rng(imaging_ss)
+
+
+def simulate_tomogram(library, scene_params, imaging_params, seed: int, index: int, out_dir: str | Path) -> Path:
+    """Simulate tomogram ``index`` into ``out_dir/tomo_<index>/`` (written to a temporary folder, then renamed)."""
+    parts = _parts()
+    out_dir = Path(out_dir)
+    final = out_dir / tomo_name(index)
+    tmp = out_dir / f".{tomo_name(index)}.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    scene_rng, imaging_rng = tomo_streams(seed, index)
+    with fixed_threads(THREADS_PER_TOMOGRAM):
+        scene = parts["build_scene"](library, scene_params, scene_rng)
+        parts["write_ground_truth"](scene, tmp)
+        result = parts["image_sample"](scene.grandmodel, scene.voxel_size_a, imaging_params, imaging_rng)
+        parts["write_imaging"](result, tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+@contextmanager
+def fixed_threads(n: int):
+    """Run torch with ``n`` CPU threads: its parallel reductions (and thus the last bits of the
+    results) depend on the thread count, so a tomogram is always computed with the same count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _task(library, scene_params, imaging_params, seed, index, out_dir) -> str:
+    for key, value in THREAD_ENV.items():
+        os.environ.setdefault(key, value)
+    return str(simulate_tomogram(library, scene_params, imaging_params, seed, index, out_dir))
+
+
+def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 5.0):
+    """A Dask client: a local cluster of ``workers`` processes or the one at ``scheduler``; None = serial."""
+    if workers and scheduler:
+        raise InputError("give --workers (a local Dask cluster) or --scheduler (an existing one), not both")
+    if not workers and not scheduler:
+        return None
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=timeout_s)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
+                             f"`dask scheduler` or use --workers N for a local cluster") from None
+    import logging
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           env=THREAD_ENV, silence_logs=logging.ERROR)
+    return Client(cluster)
+
+
+def simulate_many(library, config: SimulationConfig, indices: list[int], out_dir: str | Path, *,
+                  client=None, progress: bool = True) -> list[Path]:
+    """Simulate the tomograms ``indices`` into ``out_dir`` (serially, or on ``client``'s Dask cluster)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed, scene_p, imaging_p = config.dataset.seed, config.scene, config.imaging
+    bar = tqdm(total=len(indices), desc="simulate", unit="tomo", file=sys.stderr, disable=not progress)
+    done: list[Path] = []
+    try:
+        if client is None:
+            for index in indices:
+                done.append(simulate_tomogram(library, scene_p, imaging_p, seed, index, out_dir))
+                bar.update()
+        else:
+            from distributed import as_completed
+
+            lib = client.scatter(library, broadcast=True)
+            futures = [client.submit(_task, lib, scene_p, imaging_p, seed, i, str(out_dir.resolve()),
+                                     key=f"simulate-{tomo_name(i)}-{seed}", pure=False) for i in indices]
+            for future in as_completed(futures):
+                done.append(Path(future.result()))
+                bar.update()
+    finally:
+        bar.close()
+    return sorted(done)
+
+
+def write_dataset_classes(out_dir: str | Path, first_tomo: Path, library) -> Path:
+    """``out_dir/classes.csv``: the tomograms' class table (the scene's, with non-particle classes)."""
+    src = Path(first_tomo) / "classes.csv"
+    dst = Path(out_dir) / "classes.csv"
+    if src.is_file():
+        shutil.copyfile(src, dst)
+        return dst
+    return write_classes(library.classes, dst)

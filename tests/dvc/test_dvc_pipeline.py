@@ -1,0 +1,217 @@
+"""The DVC pipeline for real: git + DVC in a temporary repository, the `tiny` preset.
+
+One module-scoped repository runs `dvc repro package` once (structures, two
+simulated tomograms, packaging); the tests then push to two local remotes,
+clone and pull the public data only, check that nothing reruns, that a
+parameter change reruns only what depends on it, release a version, and that a
+serial and a 2-worker Dask simulation write identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+COPY = ["dvc.yaml", "params", "scripts/collect_results.py", "tomobench", "generator", "baselines", "scoring",
+        ".dvcignore"]
+
+pytestmark = pytest.mark.slow
+
+
+def _env(repo: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(repo)
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "tomobench-test"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@tomobench.org"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def sh(repo: Path, *argv: str, ok: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(list(argv), cwd=repo, env=_env(repo), capture_output=True, text=True)
+    if ok and done.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def dvc(repo: Path, *argv: str, ok: bool = True) -> subprocess.CompletedProcess:
+    return sh(repo, sys.executable, "-m", "dvc", *argv, ok=ok)
+
+
+def tomobench(repo: Path, *argv: str, ok: bool = True) -> subprocess.CompletedProcess:
+    return sh(repo, sys.executable, "-m", "tomobench", *argv, ok=ok)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def remote_md5s(remote: Path) -> set[str]:
+    """The md5 of every file object in a DVC 3 local remote (files/md5/ab/cdef...)."""
+    return {p.parent.name + p.name for p in (remote / "files" / "md5").rglob("*")
+            if p.is_file() and not p.name.endswith(".dir")}
+
+
+def ran(done: subprocess.CompletedProcess) -> set[str]:
+    """Stages `dvc repro` ran (it says "Running stage 'NAME':")."""
+    text = done.stdout + done.stderr
+    return {line.split("'")[1] for line in text.splitlines() if line.startswith("Running stage '")}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("tomobench-dvc") / "repo"
+    repo.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for rel in COPY:
+        src = ROOT / rel
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, repo / rel, ignore=ignore) if src.is_dir() else shutil.copyfile(src, repo / rel)
+    (repo / ".gitignore").write_text("__pycache__/\n/.dvc-remotes/\n")
+    sh(repo, "git", "init", "-q", "-b", "main")
+    dvc(repo, "init", "-q")
+    shutil.copyfile(ROOT / ".dvc" / "config", repo / ".dvc" / "config")
+    tomobench(repo, "dataset", "preset", "tiny", "--write", "params.yaml", "--params", str(ROOT / "params.yaml"))
+    for name in ("public", "private"):
+        (repo / ".dvc-remotes" / name).mkdir(parents=True)
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-q", "-m", "tiny pipeline")
+    done = dvc(repo, "repro", "package")
+    assert {"structures", "simulate@tomo_000", "simulate@tomo_001", "package"} <= ran(done)
+    sh(repo, "git", "add", "dvc.lock", "data/.gitignore")
+    sh(repo, "git", "commit", "-q", "-m", "dvc repro")
+    return repo
+
+
+def test_repro_is_complete_and_a_second_repro_does_nothing(repo):
+    public, private = repo / "data" / "public", repo / "data" / "private"
+    assert sorted(p.name for p in (public / "train").iterdir()) == ["tomo_000"]
+    assert sorted(p.name for p in (public / "test" / "tomo_001").iterdir()) == \
+        ["acquisition.json", "projections.mrc", "reconstruction.mrc", "tilt_angles.txt"]
+    assert (private / "test" / "tomo_001" / "particle_locations.txt").is_file()
+    assert (public / "README.md").read_text().startswith("# tomobench-tiny (version dev)")
+    status = dvc(repo, "status", "package")
+    assert "up to date" in status.stdout, status.stdout
+    assert ran(dvc(repo, "repro", "package")) == set()
+
+
+def test_public_remote_never_receives_the_test_truth_and_a_clone_pulls_public_only(repo, tmp_path):
+    dvc(repo, "push", "package", "structures", "simulate")
+    public_md5, private_md5 = remote_md5s(repo / ".dvc-remotes" / "public"), \
+        remote_md5s(repo / ".dvc-remotes" / "private")
+    pub_files = digests(repo / "data" / "public")
+    hidden = {rel: h for rel, h in digests(repo / "data" / "private").items()
+              if rel.endswith(("particle_locations.txt", "occupancy_mask.mrc", "class_mask.mrc"))}
+    assert len(hidden) == 3
+    assert set(pub_files.values()) <= public_md5          # every public file is in the public remote
+    assert not set(hidden.values()) & public_md5          # no test truth in the public remote
+    assert set(hidden.values()) <= private_md5            # it is in the private one
+
+    clone = tmp_path / "participant"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    # a participant can read the public remote only: the private one points nowhere
+    dvc(clone, "remote", "modify", "--local", "public", "url", str(repo / ".dvc-remotes" / "public"))
+    dvc(clone, "remote", "modify", "--local", "private", "url", str(tmp_path / "no-access"))
+    dvc(clone, "pull", "data/public")
+    assert digests(clone / "data" / "public") == pub_files
+    assert not (clone / "data" / "private").exists()
+    assert not list(clone.rglob("particle_locations.txt"))[1:]  # only tomo_000 (train) has truth
+    failed = dvc(clone, "pull", "data/private", ok=False)
+    assert failed.returncode != 0 and "data/private" in failed.stdout + failed.stderr
+
+
+def test_a_parameter_change_reruns_only_what_depends_on_it(repo):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        doc = yaml.safe_load(original)
+        doc["imaging"]["acquisition"]["tilt_step_deg"] = 30.0
+        params.write_text(yaml.safe_dump(doc, sort_keys=False))
+        would = ran(dvc(repo, "repro", "--dry", "package"))
+        assert would == {"simulate@tomo_000", "simulate@tomo_001", "package"}
+        doc = yaml.safe_load(original)
+        doc["dataset"]["description"] = "changed card"
+        params.write_text(yaml.safe_dump(doc, sort_keys=False))
+        before = digests(repo / "data" / "public" / "train")
+        assert ran(dvc(repo, "repro", "package")) == {"package"}
+        assert "changed card" in (repo / "data" / "public" / "README.md").read_text()
+        assert digests(repo / "data" / "public" / "train") == before
+    finally:
+        params.write_text(original)
+        dvc(repo, "repro", "package")
+    assert "up to date" in dvc(repo, "status", "package").stdout
+
+
+def test_serial_and_two_dask_workers_write_identical_files(repo, tmp_path):
+    out = tmp_path / "dask"
+    tomobench(repo, "simulate", "--preset", "default", "--params", str(repo / "params.yaml"),
+              "--library", str(repo / "data" / "structures"), "--out", str(out), "--workers", "2", "--no-progress")
+    for name in ("tomo_000", "tomo_001"):
+        assert digests(out / name) == digests(repo / "data" / "tomograms" / name)
+    assert (out / "classes.csv").read_bytes() == (repo / "data" / "tomograms" / "tomo_000" / "classes.csv").read_bytes()
+
+
+def test_bad_input_stops_before_any_work(repo, tmp_path, monkeypatch, capsys):
+    from tomobench.cli import main
+
+    monkeypatch.chdir(repo)
+    out = tmp_path / "never"
+
+    def fails(*argv: str) -> str:
+        assert main(list(argv)) == 2
+        return capsys.readouterr().err
+
+    err = fails("simulate", "--preset", "shrec2099", "--out", str(out))
+    assert "no preset named 'shrec2099'" in err and "tiny" in err
+    bad = tmp_path / "bad.yaml"
+    doc = yaml.safe_load((repo / "params.yaml").read_text())
+    doc["scene"]["shape_xyz"] = "big"
+    bad.write_text(yaml.safe_dump(doc, sort_keys=False))
+    err = fails("simulate", "--params", str(bad), "--out", str(out))
+    assert "scene.shape_xyz" in err and "bad.yaml" in err
+    assert "dataset.n_tomos" in fails("simulate", "--n-tomos", "0", "--out", str(out))
+    assert "beyond dataset.n_tomos" in fails("simulate", "--only", "tomo_007", "--out", str(out))
+    assert "cannot reach the Dask scheduler" in fails("simulate", "--out", str(out), "--scheduler", "tcp://127.0.0.1:9")
+    assert not out.exists()
+    done = dvc(repo, "push", "-r", "nowhere", "package", ok=False)
+    assert done.returncode != 0 and "nowhere" in done.stdout + done.stderr
+
+
+def test_full_pipeline_then_release_and_dvc_get(repo, tmp_path):
+    """Baseline, score and leaderboard stages on top; then a release and `dvc get --rev`."""
+    import pandas as pd
+
+    assert ran(dvc(repo, "repro")) == {"baseline@dog", "score@dog", "leaderboard"}
+    table = pd.read_parquet(repo / "data" / "results.parquet")
+    assert list(table["method"]) == ["dog"]
+    for column in ("is_baseline", "dataset", "phase", "RR", "TP", "FP", "f1", "f1_small", "fbeta", "report_json",
+                   "timing_json"):
+        assert column in table.columns
+    metrics = yaml.safe_load((repo / "data" / "metrics.json").read_text())
+    assert metrics["dog"]["TP"] == table["TP"].iloc[0]
+    assert (repo / "data" / "plots" / "f1_per_class.csv").read_text().startswith("method_class,method,class,f1")
+    lock_before = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+
+    tomobench(repo, "dataset", "release", "v0.1", "--push")
+    assert sh(repo, "git", "tag", "--list").stdout.split() == ["v0.1"]
+    assert "version: \"v0.1\"" in sh(repo, "git", "show", "v0.1:params.yaml").stdout
+    lock_after = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    changed = {name for name in lock_after if lock_after[name] != lock_before.get(name)}
+    assert changed == {"package"}                        # the card changed; the baselines did not rerun
+    got = tmp_path / "v0.1"
+    dvc(tmp_path, "get", str(repo), "data/public", "--rev", "v0.1", "-o", str(got))
+    assert digests(got) == digests(repo / "data" / "public")
+    assert (got / "README.md").read_text().startswith("# tomobench-tiny (version v0.1)")
+    again = tomobench(repo, "dataset", "release", "v0.1", ok=False)
+    assert again.returncode == 2 and "exists already" in again.stderr
