@@ -30,6 +30,7 @@ from tomobench.classes import UNKNOWN_CLASS, ClassTable
 from tomobench.errors import InputError
 from tomobench.params import Params
 from tomobench.particles import make_particles
+from tomobench.plugins import scorer
 
 Objective = Callable[[pd.DataFrame, Path], float]
 
@@ -156,16 +157,8 @@ def class_radii_vox(classes: ClassTable, voxel_size_a: float) -> dict[str, float
 
 
 def scorer_objective(picks: pd.DataFrame, truth_dir: Path) -> float:
-    """Localization F1 of the project's scorer (imported lazily: the one allowed baselines -> scoring use)."""
-    import scoring  # noqa: PLC0415  (only the grid search needs it)
-
-    key = str(Path(truth_dir).resolve())
-    if key not in _TRUTH_CACHE:
-        _TRUTH_CACHE[key] = scoring.load_truths(truth_dir)
-    return float(scoring.score_particles(picks, _TRUTH_CACHE[key])["f1"])
-
-
-_TRUTH_CACHE: dict[str, dict] = {}
+    """Localization F1 of the project's scorer (found through :mod:`tomobench.plugins`, not imported)."""
+    return float(scorer()(picks, truth_dir)["f1"])
 
 
 # --------------------------------------------------------------------------- CLI

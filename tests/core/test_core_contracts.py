@@ -93,3 +93,13 @@ def test_params_errors_name_file_and_key(tmp_path):
     path.write_text("demo: [unclosed\n")
     with pytest.raises(InputError, match="YAML"):
         load_section(path, "demo", Demo)
+
+
+def test_scorer_plugin_is_the_scoring_package(tmp_path):
+    from tomobench.particles import make_particles
+    from tomobench.plugins import scorer
+    truth = write_sphere_truth(tmp_path / "t", ["A", "A"], [(5, 5, 5), (20, 20, 20)], [2, 2])
+    report = scorer()(make_particles(["A"], [(5, 5, 5)]), truth)
+    assert (report["TP"], report["FN"]) == (1, 1)
+    with pytest.raises(LookupError, match="no scorer"):
+        scorer("nonexistent")
