@@ -16,9 +16,9 @@ class UNetParams(Params):
     widths: list[int] = Field(default=[8, 16, 32], min_length=2, max_length=6,
                               description="channels per level; [32, 48, 64] is DeepFinder's layout")
     batch_norm: bool = True
-    patch_vox: int = Field(default=48, ge=8, description="training patch edge (voxels)")
+    patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
-    steps: int = Field(default=800, ge=0, description="optimisation steps (Adam)")
+    steps: int = Field(default=600, ge=0, description="optimisation steps (Adam)")
     learning_rate: float = Field(default=2e-3, gt=0)
     loss: Literal["dice", "tversky"] = "dice"
     ce_weight: float = Field(default=0.5, ge=0, description="weight of a cross-entropy term added to the loss")
