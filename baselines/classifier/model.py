@@ -1,7 +1,8 @@
 """A small DSRF3D-style classifier (Xu et al. 2017, Fig. 1b), width configurable.
 
 Four 3x3x3 convolutions (``width``, ``width``, ``2 width``, ``2 width``; batch
-norm + ReLU) with a 2x2x2 max pooling after the second and the fourth, an
+norm + ReLU; the running statistics are recomputed over the training set after
+training, :func:`baselines.classifier.train.recalibrate_batchnorm`) with a 2x2x2 max pooling after the second and the fourth, an
 adaptive average pooling to 2x2x2 (so any box of 12 voxels or more works), then
 ``FC-hidden -> ReLU -> dropout -> FC-n_classes``. ``forward`` returns the
 pre-softmax outputs (logits): they are the paper's structural features (Section 2.3).

@@ -16,7 +16,7 @@ along z, so the kept region is ``|k_z| <= |k_x| tan(tilt_max)`` (the missing
 wedge lies around ``k_z``), the DC term included. Noise passes the same mask, as
 it does in a reconstruction. **SNR** = variance of the masked noise-free
 particle / variance of the masked noise, with the signal variance the mean
-over the classes of their masked, centred templates in the box: one noise level
+over the classes of the dataset's noise-free masked particles: one noise level
 per dataset (as one dose per acquisition), empty boxes included. Unlike the
 paper there is no CTF or MTF (documented simplification).
 """
@@ -59,6 +59,8 @@ def load_templates(structures_dir: str | Path, names: list[str] | None = None) -
 def wedge_mask(box: int, tilt_max_deg: float) -> np.ndarray:
     """Boolean ``[z, y, x]`` mask in numpy FFT order: True where a tilt series about y with tilts
     up to ``±tilt_max_deg`` samples Fourier space (``|k_z| <= |k_x| tan(tilt_max)``; DC kept)."""
+    if tilt_max_deg >= 90:
+        return np.ones((box,) * 3, bool)
     k = np.fft.fftfreq(box)
     kz, _, kx = np.meshgrid(k, k, k, indexing="ij")
     mask = np.abs(kz) <= np.abs(kx) * np.tan(np.radians(tilt_max_deg)) + 1e-12
@@ -80,21 +82,21 @@ def simulate_subtomograms(templates: dict[str, np.ndarray], n_per_class: int, sn
         raise ValueError("snr must be > 0")
     names = list(templates) + ([EMPTY] if include_empty else [])
     mask = wedge_mask(box, tilt_max_deg)
-    centred = {n: rotate_volume(t, np.eye(3), order=1, output_shape=(box,) * 3) for n, t in templates.items()}
-    signal_var = float(np.mean([np.real(np.fft.ifftn(np.fft.fftn(v) * mask)).var() for v in centred.values()]))
-    kept = float(mask.mean())  # unit white noise keeps this variance after masking
-    sigma = np.sqrt(signal_var / snr / kept)
     xs = np.zeros((len(names) * n_per_class, box, box, box), np.float32)
     ys = np.repeat(np.arange(len(names)), n_per_class)
     rotations = random_rotations(len(xs), rng)
-    for i, label in enumerate(ys):
-        name = names[label]
-        ft = np.zeros((box,) * 3, np.complex128)
-        if name != EMPTY:
-            vol = rotate_volume(templates[name], rotations[i], order=1, output_shape=(box,) * 3)
+    variances: dict[int, list[float]] = {}
+    for i, label in enumerate(ys):  # pass 1: the noise-free, shifted, wedge-masked particles
+        if names[label] != EMPTY:
+            vol = rotate_volume(templates[names[label]], rotations[i], order=1, output_shape=(box,) * 3)
             ft = np.fft.fftn(vol) * _shift_ramp(box, rng.uniform(-max_shift_vox, max_shift_vox, 3))
-        ft += np.fft.fftn(rng.normal(0.0, sigma, (box,) * 3))
-        xs[i] = np.real(np.fft.ifftn(ft * mask))
+            xs[i] = np.real(np.fft.ifftn(ft * mask))
+            variances.setdefault(int(label), []).append(float(xs[i].var()))
+    signal_var = float(np.mean([np.mean(v) for v in variances.values()]))
+    kept = float(mask.mean())  # unit white noise keeps this variance after masking
+    sigma = np.sqrt(signal_var / snr / kept)
+    for i in range(len(xs)):  # pass 2: the same noise level in every box
+        xs[i] += np.real(np.fft.ifftn(np.fft.fftn(rng.normal(0.0, sigma, (box,) * 3)) * mask))
     return xs, ys, names
 
 

@@ -31,6 +31,29 @@ def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model: SubtomoCNN, xs: np.ndarray, *, batch: int = 64,
+                          device: torch.device | str = "cpu") -> None:
+    """Recompute batch-norm running statistics as exact averages over ``xs`` (standardised already).
+
+    After short trainings the exponential running averages lag behind the weights, and evaluation-mode
+    predictions disagree with training-mode ones; this makes them agree.
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns or not len(xs):
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for i in range(0, len(xs), batch):
+        model.features(torch.from_numpy(xs[i:i + batch, None]).to(device))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    model.eval()
+
+
+@torch.no_grad()
 def predict_logits(model: SubtomoCNN, x: np.ndarray, *, batch: int = 64,
                    device: torch.device | str = "cpu") -> np.ndarray:
     """Pre-softmax outputs ``(N, n_classes)`` for subtomograms ``(N, s, s, s)`` (standardised here)."""
@@ -87,6 +110,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
         history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
         acc = float("nan")
         if x_val is not None and len(x_val):
+            recalibrate_batchnorm(model, xs, device=device)
             acc = balanced_accuracy(y_val, predict_logits(model, x_val, device=device).argmax(1))
         history["val_accuracy"].append(acc)
         if x_val is None or not len(x_val) or acc > best:
@@ -101,6 +125,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    if x_val is None or not len(x_val):
+        recalibrate_batchnorm(model, xs, device=device)
     history["best_val_accuracy"] = best if best >= 0 else float("nan")
     model.eval()
     return model, history

@@ -15,7 +15,7 @@ class UNetParams(Params):
     seed: int = 0
     widths: list[int] = Field(default=[8, 16, 32], min_length=2, max_length=6,
                               description="channels per level; [32, 48, 64] is DeepFinder's layout")
-    batch_norm: bool = True
+    norm: Literal["group", "batch", "none"] = "batch"
     patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
     steps: int = Field(default=600, ge=0, description="optimisation steps (Adam)")

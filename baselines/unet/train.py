@@ -17,7 +17,7 @@ from baselines.unet.patches import PatchSampler
 
 
 def build_model(n_classes: int, params: UNetParams) -> UNet3D:
-    return UNet3D(n_classes, tuple(params.widths), batch_norm=params.batch_norm)
+    return UNet3D(n_classes, tuple(params.widths), norm=params.norm)
 
 
 def loss_fn(params: UNetParams):
