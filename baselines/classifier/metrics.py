@@ -41,6 +41,8 @@ def cluster_purity(labels_true: np.ndarray, clusters: np.ndarray) -> float:
 def kmeans_purity(features: np.ndarray, labels_true: np.ndarray, k: int, seed: int = 0) -> tuple[float, np.ndarray]:
     """k-means (k-means++ start, seeded) on ``features`` (N, d); returns (purity, cluster of each sample)."""
     features = np.asarray(features, dtype=np.float64)
-    k = max(1, min(k, len(features)))
+    k = max(1, min(k, len(np.unique(features.round(6), axis=0))))  # k-means++ needs k distinct points
+    if k == 1:
+        return cluster_purity(labels_true, np.zeros(len(features), int)), np.zeros(len(features), int)
     _, clusters = kmeans2(features, k, minit="++", seed=np.random.default_rng(seed), iter=50)
     return cluster_purity(labels_true, clusters), clusters
