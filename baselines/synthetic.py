@@ -107,6 +107,8 @@ def write_fake_public(folder: str | Path, rng: np.random.Generator, *, n_train: 
     write_classes(table, structures / "classes.csv")
     for name, tpl in templates.items():
         write_volume(structures / f"{name}.mrc", tpl, voxel_size_a)
+    if with_private and n_test:
+        write_classes(table, folder.parent / "private" / "test" / "classes.csv")
     for split, n in (("train", n_train), ("test", n_test)):
         for i in range(n):
             name = f"tomo_{split}_{i:02d}"
