@@ -130,8 +130,10 @@ def _run_pick(args, params: CNNParams, device) -> int:
                                            min_distance_vox=params.candidate_min_distance_vox, tomo=folder.name))
     df = pd.concat(picks, ignore_index=True)
     write_particles(df, args.out)
-    write_timing(args.out, "cnn", wall_s=time.perf_counter() - t_start, train_s=train_clock.seconds,
-                 infer_s=infer_clock.seconds, device=device, voxels=voxels, n_parameters=count_parameters(model),
+    write_timing(args.out, "cnn", wall_s=time.perf_counter() - t_start,
+                 train_s=train_clock.seconds + history.get("resumed_seconds", 0.0),
+                 infer_s=infer_clock.seconds, device=device, voxels=voxels,
+                 train_s_resumed=round(history.get("resumed_seconds", 0.0), 3), n_parameters=count_parameters(model),
                  epochs=params.epochs, best_val_accuracy=history.get("best_val_accuracy"),
                  dog_sigma_vox=round(sigma, 3), n_train_subtomograms=int(len(x)))
     print(f"cnn: {len(df)} picks in {len(test_folders)} test tomogram(s) -> {args.out} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
         opt.load_state_dict(state["optimizer"])
         epoch, best, best_state, history = state["epoch"], state["best"], state["best_state"], state["history"]
         restore_rng(rng, state["rng"])
+    prior = float(history.get("seconds", 0.0))
+    history["resumed_seconds"] = prior if state is not None else 0.0
+    t0 = time.perf_counter()
     bar = tqdm(total=epochs, initial=epoch, desc=desc, unit="epoch", disable=not progress, leave=False)
     while epoch < epochs:
         model.train()
@@ -118,6 +122,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
             best_state = copy.deepcopy(model.state_dict())
         bar.update(1)
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", val_acc=f"{acc:.3f}")
+        history["seconds"] = prior + time.perf_counter() - t0
         if checkpoint:
             save_checkpoint(checkpoint, {"digest": digest, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                          "epoch": epoch, "best": best, "best_state": best_state,

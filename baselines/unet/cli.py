@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
         print("tomobench baseline unet: the segmentation holds no particle; the submission is empty",
               file=sys.stderr)
     write_particles(df, args.out)
-    write_timing(args.out, "unet", wall_s=time.perf_counter() - t_start, train_s=train_clock.seconds,
+    write_timing(args.out, "unet", wall_s=time.perf_counter() - t_start,
+                 train_s=train_clock.seconds + history.get("resumed_seconds", 0.0),
                  infer_s=infer_clock.seconds, device=device, voxels=voxels,
+                 train_s_resumed=round(history.get("resumed_seconds", 0.0), 3),
                  n_parameters=count_parameters(model), steps=params.steps,
                  best_val_dice=history.get("best_val_dice"))
     print(f"unet: {len(df)} picks in {len(test_folders)} test tomogram(s) -> {args.out} "

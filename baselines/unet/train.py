@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,9 @@ def train_unet(train_vols: list[np.ndarray], train_targets: list[np.ndarray], n_
         step, best_score, best_state = state["step"], state["best_score"], state["best_state"]
         history = state["history"]
         restore_rng(rng, state["rng"])
+    prior = float(history.get("seconds", 0.0))
+    history["resumed_seconds"] = prior if state is not None else 0.0
+    t0 = time.perf_counter()
     criterion = loss_fn(params)
     bar = tqdm(total=params.steps, initial=step, desc="train unet", unit="step", disable=not progress)
     running = []
@@ -97,6 +101,7 @@ def train_unet(train_vols: list[np.ndarray], train_targets: list[np.ndarray], n_
             if val_batch is None or (np.isfinite(score) and score > best_score):
                 best_score = score if np.isfinite(score) else best_score
                 best_state = copy.deepcopy(model.state_dict())
+            history["seconds"] = prior + time.perf_counter() - t0
             if checkpoint:
                 save_checkpoint(checkpoint, {"digest": digest, "model": model.state_dict(),
                                              "optimizer": opt.state_dict(), "step": step,

@@ -46,6 +46,8 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path):
     # a second run reuses the finished checkpoint: same submission, (almost) no training time
     assert main(args) == 0
     assert out.read_text() == first
+    again = json.loads((tmp_path / "sub" / "unet.timing.json").read_text())
+    assert again["train_s_resumed"] > 0 and again["train_s"] >= again["train_s_resumed"]
 
 
 def test_cnn_cli_pick_and_candidates_file(public, tmp_path):
