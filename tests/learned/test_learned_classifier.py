@@ -120,3 +120,15 @@ def test_dog_finds_planted_blobs(rng):
         v[z - 4:z + 5, y - 4:y + 5, x - 4:x + 5] += ball
     xyz, score = dog_candidates(v, 1.8, min_distance_vox=4, quantile=0.99, max_candidates=3)
     assert sorted(map(tuple, xyz.astype(int))) == sorted(centres)
+
+
+def test_same_seed_same_model_and_simulation():
+    def once():
+        rng = np.random.default_rng(5)
+        tpl = {"ball": shape_template("sphere", 12, 3), "rod": shape_template("rod", 12, 5)}
+        x, y, _ = simulate_subtomograms(tpl, 6, 1.0, 50, 12, rng)
+        model, _ = train_classifier(x, y, 3, seed_everything(3), width=2, hidden=4, epochs=2, batch_size=4,
+                                    progress=False)
+        return x, predict_logits(model, x)
+    (x1, l1), (x2, l2) = once(), once()
+    assert np.array_equal(x1, x2) and np.array_equal(l1, l2)
