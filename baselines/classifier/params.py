@@ -1,0 +1,48 @@
+"""Parameters of the classifier CNN (``params.yaml`` section ``baselines.cnn``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tomobench.params import Params
+
+
+class CNNParams(Params):
+    """Defaults = the ``default`` preset (minutes on 2 CPU cores)."""
+
+    seed: int = 0
+    box_vox: int = Field(default=24, ge=12, description="subtomogram edge (voxels)")
+    width: int = Field(default=16, ge=1, description="channels of the first convolutions")
+    hidden: int = Field(default=128, ge=1)
+    dropout: float = Field(default=0.3, ge=0, lt=1)
+    epochs: int = Field(default=15, ge=0)
+    batch_size: int = Field(default=32, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    background_ratio: float = Field(default=1.0, ge=0, description="random background subtomograms per particle")
+    background_min_distance_vox: float = Field(default=8.0, ge=0)
+    val_tomograms: int = Field(default=1, ge=0)
+    # DoG candidates (local step; see baselines.classifier.candidates)
+    dog_sigma_vox: float | None = Field(default=None, gt=0, description="None: from the training particle sizes")
+    dog_ratio: float = Field(default=1.6, gt=1)
+    candidate_min_distance_vox: float = Field(default=5.0, gt=0)
+    max_candidates: int = Field(default=5000, ge=1)
+    candidate_quantile: float = Field(default=0.9, ge=0, lt=1, description="keep peaks above this DoG quantile")
+    min_probability: float = Field(default=0.5, ge=0, le=1, description="drop picks less probable than this")
+    threads: int = Field(default=2, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class SubtomoTaskParams(Params):
+    """The subtomogram classification task of Xu et al. (2017), scaled down."""
+
+    seed: int = 0
+    box_vox: int = Field(default=24, ge=12)
+    snrs: list[float] = Field(default=[1000, 0.5, 0.1, 0.05, 0.03], min_length=1)
+    tilt_max_deg: list[float] = Field(default=[60, 50, 40], min_length=1)
+    n_per_class: int = Field(default=40, ge=2, description="subtomograms per class (half train, half test)")
+    max_shift_vox: float = Field(default=2.0, ge=0, description="random translation of the particle")
+    include_empty: bool = True
+    kmeans_k: int | None = Field(default=None, ge=1, description="clusters for the purity (None: #classes)")
+    classes: list[str] | None = Field(default=None, description="class names to use (None: all with a template)")

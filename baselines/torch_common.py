@@ -1,0 +1,123 @@
+"""Shared plumbing of the learned baselines (U-Net, classifier CNN).
+
+Threads, devices, seeds, checkpoints and the timing file of the contract
+(``<out stem>.timing.json``). No physics or model code lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:
+    """Limit torch to ``threads`` CPU threads (the shared machine has 2 cores) and pick a device.
+
+    ``device`` is ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``.
+    """
+    threads = max(1, int(threads))
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # may only be set once per process
+        pass
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for but no CUDA device is available")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch and Python's ``random``; return a numpy Generator for the caller to pass down."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return np.random.default_rng(seed)
+
+
+def params_digest(payload: dict[str, Any]) -> str:
+    """A short, stable hash of parameters (checkpoints are only resumed under the same hash)."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write a checkpoint atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path: str | Path, digest: str | None = None) -> dict[str, Any] | None:
+    """Load a checkpoint, or ``None`` when absent, unreadable or made with other parameters."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # a truncated or foreign file: start afresh
+        return None
+    if digest is not None and state.get("digest") != digest:
+        return None
+    return state
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+
+
+def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+
+
+def timing_path(out: str | Path) -> Path:
+    """``data/submissions/unet.csv`` -> ``data/submissions/unet.timing.json``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".timing.json")
+
+
+def write_timing(out: str | Path, method: str, *, wall_s: float, train_s: float, infer_s: float,
+                 device: torch.device | str, voxels: int, **extra: Any) -> Path:
+    """Write ``<out stem>.timing.json`` with the keys of the contract (plus ``extra``)."""
+    doc = {"method": method, "wall_s": round(wall_s, 3), "train_s": round(train_s, 3),
+           "infer_s": round(infer_s, 3), "device": _device_name(device), "n_rotations": None,
+           "voxels": int(voxels), **extra}
+    path = timing_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def _device_name(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
+
+
+class Stopwatch:
+    """Accumulates wall-clock seconds over ``with`` blocks."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self) -> "Stopwatch":
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds += time.perf_counter() - self._t0

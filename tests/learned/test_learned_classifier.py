@@ -1,0 +1,134 @@
+"""Classifier CNN: extraction at borders, one step, two shapes separated, the task's simulation, metrics."""
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.classifier.candidates import dog_candidates
+from baselines.classifier.extract import background_points, extract_subtomograms
+from baselines.classifier.metrics import cluster_purity, confusion_matrix, kmeans_purity, per_class_f1
+from baselines.classifier.model import SubtomoCNN
+from baselines.classifier.picking import picks_from_logits
+from baselines.classifier.subtomo_task import simulate_subtomograms, wedge_mask
+from baselines.classifier.train import balanced_accuracy, predict_logits, train_classifier
+from baselines.synthetic import shape_template
+from baselines.torch_common import seed_everything, setup_torch
+
+setup_torch(2)
+
+
+def test_extraction_centres_and_pads_at_borders():
+    v = np.arange(5 * 6 * 7, dtype=np.float32).reshape(5, 6, 7) + 1  # [z, y, x], no zeros inside
+    sub = extract_subtomograms(v, np.array([[3, 2, 1], [0, 0, 0], [6, 5, 4]]), 4)
+    assert sub.shape == (3, 4, 4, 4)
+    # box 4 centred on voxel c spans c-2 .. c+1; the centre lands on index 2
+    assert sub[0, 2, 2, 2] == v[1, 2, 3]
+    assert np.array_equal(sub[0, 1:, :, :], v[0:3, 0:4, 1:5])
+    assert (sub[0, 0] == 0).all()            # z = -1 is outside: padded with 0
+    assert sub[1, 2, 2, 2] == v[0, 0, 0] and (sub[1, :2] == 0).all() and (sub[1, :, :2] == 0).all()
+    assert sub[2, 2, 2, 2] == v[4, 5, 6] and (sub[2, 3] == 0).all() and (sub[2, :, :, 3] == 0).all()
+    far = extract_subtomograms(v, np.array([[100, 100, 100]]), 4, fill=-1.0)
+    assert (far == -1).all()
+
+
+def test_background_points_keep_away_from_particles(rng):
+    particles = np.array([[10.0, 10, 10], [20, 20, 20]])
+    mask = np.zeros((32, 32, 32), np.uint8)
+    mask[:, :, :4] = 1
+    pts = background_points(mask.shape, particles, 50, 6.0, rng, class_mask=mask)
+    assert len(pts) == 50
+    d = np.linalg.norm(pts[:, None] - particles[None], axis=2)
+    assert d.min() >= 6.0 and (pts[:, 0] >= 4).all()
+
+
+def test_one_step_lowers_the_loss(rng):
+    seed_everything(0)
+    model = SubtomoCNN(3, width=4, hidden=16, dropout=0.0)
+    x = torch.from_numpy(rng.normal(size=(8, 1, 16, 16, 16)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 3, 8))
+    assert model(x).shape == (8, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    model.train()
+    before = torch.nn.functional.cross_entropy(model(x), y)
+    before.backward()
+    opt.step()
+    with torch.no_grad():
+        after = torch.nn.functional.cross_entropy(model(x), y)
+    assert float(after) < float(before.detach())
+
+
+def test_cnn_separates_two_very_different_shapes(rng):
+    templates = {"ball": shape_template("sphere", 16, 4), "rod": shape_template("rod", 16, 6)}
+    x, y, names = simulate_subtomograms(templates, 40, 10.0, 90, 16, rng, max_shift_vox=1, include_empty=False)
+    train = rng.permutation(len(x))
+    tr, te = train[:40], train[40:]
+    model, _ = train_classifier(x[tr], y[tr], 2, seed_everything(0), width=4, hidden=16, epochs=10,
+                                batch_size=8, learning_rate=3e-3, progress=False)
+    acc = (predict_logits(model, x[te]).argmax(1) == y[te]).mean()
+    assert acc > 0.95
+
+
+def test_wedge_mask_geometry():
+    m = wedge_mask(16, 60)
+    assert m[0, 0, 0] and m[0, 0, 3] and m[0, 5, 3]
+    assert not m[3, 0, 0]                    # k along z (the beam) is missing
+    assert m[1, 0, 4] and not m[4, 0, 1]     # inside / outside |kz| <= |kx| tan 60°
+    assert not m[3, 5, 0]                    # the wedge holds for every k_y
+    assert wedge_mask(16, 90).all()
+    # the sampled fraction grows with the tilt range
+    assert wedge_mask(16, 40).mean() < wedge_mask(16, 50).mean() < wedge_mask(16, 60).mean()
+
+
+def test_simulated_subtomograms_hit_the_target_snr(rng):
+    tpl = {"ball": shape_template("sphere", 16, 4)}
+    clean, _, _ = simulate_subtomograms(tpl, 20, 1e9, 60, 16, rng, max_shift_vox=0, include_empty=False)
+    noisy, y, names = simulate_subtomograms(tpl, 20, 0.5, 60, 16, np.random.default_rng(7), max_shift_vox=0)
+    assert names == ["ball", "empty"] and np.array_equal(np.bincount(y), [20, 20])
+    noise_var = noisy[y == 1].var()          # empty boxes: noise only
+    signal_var = clean.var(axis=(1, 2, 3)).mean()
+    assert signal_var / noise_var == pytest.approx(0.5, rel=0.1)
+    # the missing wedge: nothing of the data lies outside the mask
+    ft = np.fft.fftn(noisy[0])
+    assert np.abs(ft[~wedge_mask(16, 60)]).max() < 1e-3 * np.abs(ft).max()
+
+
+def test_metrics_hand_computed():
+    c = confusion_matrix([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], 3)
+    assert c.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+    assert per_class_f1(c) == pytest.approx([2 * 1 / (2 + 1 + 1), 2 * 2 / (4 + 1), 0.0])
+    assert cluster_purity([0, 0, 1, 1, 1], [5, 5, 5, 7, 7]) == pytest.approx(4 / 5)
+    assert balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 0, 0])) == pytest.approx(0.5)
+    feats = np.r_[np.zeros((6, 2)), np.full((6, 2), 10.0)] + np.random.default_rng(0).normal(0, 0.1, (12, 2))
+    purity, clusters = kmeans_purity(feats, [0] * 6 + [1] * 6, 2, seed=3)
+    assert purity == 1.0 and len(set(clusters)) == 2
+
+
+def test_picks_from_logits_drop_background_and_close_duplicates():
+    xyz = np.array([[0.0, 0, 0], [1, 0, 0], [10, 0, 0], [20, 0, 0]])
+    logits = np.array([[0.0, 5, 0], [0, 6, 0], [0, 0, 0.1], [9, 0, 0]])
+    df = picks_from_logits(xyz, logits, ["background", "a", "b"], min_probability=0.5, min_distance_vox=3)
+    assert list(df["class"]) == ["a"] and df["x"].iloc[0] == 1.0  # the more probable of the close pair
+    df = picks_from_logits(xyz, logits, ["background", "a", "b"], min_probability=0.3, min_distance_vox=3)
+    assert list(df["class"]) == ["a", "b"]
+
+
+def test_dog_finds_planted_blobs(rng):
+    v = rng.normal(0, 0.2, (24, 32, 32)).astype(np.float32)
+    centres = [(8, 8, 8), (24, 20, 12), (10, 24, 16)]  # x, y, z
+    ball = shape_template("sphere", 9, 3)
+    for x, y, z in centres:
+        v[z - 4:z + 5, y - 4:y + 5, x - 4:x + 5] += ball
+    xyz, score = dog_candidates(v, 1.8, min_distance_vox=4, quantile=0.99, max_candidates=3)
+    assert sorted(map(tuple, xyz.astype(int))) == sorted(centres)
+
+
+def test_same_seed_same_model_and_simulation():
+    def once():
+        rng = np.random.default_rng(5)
+        tpl = {"ball": shape_template("sphere", 12, 3), "rod": shape_template("rod", 12, 5)}
+        x, y, _ = simulate_subtomograms(tpl, 6, 1.0, 50, 12, rng)
+        model, _ = train_classifier(x, y, 3, seed_everything(3), width=2, hidden=4, epochs=2, batch_size=4,
+                                    progress=False)
+        return x, predict_logits(model, x)
+    (x1, l1), (x2, l2) = once(), once()
+    assert np.array_equal(x1, x2) and np.array_equal(l1, l2)
