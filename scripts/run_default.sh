@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the main job on the built-in default preset.
+# `make run`: the main job. Until the DVC pipeline lands this scores a worked example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "make run: not yet wired to the pipeline" >&2
-exit 1
+.venv/bin/python scripts/example_score.py

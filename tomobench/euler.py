@@ -18,12 +18,22 @@ reference; hence ``R = A.T = Rz(rot) @ Ry(tilt) @ Rz(psi)`` in active form.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 # scipy: upper-case letters are intrinsic rotations, i.e. R = R1 @ R2 @ R3 for "ZXZ".
 _ZXZ = "ZXZ"
 _ZYZ = "ZYZ"
+
+
+def _as_euler(matrices: np.ndarray, seq: str) -> np.ndarray:
+    # At theta = 0 or 180 only phi + psi is defined; scipy warns and sets the third angle to 0,
+    # which is a valid answer, so the warning is noise here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Gimbal lock detected")
+        return Rotation.from_matrix(matrices.reshape(-1, 3, 3)).as_euler(seq, degrees=True)
 
 
 def euler_to_matrix(phi_deg, theta_deg, psi_deg) -> np.ndarray:
@@ -44,23 +54,20 @@ def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
     ``theta`` is in [0, 180]; ``phi`` and ``psi`` in (-180, 180].
     """
     matrix = np.asarray(matrix, dtype=float)
-    out = Rotation.from_matrix(matrix.reshape(-1, 3, 3)).as_euler(_ZXZ, degrees=True)
-    return out.reshape(matrix.shape[:-2] + (3,))
+    return _as_euler(matrix, _ZXZ).reshape(matrix.shape[:-2] + (3,))
 
 
 def zxz_to_relion(phi_deg, theta_deg, psi_deg) -> np.ndarray:
     """tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``."""
     matrix = euler_to_matrix(phi_deg, theta_deg, psi_deg)
-    out = Rotation.from_matrix(matrix.reshape(-1, 3, 3)).as_euler(_ZYZ, degrees=True)
-    return out.reshape(matrix.shape[:-2] + (3,))
+    return _as_euler(matrix, _ZYZ).reshape(matrix.shape[:-2] + (3,))
 
 
 def relion_to_zxz(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
     """RELION ``(rot, tilt, psi)`` ZYZ angles to tomobench ZXZ ``(phi, theta, psi)``, degrees."""
     angles = np.stack(np.broadcast_arrays(rot_deg, tilt_deg, psi_deg), axis=-1).astype(float)
     matrix = Rotation.from_euler(_ZYZ, angles.reshape(-1, 3), degrees=True).as_matrix()
-    out = Rotation.from_matrix(matrix).as_euler(_ZXZ, degrees=True)
-    return out.reshape(angles.shape[:-1] + (3,))
+    return _as_euler(matrix, _ZXZ).reshape(angles.shape[:-1] + (3,))
 
 
 def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -38,7 +38,7 @@ class GroundTruth:
     name: str
     folder: Path
     particles: pd.DataFrame       # PICK_COLUMNS, in particle_locations.txt order
-    occupancy: np.ndarray         # [z, y, x] particle ids, 0 = background
+    occupancy: np.ndarray         # [z, y, x] particle ids (integer-valued), 0 = background
     voxel_size_a: float
     classes: ClassTable | None
 
@@ -79,10 +79,9 @@ def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundT
                          f"{PARTICLE_LOCATIONS}", folder)
     occupancy, voxel_size_a = read_volume(mask_path)
     occupancy = np.asarray(occupancy)
-    if np.issubdtype(occupancy.dtype, np.floating):
-        if not np.all(np.mod(occupancy, 1) == 0):
-            raise InputError("occupancy ids must be integers", mask_path)
-    occupancy = occupancy.astype(np.int64)
+    if np.issubdtype(occupancy.dtype, np.floating) and not np.all(np.mod(occupancy, 1) == 0):
+        raise InputError("occupancy ids must be integers", mask_path)
+    # Kept in its stored dtype (uint16 for SHREC sizes): a 512x512x200 int64 copy would cost 400 MB.
     n = len(particles)
     if occupancy.min() < 0 or occupancy.max() > n:
         raise InputError(f"the mask holds particle id {occupancy.max()} but {PARTICLE_LOCATIONS} lists only {n} "

@@ -28,11 +28,10 @@ def read_volume(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, fl
     try:
         if mmap:
             mrc = mrcfile.mmap(path, mode="r", permissive=False)
-            data = mrc.data
+            data, voxel_size_a = mrc.data, float(mrc.voxel_size.x)
         else:
             with mrcfile.open(path, mode="r", permissive=False) as mrc:
-                data = mrc.data.copy()
-        voxel_size_a = float(mrc.voxel_size.x)
+                data, voxel_size_a = mrc.data.copy(), float(mrc.voxel_size.x)
     except (ValueError, OSError) as exc:
         raise InputError(f"not a readable MRC file ({exc})", path) from None
     if data is None or data.ndim != 3:

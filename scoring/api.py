@@ -1,0 +1,118 @@
+"""Scoring a submission against one tomogram or a split: the functions other parts call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoring.options import ScoringOptions
+from scoring.report import build_report
+from scoring.tally import Tally, tally_tomogram
+from tomobench.classes import NON_PARTICLE_KINDS, ClassTable
+from tomobench.errors import InputError
+from tomobench.groundtruth import GroundTruth, find_classes_csv, find_truth_folders, load_truth
+from tomobench.classes import read_classes
+from tomobench.particles import check_classes, read_particles
+
+
+def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
+    """Tomogram name -> ground truth, from a truth folder, a split folder, or as given."""
+    if isinstance(truth, dict):
+        return truth
+    folders = find_truth_folders(truth)
+    csv_path = find_classes_csv(truth)
+    classes = read_classes(csv_path) if csv_path else None
+    return {name: load_truth(folder, classes) for name, folder in folders.items()}
+
+
+def scored_classes(truths: dict[str, GroundTruth]) -> tuple[list[str], list[str], ClassTable | None]:
+    """(scored class names, all valid class names, class table) for a set of truths."""
+    table = next((t.classes for t in truths.values() if t.classes is not None), None)
+    if table is not None:
+        return table.scored_names, table.names, table
+    names = sorted(set().union(*(set(t.particles["class"]) for t in truths.values())))
+    return [n for n in names if n not in NON_PARTICLE_KINDS], names, None
+
+
+def _radius_voxels(truths: dict[str, GroundTruth], table: ClassTable | None, scored: list[str]) -> dict[str, float]:
+    """F-beta radius per class in voxels: the class table's radius, else the equivalent sphere of its masks."""
+    voxel_size_a = next(iter(truths.values())).voxel_size_a or 10.0
+    out: dict[str, float] = {}
+    if table is not None:
+        for cls in scored:
+            row = table.row(cls)
+            radius_nm = row["radius_nm"] if np.isfinite(row["radius_nm"]) else row["eff_radius_nm"]
+            if np.isfinite(radius_nm):
+                out[cls] = float(radius_nm) * 10.0 / voxel_size_a
+    missing = [c for c in scored if c not in out]
+    if missing:
+        volumes: dict[str, list[int]] = {c: [] for c in missing}
+        for t in truths.values():
+            counts = np.bincount(np.asarray(t.occupancy, dtype=np.int64).ravel(), minlength=len(t.particles) + 1)
+            for pid, cls in enumerate(t.particles["class"], start=1):
+                if cls in volumes:
+                    volumes[cls].append(int(counts[pid]))
+        for cls, vols in volumes.items():
+            out[cls] = float((3 * np.mean(vols) / (4 * np.pi)) ** (1 / 3)) if vols else float("nan")
+    return out
+
+
+def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path) -> dict[str, pd.DataFrame]:
+    """Assign picks to tomograms by their ``tomo`` column (SPEC: multi-tomogram submissions)."""
+    has_tomo = (picks["tomo"] != "").any()
+    if not has_tomo:
+        if len(names) == 1:
+            return {names[0]: picks}
+        raise InputError(f"the truth holds {len(names)} tomograms ({', '.join(names)}) but the submission has no "
+                         f"'tomo' column saying which pick belongs to which", source)
+    unknown = ~picks["tomo"].isin(names)
+    if len(names) == 1 and unknown.all() and picks["tomo"].nunique() == 1:
+        raise InputError(f"the picks are for tomogram {picks['tomo'].iloc[0]!r} but the truth is {names[0]!r}",
+                         source, int(picks["line"].iloc[0]) or None)
+    if unknown.any() and len(names) > 1:
+        first = picks[unknown].iloc[0]
+        raise InputError(f"unknown tomogram {first['tomo']!r}; the truth holds {', '.join(names)}",
+                         source, int(first["line"]) or None)
+    return {name: picks[picks["tomo"] == name] for name in names}
+
+
+def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None = None, *,
+                    source: str | Path = "<submission>") -> dict:
+    """Score an in-memory particle list (:mod:`tomobench.particles`) against ``truth``.
+
+    ``truth``: a ground-truth folder, a split folder, or a dict of :class:`GroundTruth`.
+    Counts are summed over tomograms before ratios are taken. Returns the JSON report.
+    """
+    options = options or ScoringOptions()
+    truths = load_truths(truth)
+    scored, valid, table = scored_classes(truths)
+    check_classes(picks, valid, source)
+    warnings = []
+    duplicated = int(picks.duplicated(subset=["class", "x", "y", "z", "tomo"]).sum())
+    if duplicated:
+        warnings.append(f"{duplicated} duplicate pick(s) (same class, position and tomogram); "
+                        f"each counts in RR and extra hits count as multiple hits")
+    radius = _radius_voxels(truths, table, scored)
+    total = Tally()
+    for name, tomo_picks in split_by_tomogram(picks, list(truths), source).items():
+        t = truths[name]
+        total = total + tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), radius,
+                                       dilate=options.dilate)
+    if total.RO:
+        warnings.append(f"{total.RO} pick(s) outside the volume were clamped to its border (RO)")
+    return build_report(total, scored, table, beta=options.fbeta_beta, radius_multiplier=options.radius_multiplier,
+                        class_weights=options.class_weights, warnings=warnings, tomograms=list(truths))
+
+
+def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,
+               voxel_size_a: float | None = None, options: ScoringOptions | None = None) -> dict:
+    """Read a submission file in any SPEC.md format and score it against ``truth``."""
+    options = options or ScoringOptions()
+    truths = load_truths(truth)
+    any_truth = next(iter(truths.values()))
+    label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
+    picks = read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
+                           label_to_class=label_to_class, max_picks=max_picks or options.max_picks)
+    return score_particles(picks, truths, options, source=submission)

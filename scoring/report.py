@@ -1,0 +1,182 @@
+"""From summed tallies to the SHREC report (SHREC 2020 Tables 3, 4, 6; Figs. 10, 12) and F-beta."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from scoring.tally import Tally
+from tomobench.classes import BACKGROUND, SIZE_GROUPS, UNKNOWN_CLASS, ClassTable
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / den if den else 0.0
+
+
+def f1_score(precision: float, recall: float) -> float:
+    return _ratio(2 * precision * recall, precision + recall)
+
+
+def fbeta_score(precision: float, recall: float, beta: float) -> float:
+    b2 = beta * beta
+    return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
+
+
+def build_report(tally: Tally, scored: list[str], classes: ClassTable | None, *, beta: float,
+                 radius_multiplier: float, class_weights: dict[str, float],
+                 warnings: list[str], tomograms: list[str]) -> dict:
+    """The JSON report of SPEC.md from the tally summed over tomograms."""
+    warnings = list(warnings)
+    precision = _ratio(tally.TP, tally.RR)
+    recall = _ratio(tally.TP, tally.n_particles)
+    if tally.TP == 0:
+        warnings.append("no pick hit a particle: localization and classification scores are 0 "
+                        "(the official SHREC script stops here)")
+    report: dict = {
+        "RR": tally.RR, "TP": tally.TP, "FP": tally.FP, "FN": tally.FN, "MH": tally.MH, "RO": tally.RO,
+        "AD": float(np.mean(tally.distances)) if tally.distances else 0.0,
+        "precision": precision, "recall": recall,
+        "miss_rate": _ratio(tally.FN, tally.n_particles),
+        "f1": f1_score(precision, recall),
+        "n_particles": tally.n_particles, "ignored_picks": tally.ignored_picks,
+    }
+    confusion = _confusion(tally, scored)
+    report["confusion"] = confusion
+    report["per_class"], absent = _per_class(confusion, scored)
+    for cls in absent:
+        warnings.append(f"class {cls!r} has no particle in the truth: its scores are 0 and it is left "
+                        f"out of the size-group means")
+    report["size_groups"] = _size_groups(report["per_class"], classes, absent, warnings)
+    report["cumulative_f1"] = _cumulative(report["per_class"], classes, absent)
+    report["fbeta"] = _fbeta(tally, scored, beta, radius_multiplier, class_weights)
+    report["tomograms"] = list(tomograms)
+    report["warnings"] = warnings
+    return report
+
+
+def _confusion(tally: Tally, scored: list[str]) -> dict:
+    predicted = {p for (_, p) in tally.confusion}
+    extra = sorted(predicted - set(scored) - {BACKGROUND, UNKNOWN_CLASS})
+    columns = list(scored) + extra + ([UNKNOWN_CLASS] if UNKNOWN_CLASS in predicted else []) + [BACKGROUND]
+    counts = [[int(tally.confusion.get((t, p), 0)) for p in columns] for t in scored]
+    return {"rows": list(scored), "columns": columns, "counts": counts}
+
+
+def _per_class(confusion: dict, scored: list[str]) -> tuple[dict, list[str]]:
+    """Per-class tp/fp/fn/precision/recall/F1 from the confusion matrix (SHREC 2020 Table 4)."""
+    counts = np.array(confusion["counts"], dtype=int).reshape(len(scored), len(confusion["columns"]))
+    out, absent = {}, []
+    for i, cls in enumerate(scored):
+        j = confusion["columns"].index(cls)
+        tp = int(counts[i, j])
+        fn = int(counts[i].sum() - tp)
+        fp = int(counts[:, j].sum() - tp)
+        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        out[cls] = {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
+                    "f1": f1_score(precision, recall)}
+        if counts[i].sum() == 0:
+            absent.append(cls)
+    return out, absent
+
+
+def _size_groups(per_class: dict, classes: ClassTable | None, absent: list[str], warnings: list[str]) -> dict:
+    """Size-group F1 = mean F1 of the group's classes present in the truth (SHREC 2020 Table 6)."""
+    groups = classes.groups() if classes is not None else {g: [] for g in SIZE_GROUPS}
+    out = {}
+    for group in SIZE_GROUPS:
+        members = [c for c in groups.get(group, []) if c in per_class and c not in absent]
+        out[group] = float(np.mean([per_class[c]["f1"] for c in members])) if members else 0.0
+        if not members:
+            warnings.append(f"size group {group!r} has no class in the truth: its F1 is reported as 0")
+    return out
+
+
+def _cumulative(per_class: dict, classes: ClassTable | None, absent: list[str]) -> list[dict]:
+    """Running sum of per-class F1, classes by increasing mass (SHREC 2020 Fig. 10, a stacked bar)."""
+    mass = {}
+    if classes is not None:
+        mass = dict(zip(classes.table["class_name"], classes.table["mass_kda"]))
+    order = sorted((c for c in per_class if c not in absent),
+                   key=lambda c: (np.nan_to_num(mass.get(c, np.nan), nan=np.inf), c))
+    total, out = 0.0, []
+    for cls in order:
+        total += per_class[cls]["f1"]
+        out.append({"class": cls, "mass_kda": _json_float(mass.get(cls)), "f1": per_class[cls]["f1"],
+                    "cumulative": total})
+    return out
+
+
+def _fbeta(tally: Tally, scored: list[str], beta: float, radius_multiplier: float,
+           weights: dict[str, float]) -> dict:
+    per_class, weighted, weight_sum = {}, 0.0, 0.0
+    for cls in scored:
+        tp, fp, fn = (int(v) for v in tally.fbeta.get(cls, np.zeros(3, int)))
+        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        score = fbeta_score(precision, recall, beta)
+        per_class[cls] = {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
+                          "fbeta": score}
+        weight = float(weights.get(cls, 1.0))
+        weighted += weight * score
+        weight_sum += weight
+    return {"score": _ratio(weighted, weight_sum), "beta": beta, "radius_multiplier": radius_multiplier,
+            "per_class": per_class}
+
+
+def _json_float(value) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+# --------------------------------------------------------------------------- presentation
+
+FLAT_COLUMNS = ["RR", "TP", "FP", "FN", "MH", "RO", "AD", "precision", "recall", "miss_rate", "f1",
+                "f1_small", "f1_medium", "f1_large", "fbeta"]
+
+
+def flatten_report(report: dict) -> dict:
+    """One flat row of the headline figures (for tables such as ``data/results.parquet``)."""
+    row = {k: report[k] for k in FLAT_COLUMNS[:11]}
+    for group in SIZE_GROUPS:
+        row[f"f1_{group}"] = report["size_groups"].get(group, 0.0)
+    row["fbeta"] = report["fbeta"]["score"]
+    return row
+
+
+def format_report(report: dict, title: str = "") -> str:
+    """The report as text tables in the layout of SHREC 2020 Tables 3, 4 and 6."""
+    lines = [title] if title else []
+    lines.append("Localization (SHREC 2020 Table 3)")
+    head = ["RR", "TP", "FP", "FN", "MH", "RO", "AD", "Recall", "Precision", "Miss rate", "F1"]
+    vals = [report["RR"], report["TP"], report["FP"], report["FN"], report["MH"], report["RO"],
+            f"{report['AD']:.3f}", f"{report['recall']:.3f}", f"{report['precision']:.3f}",
+            f"{report['miss_rate']:.3f}", f"{report['f1']:.3f}"]
+    lines += _table([head, [str(v) for v in vals]])
+    lines.append("")
+    lines.append("Classification F1 per class (SHREC 2020 Table 4)")
+    classes = list(report["per_class"])
+    lines += _table([["class", "TP", "FP", "FN", "precision", "recall", "F1"]] + [
+        [c, str(r["tp"]), str(r["fp"]), str(r["fn"]), f"{r['precision']:.3f}", f"{r['recall']:.3f}",
+         f"{r['f1']:.3f}"] for c, r in ((c, report["per_class"][c]) for c in classes)])
+    lines.append("")
+    lines.append("F1 per size group (SHREC 2020 Table 6)")
+    lines += _table([["Small", "Medium", "Large"],
+                     [f"{report['size_groups'].get(g, 0.0):.3f}" for g in SIZE_GROUPS]])
+    fb = report["fbeta"]
+    lines.append("")
+    lines.append(f"F-beta (beta={fb['beta']:g}, match within {fb['radius_multiplier']:g} x class radius): "
+                 f"{fb['score']:.3f}")
+    for warning in report.get("warnings", []):
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(cell.rjust(w) if k else cell.ljust(w) for k, (cell, w) in enumerate(zip(r, widths)))
+           for r in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+def dumps(report: dict) -> str:
+    return json.dumps(report, indent=2, sort_keys=False)

@@ -1,0 +1,98 @@
+"""Counting one tomogram: the SHREC localization counts and the classification pairs.
+
+A :class:`Tally` holds counts only, so tallies of several tomograms add up
+(SHREC ratios are taken after summing, see :mod:`scoring.report`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from scoring.matching import match_picks
+from tomobench.classes import BACKGROUND
+
+
+@dataclass
+class Tally:
+    RR: int = 0
+    TP: int = 0
+    FP: int = 0
+    FN: int = 0
+    MH: int = 0
+    RO: int = 0
+    n_particles: int = 0
+    ignored_picks: int = 0                 # hits on non-scored objects (SHREC 2021: vanish, stay in RR)
+    distances: list[float] = field(default_factory=list)
+    confusion: Counter = field(default_factory=Counter)      # (true class, predicted class) -> count
+    fbeta: dict[str, np.ndarray] = field(default_factory=dict)  # class -> [tp, fp, fn]
+
+    def __add__(self, other: "Tally") -> "Tally":
+        out = Tally()
+        for name in ("RR", "TP", "FP", "FN", "MH", "RO", "n_particles", "ignored_picks"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
+        out.distances = self.distances + other.distances
+        out.confusion = self.confusion + other.confusion
+        for cls in set(self.fbeta) | set(other.fbeta):
+            out.fbeta[cls] = self.fbeta.get(cls, np.zeros(3, int)) + other.fbeta.get(cls, np.zeros(3, int))
+        return out
+
+
+def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy: np.ndarray,
+                   scored: set[str], radius_vox: dict[str, float], *, dilate: bool = True) -> Tally:
+    """SHREC counts of one tomogram.
+
+    ``picks``: particle list in submission order; ``truth_particles``: the ground-truth
+    list (particle id = row + 1); ``scored``: the class names that count; ``radius_vox``:
+    the F-beta match radius per scored class, in voxels.
+    """
+    tally = Tally(RR=len(picks))
+    truth_class = truth_particles["class"].to_numpy()
+    truth_xyz = truth_particles[["x", "y", "z"]].to_numpy(float)
+    is_scored = np.isin(truth_class, list(scored))
+    tally.n_particles = int(is_scored.sum())
+
+    xyz = picks[["x", "y", "z"]].to_numpy(float)
+    matches = match_picks(xyz, occupancy, dilate=dilate)
+    tally.RO = int(matches.outside.sum())
+    hit = matches.hit_id
+    on_ignored = (hit > 0) & ~is_scored[np.maximum(hit, 1) - 1]
+    tally.ignored_picks = int(on_ignored.sum())
+    tally.FP = int((hit == 0).sum())
+
+    valid = (hit > 0) & ~on_ignored
+    pick_class = picks["class"].to_numpy()
+    first_hit: dict[int, int] = {}
+    hits_per_particle: Counter = Counter()
+    for pick_index in np.flatnonzero(valid):
+        pid = int(hit[pick_index])
+        hits_per_particle[pid] += 1
+        first_hit.setdefault(pid, int(pick_index))
+    tally.TP = len(first_hit)
+    tally.MH = sum(1 for count in hits_per_particle.values() if count > 1)
+    tally.FN = tally.n_particles - tally.TP
+    tally.distances = [float(np.linalg.norm(xyz[i] - truth_xyz[pid - 1])) for pid, i in first_hit.items()]
+
+    for pid in np.flatnonzero(is_scored) + 1:
+        predicted = pick_class[first_hit[pid]] if pid in first_hit else BACKGROUND
+        tally.confusion[(truth_class[pid - 1], predicted)] += 1
+
+    for cls in scored:
+        reference = truth_xyz[truth_class == cls]
+        candidates = xyz[pick_class == cls]
+        tally.fbeta[cls] = _distance_counts(reference, candidates, radius_vox.get(cls, np.nan))
+    return tally
+
+
+def _distance_counts(reference: np.ndarray, candidates: np.ndarray, radius: float) -> np.ndarray:
+    """CZII counts: tp = reference particles with a candidate within ``radius``; fp = candidates - tp."""
+    if len(reference) == 0 or len(candidates) == 0 or not np.isfinite(radius):
+        tp = 0
+    else:
+        near = cKDTree(candidates).query_ball_tree(cKDTree(reference), r=radius)
+        tp = len({ref for found in near for ref in found})
+    return np.array([tp, len(candidates) - tp, len(reference) - tp], dtype=int)
