@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import scoring
 import tomobench
@@ -27,7 +28,7 @@ from leaderboard.store import Refused, Store, Submission, utc_now
 from tomobench.classes import read_classes
 from tomobench.errors import InputError
 from tomobench.groundtruth import OCCUPANCY_MASK, find_classes_csv, find_truth_folders
-from tomobench.particles import read_particles, write_particles
+from tomobench.particles import read_particles
 from tomobench.volumes import read_volume
 
 EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"}
@@ -107,17 +108,15 @@ def _truth_voxel_size(params: LeaderboardParams) -> float | None:
     return None
 
 
-def _public_subset(path: Path, fmt: str, params: LeaderboardParams, tmp_dir: Path) -> Path:
-    """The picks of the public tomograms only, as a CSV beside ``path`` (picks without a tomogram
-    name are kept: the scorer decides where they belong)."""
+def _public_picks(path: Path, fmt: str, params: LeaderboardParams) -> pd.DataFrame:
+    """The picks of the public tomograms only (picks without a tomogram name are kept: the scorer
+    decides where they belong), read exactly as the scorer reads them."""
     classes_csv = find_classes_csv(params.private_truth_dir)
     label_to_class = read_classes(classes_csv).name_of_label() if classes_csv else None
     picks = read_particles(path, fmt, voxel_size_a=_truth_voxel_size(params), label_to_class=label_to_class,
                            max_picks=params.max_picks)
     keep = picks["tomo"].isin(public_tomograms(params)) | (picks["tomo"] == "")
-    subset = tmp_dir / (path.stem + ".public.csv")
-    write_particles(picks[keep.to_numpy()].reset_index(drop=True), subset, "csv")
-    return subset
+    return picks[keep.to_numpy()].reset_index(drop=True)
 
 
 def score_phases(path: Path, fmt: str, params: LeaderboardParams) -> dict[str, tuple[dict, dict]]:
@@ -127,7 +126,8 @@ def score_phases(path: Path, fmt: str, params: LeaderboardParams) -> dict[str, t
     if public_truth == Path(params.private_truth_dir):
         out["public"] = out["final"]
     else:
-        out["public"] = _score(_public_subset(path, fmt, params, path.parent), public_truth, "csv", params)
+        report = scoring.score_particles(_public_picks(path, fmt, params), public_truth, source=path)
+        out["public"] = (report, scoring.flatten_report(report))
     return {phase: out[phase] for phase in PHASES}
 
 
