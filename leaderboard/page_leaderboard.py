@@ -78,14 +78,14 @@ def render(params: LeaderboardParams, store: Store) -> None:
 
     st.subheader("Confusion matrix (SHREC Fig. 12)")
     top = results.sort_values(["f1", "id"], ascending=[False, True]).head(charts.MAX_ROWS)
-    labels = dict(zip(top["id"], charts.label(top)))
-    chosen = st.selectbox("Submission", list(labels), format_func=labels.get, key="confusion_choice")
-    report = store.report(int(chosen), phase) or {}
+    ids = dict(zip(charts.label(top), top["id"]))
+    chosen = st.selectbox("Submission", list(ids), key="confusion_choice")
+    report = store.report(int(ids[chosen]), phase) or {}
     conf = charts.confusion_long(report)
     if conf.empty:
         st.info("This report has no confusion matrix.")
     else:
-        st.altair_chart(charts.confusion(conf, labels[chosen]), width="content")
+        st.altair_chart(charts.confusion(conf, chosen), width="content")
 
     st.subheader("Run time (SHREC Table 7)")
     timing = charts.timing_table(results)
