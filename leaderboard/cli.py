@@ -103,7 +103,8 @@ def _serve(args) -> int:
     app = Path(leaderboard.__file__).with_name("app.py")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true",
-           "--server.maxUploadSize", str(int(params.max_file_mb) + 1), "--browser.gatherUsageStats", "false"]
+           "--server.maxUploadSize", str(int(params.max_file_mb) + 1), "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer"]
     print(f"leaderboard on http://{args.address}:{args.port} (store {params.data_dir})", file=sys.stderr)
     try:
         return subprocess.call(cmd, env=env)
