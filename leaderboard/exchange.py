@@ -111,7 +111,11 @@ def _plain(value):
 
 def leaderboard_table(store: Store, dataset: str | None, phase: str) -> pd.DataFrame:
     """The ranked leaderboard of one dataset and phase (best F1 first), :data:`EXPORT_COLUMNS` order."""
-    df = store.results(dataset, phase)
+    return rank(store.results(dataset, phase))
+
+
+def rank(df: pd.DataFrame) -> pd.DataFrame:
+    """Rank :meth:`Store.results` rows of one dataset and phase by F1 (ties: earlier submission first)."""
     if df.empty:
         return pd.DataFrame(columns=EXPORT_COLUMNS)
     df = df.sort_values(["f1", "id"], ascending=[False, True], na_position="last").reset_index(drop=True)

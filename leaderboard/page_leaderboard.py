@@ -9,7 +9,7 @@ import streamlit as st
 
 from leaderboard import charts
 from leaderboard.config import LeaderboardParams
-from leaderboard.exchange import leaderboard_table
+from leaderboard.exchange import rank
 from leaderboard.phases import current_phase, visible_phases
 from leaderboard.store import Store
 from tomobench.classes import read_classes
@@ -50,7 +50,7 @@ def render(params: LeaderboardParams, store: Store) -> None:
     if results.empty:
         st.info("No scored submission for this dataset version and phase yet.")
         return
-    table = leaderboard_table(store, dataset, phase)
+    table = rank(results)
     table["baseline"] = table["is_baseline"].astype(bool)
     st.subheader(f"{len(table)} submissions, best F1 first (click a column to sort)")
     fmt = {c: st.column_config.NumberColumn(c, format="%.3f") for c in
