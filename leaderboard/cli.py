@@ -1,0 +1,203 @@
+"""``tomobench leaderboard``: serve the app and the organizer's commands.
+
+    tomobench leaderboard serve [--port P] [--address A] [--data-dir D] [--params FILE]
+    tomobench leaderboard team add NAME          (prints the token once; only its hash is stored)
+    tomobench leaderboard team list | team token NAME
+    tomobench leaderboard import [--results data/results.parquet]
+    tomobench leaderboard export OUT.csv|OUT.parquet [--phase public|final|all] [--dataset V]
+    tomobench leaderboard rescore [--id N ...]
+    tomobench leaderboard phase [show|public|final|reveal]
+    tomobench leaderboard blind on|off
+    tomobench leaderboard demo --out DIR         (a tiny synthetic dataset + baselines to try the app)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tomobench.errors import InputError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("leaderboard", help="the Streamlit leaderboard and its organizer commands",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="store directory (default: leaderboard.data_dir of params.yaml)")
+    common.add_argument("--params", help="parameter file with a 'leaderboard' section (default: ./params.yaml "
+                                         "when present)")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    s = sub.add_parser("serve", parents=[common], help="run the Streamlit app")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
+    s.set_defaults(func=_serve)
+
+    t = sub.add_parser("team", help="create and list teams")
+    tsub = t.add_subparsers(dest="team_action", metavar="add|list|token", required=True)
+    ta = tsub.add_parser("add", parents=[common], help="create a team and print its token (once)")
+    ta.add_argument("name")
+    ta.set_defaults(func=_team_add)
+    tl = tsub.add_parser("list", parents=[common], help="list teams")
+    tl.set_defaults(func=_team_list)
+    tt = tsub.add_parser("token", parents=[common], help="replace a team's token and print the new one")
+    tt.add_argument("name")
+    tt.set_defaults(func=_team_token)
+
+    i = sub.add_parser("import", parents=[common], help="import the DVC pipeline's results table")
+    i.add_argument("--results", help="results.parquet (default: leaderboard.results_path)")
+    i.set_defaults(func=_import)
+
+    e = sub.add_parser("export", parents=[common], help="export the leaderboard as CSV or Parquet")
+    e.add_argument("out", help="OUT.csv or OUT.parquet")
+    e.add_argument("--phase", choices=["public", "final", "all"], default="all")
+    e.add_argument("--dataset", help="dataset version (default: all)")
+    e.set_defaults(func=_export)
+
+    r = sub.add_parser("rescore", parents=[common], help="score stored submissions again")
+    r.add_argument("--id", type=int, nargs="*", help="only these submissions")
+    r.set_defaults(func=_rescore)
+
+    ph = sub.add_parser("phase", parents=[common], help="show or set the phase (reveal = final)")
+    ph.add_argument("to", nargs="?", choices=["show", "public", "final", "reveal"], default="show")
+    ph.set_defaults(func=_phase)
+
+    b = sub.add_parser("blind", parents=[common], help="hide (on) or show (off) all scores")
+    b.add_argument("state", choices=["on", "off"])
+    b.set_defaults(func=_blind)
+
+    d = sub.add_parser("demo", help="write a tiny synthetic dataset with scored baselines, to try the app")
+    d.add_argument("--out", required=True)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=_demo)
+
+
+def _params(args):
+    from leaderboard.config import load_params
+
+    params_file = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    return load_params(params_file, args.data_dir), params_file
+
+
+def _store(args):
+    from leaderboard.store import Store
+
+    params, _ = _params(args)
+    return params, Store(params.data_dir)
+
+
+def _serve(args) -> int:
+    import leaderboard
+    from leaderboard.config import ENV_DATA_DIR, ENV_PARAMS
+
+    params, params_file = _params(args)
+    env = dict(os.environ)
+    env[ENV_DATA_DIR] = str(Path(params.data_dir).resolve())
+    if params_file:
+        env[ENV_PARAMS] = str(Path(params_file).resolve())
+    root = str(Path(leaderboard.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    app = Path(leaderboard.__file__).with_name("app.py")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+           "--server.address", args.address, "--server.headless", "true",
+           "--server.maxUploadSize", str(int(params.max_file_mb) + 1), "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer"]
+    print(f"leaderboard on http://{args.address}:{args.port} (store {params.data_dir})", file=sys.stderr)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _team_add(args) -> int:
+    _, store = _store(args)
+    token = store.add_team(args.name)
+    print(f"team {args.name!r} created. Its token (shown only now; give it to the team):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def _team_token(args) -> int:
+    _, store = _store(args)
+    print(store.replace_token(args.name))
+    return 0
+
+
+def _team_list(args) -> int:
+    _, store = _store(args)
+    teams = store.teams()
+    print(teams.to_string(index=False) if not teams.empty else "no team yet")
+    return 0
+
+
+def _import(args) -> int:
+    from leaderboard.exchange import import_results
+
+    params, store = _store(args)
+    for line in import_results(store, params, args.results):
+        print(line)
+    return 0
+
+
+def _export(args) -> int:
+    from leaderboard.config import PHASES
+    from leaderboard.exchange import export
+
+    _, store = _store(args)
+    out = export(store, args.out, args.dataset, list(PHASES) if args.phase == "all" else [args.phase])
+    print(out)
+    return 0
+
+
+def _rescore(args) -> int:
+    from leaderboard.submit import rescore
+
+    params, store = _store(args)
+    failed = 0
+    for sub_id, status in rescore(store, params, args.id):
+        print(f"submission {sub_id}: {status}")
+        failed += status != "ok" and not status.startswith("no stored file")
+    return 1 if failed else 0
+
+
+def _phase(args) -> int:
+    from leaderboard.phases import current_phase, is_blind, set_phase
+
+    _, store = _store(args)
+    if args.to in ("public", "final", "reveal"):
+        set_phase(store, "final" if args.to == "reveal" else args.to)
+    print(f"phase: {current_phase(store)}" + (" (blind: scores hidden)" if is_blind(store) else ""))
+    return 0
+
+
+def _blind(args) -> int:
+    from leaderboard.phases import set_blind
+
+    _, store = _store(args)
+    set_blind(store, args.state == "on")
+    print(f"blind: {args.state}")
+    return 0
+
+
+def _demo(args) -> int:
+    from leaderboard import demo
+    from leaderboard.config import load_params
+    from leaderboard.exchange import import_results
+    from leaderboard.store import Store
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise InputError("the folder exists and is not empty; choose a new one", out)
+    demo.make_dataset(out, n_train=1, n_test=2, shape_zyx=(40, 64, 64), n_particles=20, seed=args.seed)
+    demo.write_results(out, {"dog": {"recall": 0.7, "wrong_class": 0.5}, "tm": {"recall": 0.8, "wrong_class": 0.2},
+                             "unet": {"recall": 0.9, "wrong_class": 0.1}, "cnn": {"recall": 0.85}},
+                       seed=args.seed + 1)
+    params_file = demo.demo_params_yaml(out)
+    params = load_params(params_file)
+    for line in import_results(Store(params.data_dir), params):
+        print(line)
+    print(f"demo ready; try: tomobench leaderboard serve --params {params_file}", file=sys.stderr)
+    return 0

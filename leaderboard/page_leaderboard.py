@@ -1,0 +1,95 @@
+"""The Leaderboard page: the ranked table (SHREC Tables 3 and 6, F-beta) and the SHREC 2020 figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from leaderboard import charts
+from leaderboard.config import LeaderboardParams
+from leaderboard.exchange import rank
+from leaderboard.phases import current_phase, visible_phases
+from leaderboard.store import Store
+from tomobench.classes import read_classes
+from tomobench.errors import InputError
+
+PHASE_TITLES = {"public": "public phase (part of the test tomograms)", "final": "final (all test tomograms)"}
+TABLE_COLUMNS = ["rank", "team", "method", "baseline", "RR", "TP", "FP", "FN", "MH", "RO", "AD", "precision",
+                 "recall", "miss_rate", "f1", "f1_small", "f1_medium", "f1_large", "fbeta", "created_at", "id"]
+
+
+def public_classes(params: LeaderboardParams) -> pd.DataFrame | None:
+    """The public class table (molecular weights for Fig. 11), or None when absent."""
+    path = Path(params.public_dir) / "classes.csv"
+    try:
+        return read_classes(path).table if path.is_file() else None
+    except InputError:
+        return None
+
+
+def render(params: LeaderboardParams, store: Store) -> None:
+    st.title("Leaderboard")
+    datasets = store.datasets() or [params.dataset]
+    dataset = st.selectbox("Dataset version", datasets,
+                           index=datasets.index(params.dataset) if params.dataset in datasets else 0)
+    phases = visible_phases(store)
+    if not phases:
+        st.info("Blind phase: scores are hidden until the organizers reveal them. Submissions received:")
+        subs = store.submissions()
+        if not subs.empty:
+            subs = subs[subs["dataset"] == dataset]
+            st.dataframe(subs[["id", "team", "method", "created_at"]], hide_index=True)
+        return
+    phase = st.radio("Phase", phases, horizontal=True, format_func=PHASE_TITLES.get, key="phase_choice")
+    if current_phase(store) == "public":
+        st.caption("Public phase: scores on part of the test tomograms; the final ranking on all of them is "
+                   "revealed at the end.")
+    results = store.results(dataset, phase)
+    if results.empty:
+        st.info("No scored submission for this dataset version and phase yet.")
+        return
+    table = rank(results)
+    table["baseline"] = table["is_baseline"].astype(bool)
+    st.subheader(f"{len(table)} submissions, best F1 first (click a column to sort)")
+    fmt = {c: st.column_config.NumberColumn(c, format="%.3f") for c in
+           ("AD", "precision", "recall", "miss_rate", "f1", "f1_small", "f1_medium", "f1_large", "fbeta")}
+    fmt["baseline"] = st.column_config.CheckboxColumn("baseline")
+    st.dataframe(table[[c for c in TABLE_COLUMNS if c in table]], hide_index=True, column_config=fmt,
+                 width="stretch", key="leaderboard_table")
+    st.caption("RR reported picks, TP/FP/FN true/false positives and false negatives, MH multiple hits, "
+               "RO picks outside the volume, AD average distance (voxels) of the first hit to the centre; "
+               "size-group F1 as in SHREC 2020 Table 6; F-beta: distance-based, CZII style.")
+
+    classes = public_classes(params)
+    long = charts.per_class_long(results)
+    if long.empty:
+        return
+    shown = long["submission"].nunique()
+    st.subheader("Per-class results" + (f" (best {shown} submissions)" if shown < len(results) else ""))
+    st.altair_chart(charts.heatmap(long, classes), width="stretch")
+    mass = charts.with_mass(long, classes)
+    if not mass.empty:
+        left, right = st.columns(2)
+        left.altair_chart(charts.f1_vs_mass(mass, log=False), width="stretch")
+        right.altair_chart(charts.f1_vs_mass(mass, log=True), width="stretch")
+    st.altair_chart(charts.cumulative_f1(long), width="stretch")
+
+    st.subheader("Confusion matrix (SHREC Fig. 12)")
+    top = results.sort_values(["f1", "id"], ascending=[False, True]).head(charts.MAX_ROWS)
+    ids = dict(zip(charts.label(top), top["id"]))
+    chosen = st.selectbox("Submission", list(ids), key="confusion_choice")
+    report = store.report(int(ids[chosen]), phase) or {}
+    conf = charts.confusion_long(report)
+    if conf.empty:
+        st.info("This report has no confusion matrix.")
+    else:
+        st.altair_chart(charts.confusion(conf, chosen), width="content")
+
+    st.subheader("Run time (SHREC Table 7)")
+    timing = charts.timing_table(results)
+    if timing.empty:
+        st.info("No timing reported.")
+    else:
+        st.dataframe(timing, hide_index=True, key="timing_table")

@@ -1,0 +1,72 @@
+"""The Submit page: token, method metadata and a particle-list file, scored at once with the real scorer."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import scoring
+from leaderboard.config import LeaderboardParams
+from leaderboard.phases import visible_phases
+from leaderboard.store import Refused, Store
+from leaderboard.submit import EXTENSIONS, Upload, submit
+
+
+def _runtime(text: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise Refused(f"the runtime {text!r} is not a number of seconds") from None
+
+
+def render(params: LeaderboardParams, store: Store) -> None:
+    st.title("Submit")
+    st.markdown(
+        f"Upload the picks of your method on the **test** tomograms of dataset **{params.dataset}**: one file "
+        "in any format of the benchmark (SHREC text `class x y z [phi theta psi]`, CSV with a header "
+        "`class,x,y,z[,phi,theta,psi][,score][,tomo]`, RELION STAR, copick JSON), with a `tomo` column when it "
+        "covers several tomograms. It is scored at once against the private ground truth. "
+        f"Limits: {params.daily_limit} submissions per team per UTC day, {params.max_file_mb:g} MB per file.")
+    token = st.text_input("Team token", type="password", key="token")
+    method = st.text_input("Method name", key="method")
+    description = st.text_area("Description", key="description")
+    url = st.text_input("Code or paper URL", key="url")
+    col1, col2 = st.columns(2)
+    hardware = col1.text_input("Hardware (optional)", key="hardware")
+    runtime = col2.text_input("Runtime in seconds (optional)", key="runtime")
+    upload = st.file_uploader("Particle list", type=[e.lstrip(".") for e in EXTENSIONS], key="file")
+    if not st.button("Submit", type="primary", key="submit"):
+        return
+    if upload is None:
+        st.error("Choose a particle-list file to upload.")
+        return
+    try:
+        with st.spinner("Scoring..."):
+            result = submit(store, params, Upload(
+                token=token, method=method, filename=upload.name, data=upload.getvalue(), description=description,
+                url=url, hardware=hardware, runtime_s=_runtime(runtime)))
+    except Refused as exc:
+        st.error(f"Submission refused: {exc}")
+        return
+    st.success(f"Submission {result.submission_id} of team {result.team} ({result.filename}) is scored and stored.")
+    phases = visible_phases(store)
+    if not phases:
+        st.info("Blind phase: your scores are hidden until the organizers reveal them.")
+        return
+    phase = "public" if "public" in phases else phases[0]
+    report = result.reports[phase]
+    st.subheader(f"Your report ({phase} phase)")
+    cols = st.columns(4)
+    for col, key in zip(cols, ("f1", "precision", "recall", "fbeta")):
+        value = report.get(key)
+        value = value.get("score") if isinstance(value, dict) else value
+        col.metric(key, "n/a" if value is None else f"{float(value):.3f}")
+    per_class = pd.DataFrame(report.get("per_class") or {}).T
+    if not per_class.empty:
+        st.dataframe(per_class, key="report_per_class")
+    st.code(scoring.format_report(report), language=None)
+    for warning in report.get("warnings") or []:
+        st.warning(warning)

@@ -1,0 +1,106 @@
+"""Phases and what participants may see (the Kaggle / Codabench practice).
+
+* ``public`` phase: scores on the public part of the test tomograms (see
+  :class:`~leaderboard.config.LeaderboardParams`) are shown; scores on the whole
+  test split are computed at upload but kept hidden.
+* ``final`` phase, set by the organizer (``tomobench leaderboard phase reveal``):
+  the scores on all test tomograms are shown too (and are the default view).
+* ``blind`` (a switch, in either phase): no score is shown to participants, not
+  even their own report on upload; the organizer still sees everything via the CLI.
+
+Every upload is scored for both phases at once, so revealing needs no rescoring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from leaderboard.config import PHASES, LeaderboardParams
+from leaderboard.store import Store
+from tomobench.errors import InputError
+from tomobench.groundtruth import CLASSES_CSV, find_classes_csv, find_truth_folders
+
+PHASE_KEY = "phase"
+BLIND_KEY = "blind"
+
+
+def current_phase(store: Store) -> str:
+    phase = store.get_setting(PHASE_KEY, "public")
+    return phase if phase in PHASES else "public"
+
+
+def set_phase(store: Store, phase: str) -> None:
+    if phase not in PHASES:
+        raise InputError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
+    store.set_setting(PHASE_KEY, phase)
+
+
+def is_blind(store: Store) -> bool:
+    return store.get_setting(BLIND_KEY, "0") == "1"
+
+
+def set_blind(store: Store, blind: bool) -> None:
+    store.set_setting(BLIND_KEY, "1" if blind else "0")
+
+
+def visible_phases(store: Store) -> list[str]:
+    """Phases whose scores participants may see, the default view first."""
+    if is_blind(store):
+        return []
+    return ["final", "public"] if current_phase(store) == "final" else ["public"]
+
+
+def test_tomograms(params: LeaderboardParams) -> list[str]:
+    """Names of the test tomograms (folders of the private truth), sorted."""
+    return sorted(find_truth_folders(params.private_truth_dir))
+
+
+def public_tomograms(params: LeaderboardParams) -> list[str]:
+    """The test tomograms of the public phase (``public_tomos`` or the first fraction, at least one)."""
+    names = test_tomograms(params)
+    if params.public_tomos:
+        unknown = sorted(set(params.public_tomos) - set(names))
+        if unknown:
+            raise InputError(f"leaderboard.public_tomos names {unknown}, which are not test tomograms "
+                             f"(those are {names})")
+        return [n for n in names if n in set(params.public_tomos)]
+    return names[: max(1, math.ceil(params.public_fraction * len(names)))]
+
+
+def truth_for_phase(params: LeaderboardParams, phase: str) -> Path:
+    """The truth folder to score a phase against.
+
+    The final phase uses the private test split itself; the public phase, when it
+    covers only part of it, a folder of links to those tomograms under the data
+    directory (built once per set of tomograms, atomically).
+    """
+    private = Path(params.private_truth_dir)
+    if phase == "final":
+        return private
+    if phase != "public":
+        raise InputError(f"unknown phase {phase!r}")
+    names = public_tomograms(params)
+    folders = find_truth_folders(private)
+    if set(names) == set(folders):
+        return private
+    key = hashlib.sha256("\n".join([str(private.resolve()), *names]).encode()).hexdigest()[:16]
+    view = Path(params.data_dir) / "truth_views" / f"public-{key}"
+    if view.is_dir():
+        return view
+    view.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=view.parent, prefix=".tmp-"))
+    for name in names:
+        os.symlink(folders[name].resolve(), tmp / name, target_is_directory=True)
+    classes = find_classes_csv(private)
+    if classes is not None:
+        shutil.copyfile(classes, tmp / CLASSES_CSV)
+    try:
+        os.rename(tmp, view)
+    except OSError:  # another process built it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return view

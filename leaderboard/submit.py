@@ -1,0 +1,218 @@
+"""Scoring an upload with the real scorer and storing it (what the Submit page calls).
+
+The order of checks is chosen so that a refused upload changes nothing: token,
+form fields, size, file type, daily limit, then scoring (a malformed file is
+refused with the scorer's own message), then one atomic insert that checks the
+daily limit again. The upload's name is only ever used, sanitised, as a label;
+on disk the file is named by its SHA-256. Messages never show a path of the
+private truth or of the data directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import scoring
+import tomobench
+from leaderboard.config import PHASES, LeaderboardParams
+from leaderboard.phases import public_tomograms, truth_for_phase
+from leaderboard.store import Refused, Store, Submission, utc_now
+from tomobench.classes import read_classes
+from tomobench.errors import InputError
+from tomobench.groundtruth import OCCUPANCY_MASK, find_classes_csv, find_truth_folders
+from tomobench.particles import read_particles
+from tomobench.volumes import read_volume
+
+EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"}
+TRUTH_LABEL = "<test ground truth>"
+
+
+@dataclass
+class Upload:
+    """What the Submit form sends."""
+
+    token: str
+    method: str
+    filename: str
+    data: bytes
+    description: str = ""
+    url: str = ""
+    hardware: str = ""
+    runtime_s: float | None = None
+
+
+@dataclass
+class SubmitResult:
+    submission_id: int
+    team: str
+    filename: str
+    reports: dict[str, dict] = field(default_factory=dict)   # phase -> report (all phases; show only visible ones)
+
+
+def scorer_version() -> str:
+    return str(getattr(scoring, "__version__", tomobench.__version__))
+
+
+def sanitise_filename(name: str) -> str:
+    """A safe label for an uploaded file's name: its last path component, ASCII letters, digits,
+    ``._-`` only, at most 100 characters (the extension kept)."""
+    base = unicodedata.normalize("NFKC", str(name)).replace("\\", "/").split("/")[-1]
+    base = base.encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
+    if not base:
+        return "submission"
+    stem, dot, ext = base.rpartition(".")
+    if dot and len(ext) <= 8:
+        return stem[: 100 - len(ext) - 1] + "." + ext if stem else "submission." + ext
+    return base[:100]
+
+
+def clean_message(message: str, params: LeaderboardParams, replacements: dict[str, str] | None = None) -> str:
+    """Replace paths of the uploaded temporary file, the private truth and the data directory."""
+    subs = dict(replacements or {})
+    for path, label in ((params.private_truth_dir, TRUTH_LABEL), (params.data_dir, "<leaderboard data>")):
+        subs[str(Path(path).resolve())] = label
+        subs[str(Path(path))] = label
+    for old in sorted(subs, key=len, reverse=True):
+        if old and old != ".":
+            message = message.replace(old, subs[old])
+    return message
+
+
+def _clean_report(report: dict, params: LeaderboardParams, replacements: dict[str, str]) -> dict:
+    report = dict(report)
+    report["warnings"] = [clean_message(str(w), params, replacements) for w in report.get("warnings") or []]
+    if "tomograms" in report:
+        report["tomograms"] = [clean_message(t, params, replacements) if isinstance(t, str) else t
+                               for t in report["tomograms"]]
+    return report
+
+
+def _score(path: Path, truth: Path, fmt: str, params: LeaderboardParams) -> tuple[dict, dict]:
+    report = scoring.score_file(path, truth, fmt=fmt, max_picks=params.max_picks)
+    return report, scoring.flatten_report(report)
+
+
+def _truth_voxel_size(params: LeaderboardParams) -> float | None:
+    for folder in find_truth_folders(params.private_truth_dir).values():
+        if (folder / OCCUPANCY_MASK).is_file():
+            return read_volume(folder / OCCUPANCY_MASK, mmap=True)[1] or None
+    return None
+
+
+def _public_picks(path: Path, fmt: str, params: LeaderboardParams) -> pd.DataFrame:
+    """The picks of the public tomograms only (picks without a tomogram name are kept: the scorer
+    decides where they belong), read exactly as the scorer reads them."""
+    classes_csv = find_classes_csv(params.private_truth_dir)
+    label_to_class = read_classes(classes_csv).name_of_label() if classes_csv else None
+    picks = read_particles(path, fmt, voxel_size_a=_truth_voxel_size(params), label_to_class=label_to_class,
+                           max_picks=params.max_picks)
+    keep = picks["tomo"].isin(public_tomograms(params)) | (picks["tomo"] == "")
+    return picks[keep.to_numpy()].reset_index(drop=True)
+
+
+def score_phases(path: Path, fmt: str, params: LeaderboardParams) -> dict[str, tuple[dict, dict]]:
+    """Score one file for every phase: phase -> (report, flat row). Raises InputError."""
+    out = {"final": _score(path, truth_for_phase(params, "final"), fmt, params)}
+    public_truth = truth_for_phase(params, "public")
+    if public_truth == Path(params.private_truth_dir):
+        out["public"] = out["final"]
+    else:
+        report = scoring.score_particles(_public_picks(path, fmt, params), public_truth, source=path)
+        out["public"] = (report, scoring.flatten_report(report))
+    return {phase: out[phase] for phase in PHASES}
+
+
+def _check_form(upload: Upload, params: LeaderboardParams) -> tuple[str, str]:
+    method = upload.method.strip()
+    if not method:
+        raise Refused("give your method a name")
+    if len(method) > 100 or any(ord(c) < 32 for c in method):
+        raise Refused("the method name must be at most 100 printable characters")
+    url = upload.url.strip()
+    if url and not re.match(r"^https?://[^\s<>\"']+$", url):
+        raise Refused("the code or paper URL must start with http:// or https://")
+    if upload.runtime_s is not None and not (np.isfinite(upload.runtime_s) and upload.runtime_s >= 0):
+        raise Refused("the runtime must be a non-negative number of seconds")
+    size = len(upload.data)
+    if size == 0:
+        raise Refused("the file is empty; a submission needs at least one pick")
+    if size > params.max_file_bytes:
+        raise Refused(f"the file is {size / 2**20:.1f} MB; the limit is {params.max_file_mb:g} MB")
+    filename = sanitise_filename(upload.filename)
+    ext = Path(filename).suffix.lower()
+    if ext not in EXTENSIONS:
+        raise Refused(f"unsupported file type {ext or '(none)'!r}: upload a .txt (SHREC), .csv, .star "
+                      f"(RELION) or .json (copick) particle list")
+    return filename, EXTENSIONS[ext]
+
+
+def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: datetime | None = None) -> SubmitResult:
+    """Check, score and store an upload; raise :class:`Refused` with a clear message otherwise."""
+    now = now or utc_now()
+    team = store.team_for_token(upload.token)
+    if team is None:
+        raise Refused("invalid team token; ask the organizers for your team's token")
+    filename, fmt = _check_form(upload, params)
+    if store.count_today(team.id, now) >= params.daily_limit:
+        raise Refused(f"daily limit reached: {params.daily_limit} submissions per team per UTC day; "
+                      f"try again tomorrow")
+    tmp_root = Path(params.data_dir) / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        path = Path(tmp) / ("upload" + Path(filename).suffix.lower())
+        path.write_bytes(upload.data)
+        replacements = {str(path.resolve()): filename, str(path): filename}
+        try:
+            scored = score_phases(path, fmt, params)
+        except InputError as exc:
+            raise Refused(clean_message(str(exc), params, replacements)) from None
+    scored = {phase: (_clean_report(report, params, replacements), flat) for phase, (report, flat) in scored.items()}
+    sha = store.put_file(upload.data)
+    sub = Submission(method=upload.method.strip(), dataset=params.dataset, source="upload", team_id=team.id,
+                     description=upload.description.strip()[:2000], url=upload.url.strip(),
+                     hardware=upload.hardware.strip()[:200], runtime_s=upload.runtime_s, filename=filename,
+                     fmt=fmt, file_sha256=sha,
+                     timing={} if upload.runtime_s is None else {"wall_s": upload.runtime_s,
+                                                                  "device": upload.hardware.strip()[:200]})
+    sub_id = store.add_submission(sub, scored, daily_limit=params.daily_limit, scorer_version=scorer_version(),
+                                  now=now)
+    return SubmitResult(sub_id, team.name, filename, {phase: report for phase, (report, _) in scored.items()})
+
+
+def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = None) -> list[tuple[int, str]]:
+    """Score stored files again (after a scorer or truth change): (id, "ok" | error message) each."""
+    subs = store.submissions()
+    out: list[tuple[int, str]] = []
+    if subs.empty:
+        return out
+    if ids:
+        subs = subs[subs["id"].isin(ids)]
+    for row in subs.itertuples(index=False):
+        if not row.file_sha256:
+            out.append((int(row.id), "no stored file (imported without its submission file); skipped"))
+            continue
+        fmt = row.fmt or EXTENSIONS.get(Path(row.filename or "").suffix.lower(), "csv")
+        tmp_root = Path(params.data_dir) / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+            path = Path(tmp) / ("upload." + {"shrec": "txt", "copick": "json"}.get(fmt, fmt))
+            path.write_bytes(store.file_path(row.file_sha256).read_bytes())
+            replacements = {str(path.resolve()): row.filename or "submission", str(path): row.filename or ""}
+            try:
+                scored = score_phases(path, fmt, params)
+            except InputError as exc:
+                out.append((int(row.id), clean_message(str(exc), params, replacements)))
+                continue
+        for phase, (report, flat) in scored.items():
+            store.set_report(int(row.id), phase, _clean_report(report, params, replacements), flat, scorer_version())
+        out.append((int(row.id), "ok"))
+    return out
