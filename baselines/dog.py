@@ -24,8 +24,9 @@ import pandas as pd
 from scipy import ndimage
 from tqdm import tqdm
 
-from baselines.public_data import (data_sign, particle_densities, load_method_params, public_classes,
-                                   split_tomograms, write_submission, write_timing)
+from baselines.params_io import load_method_params
+from baselines.public_data import (data_sign, particle_densities, public_classes, split_tomograms,
+                                   write_submission, write_timing)
 from tomobench.classes import UNKNOWN_CLASS, ClassTable
 from tomobench.errors import InputError
 from tomobench.params import Params
@@ -175,7 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
     start = time.perf_counter()
-    params = load_method_params(args.params, "dog", DogParams)
+    params = load_method_params(DogParams, "dog", args.params, {})
     if args.sigma1 is not None:
         params.sigma1_vox = args.sigma1
     if args.threshold_t is not None:

@@ -24,7 +24,6 @@ from scipy import ndimage
 from tomobench.classes import ClassTable, read_classes
 from tomobench.errors import InputError
 from tomobench.groundtruth import CLASSES_CSV, PARTICLE_LOCATIONS, RECONSTRUCTION
-from tomobench.params import P, read_yaml, validate
 from tomobench.particles import read_particles, write_particles
 from tomobench.volumes import read_volume
 
@@ -136,15 +135,6 @@ def data_sign(tomos: list[Tomogram]) -> float:
     if not diffs:
         return -1.0   # cryo-ET convention: protein is dark in an unprocessed reconstruction
     return 1.0 if np.mean(diffs) >= 0 else -1.0
-
-
-def load_method_params(path: str | Path | None, method: str, model: type[P]) -> P:
-    """``baselines.<method>`` of a params.yaml, validated as ``model`` (defaults without a file)."""
-    if path is None:
-        return model()
-    doc = read_yaml(path)
-    section = (doc.get("baselines") or {}).get(method)
-    return validate(model, section, source=path, section=f"baselines.{method}")
 
 
 def write_submission(picks: pd.DataFrame, out: str | Path, *, shrec: bool = False) -> list[Path]:

@@ -6,6 +6,7 @@ Threads, devices, seeds, checkpoints and the timing file of the contract
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -16,6 +17,16 @@ from typing import Any
 
 import numpy as np
 import torch
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, method: str) -> None:
+    """The command-line options every learned baseline shares (checkpoints, seed, device, threads)."""
+    parser.add_argument("--checkpoint-dir", default=f"data/checkpoints/{method}", help="where checkpoints go")
+    parser.add_argument("--seed", type=int, help="override the seed")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the device")
+    parser.add_argument("--threads", type=int, help="override the CPU threads (default 2)")
+    parser.add_argument("--retrain", action="store_true", help="ignore existing checkpoints")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:

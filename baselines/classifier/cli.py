@@ -24,7 +24,8 @@ from baselines.classifier.subtomo_task import format_table2, run_task
 from baselines.classifier.train import predict_logits, train_classifier
 from baselines.params_io import load_method_params
 from baselines.training_data import PublicDataset, particle_voxel_counts, split_train_val
-from baselines.torch_common import Stopwatch, params_digest, seed_everything, setup_torch, write_timing
+from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
+                                    write_timing)
 from baselines.unet.model import count_parameters
 from tomobench.errors import InputError
 from tomobench.particles import read_particles, write_particles
@@ -36,13 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pick: DoG+CNN submission (default); subtomo: the subtomogram classification task")
     parser.add_argument("--candidates", help="candidate positions (any particle-list format, with a tomo column "
                                              "for several tomograms) instead of the local DoG step")
-    parser.add_argument("--checkpoint-dir", default="data/checkpoints/cnn", help="where checkpoints go")
     parser.add_argument("--epochs", type=int, help="override the training epochs")
-    parser.add_argument("--seed", type=int, help="override the seed")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the device")
-    parser.add_argument("--threads", type=int, help="override the CPU threads (default 2)")
-    parser.add_argument("--retrain", action="store_true", help="ignore existing checkpoints")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_training_arguments(parser, "cnn")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from baselines.public_data import (data_sign, load_method_params, particle_densities, public_classes, public_templates,
+from baselines.params_io import load_method_params
+from baselines.public_data import (data_sign, particle_densities, public_classes, public_templates,
                                    split_tomograms, torch_device, write_submission, write_timing)
 from baselines.template_matching.matching import bin_volume, match_template, prepare_template
 from baselines.template_matching.peaks import extract_peaks
@@ -90,7 +91,7 @@ def _first_finite(*values: float) -> float:
 
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    params = _apply_overrides(load_method_params(args.params, "tm", TMParams), args)
+    params = _apply_overrides(load_method_params(TMParams, "tm", args.params, {}), args)
     if params.threads:
         torch.set_num_threads(params.threads)
     device = torch_device(params.device)

@@ -18,7 +18,8 @@ import pandas as pd
 
 from baselines.params_io import load_method_params
 from baselines.training_data import PublicDataset, particle_voxel_counts, split_train_val
-from baselines.torch_common import Stopwatch, params_digest, seed_everything, setup_torch, write_timing
+from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
+                                    write_timing)
 from baselines.unet.infer import predict_volume
 from baselines.unet.model import count_parameters
 from baselines.unet.params import UNetParams
@@ -29,14 +30,9 @@ from tomobench.particles import write_particles
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", help="params.yaml (section baselines.unet); defaults otherwise")
-    parser.add_argument("--checkpoint-dir", default="data/checkpoints/unet", help="where checkpoints go")
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--widths", help="override the widths, e.g. 32,48,64 (DeepFinder)")
-    parser.add_argument("--seed", type=int, help="override the seed")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override the device")
-    parser.add_argument("--threads", type=int, help="override the CPU threads (default 2)")
-    parser.add_argument("--retrain", action="store_true", help="ignore existing checkpoints")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_training_arguments(parser, "unet")
 
 
 def run(args: argparse.Namespace) -> int:
