@@ -151,6 +151,7 @@ def write_timing(out: str | Path, record: dict[str, Any]) -> Path:
     """``<out stem>.timing.json`` beside the submission (contracts.md keys + extras)."""
     out = Path(out)
     path = out.with_name(out.stem + ".timing.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, default=float) + "\n", encoding="utf-8")
     return path
 

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from baselines import public_data
+
 
 def add_training_arguments(parser: argparse.ArgumentParser, method: str) -> None:
     """The command-line options every learned baseline shares (checkpoints, seed, device, threads)."""
@@ -95,22 +97,13 @@ def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def timing_path(out: str | Path) -> Path:
-    """``data/submissions/unet.csv`` -> ``data/submissions/unet.timing.json``."""
-    out = Path(out)
-    return out.with_name(out.stem + ".timing.json")
-
-
 def write_timing(out: str | Path, method: str, *, wall_s: float, train_s: float, infer_s: float,
                  device: torch.device | str, voxels: int, **extra: Any) -> Path:
     """Write ``<out stem>.timing.json`` with the keys of the contract (plus ``extra``)."""
-    doc = {"method": method, "wall_s": round(wall_s, 3), "train_s": round(train_s, 3),
-           "infer_s": round(infer_s, 3), "device": _device_name(device), "n_rotations": None,
-           "voxels": int(voxels), **extra}
-    path = timing_path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    return path
+    record = {"method": method, "wall_s": round(wall_s, 3), "train_s": round(train_s, 3),
+              "infer_s": round(infer_s, 3), "device": _device_name(device), "n_rotations": None,
+              "voxels": int(voxels), **extra}
+    return public_data.write_timing(out, record)
 
 
 def _device_name(device: torch.device | str) -> str:
