@@ -31,6 +31,7 @@ from tqdm import tqdm
 from generator.microscope import ctf as ctfm
 from generator.microscope.detector import (add_noise, apply_filter, detector_mtf, fourier_shift,
                                            ice_attenuation)
+from generator.microscope.detector_frame import detector_shape, specimen_footprint, to_detector, to_specimen
 from generator.microscope.formation import fast_views, multislice_view
 from generator.microscope.geometry import make_tilt_series
 from generator.microscope.params import (AcquisitionParams, DetectorParams, OpticsParams,
@@ -60,7 +61,7 @@ class ImagingParams(Params):
 class ImagingResult:
     """Everything :func:`image_sample` produces (arrays ``float32``)."""
 
-    projections: np.ndarray  # [n_tilts, y, x], ascending nominal angle
+    projections: np.ndarray  # [n_tilts, y, x] in the detector frame (see tilt_axis_deg), ascending nominal angle
     tilt_angles_deg: np.ndarray  # nominal (recorded) angles
     reconstruction: np.ndarray  # [z, y, x]
     acquisition: dict[str, Any]
@@ -108,6 +109,9 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     acq, opt, prj, det, rec = (params.acquisition, params.optics, params.projection, params.detector,
                                params.reconstruction)
     nz, ny, nx = grandmodel.shape
+    axis_deg = acq.tilt_axis_deg
+    # views are formed in the specimen frame (tilt axis = y), where the astigmatism sits at another angle
+    opt_specimen = opt.model_copy(update={"astigmatism_angle_deg": opt.astigmatism_angle_deg - axis_deg})
     series = make_tilt_series(acq, rng)
     n = len(series.nominal_deg)
     depth_half = 0.5 * math.hypot(nz, nx) * voxel_size_a
@@ -121,30 +125,31 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     rows = volume_rows(phase)
     del gm, phase
     damage_b = det.damage_b_per_e_a2 * series.accumulated_dose_e_per_a2
-    mtf = detector_mtf((ny, nx), det.detector, dev)
+    det_yx = detector_shape((ny, nx), axis_deg)
+    mtf = detector_mtf(det_yx, det.detector, dev)
     attenuation = ice_attenuation(series.true_deg, nz * voxel_size_a, det.inelastic_mfp_nm)
     shifts = torch.from_numpy(series.shifts_px).to(dev)
 
     timings = {"setup": time.perf_counter() - t0}
     t0 = time.perf_counter()
     show = params.progress
-    clean = np.empty((n, ny, nx), dtype=np.float32)
+    clean = np.empty((n, *det_yx), dtype=np.float32)
     bar = tqdm(total=n, desc=f"tilt series ({prj.mode})", file=sys.stderr, disable=not show, leave=False)
     if prj.mode == "fast":
         slab_vox = prj.slab_thickness_nm * 10.0 / voxel_size_a
         for start in range(0, n, prj.tilt_batch):
             idx = list(range(start, min(n, start + prj.tilt_batch)))
             views = [view_matrix(float(series.true_deg[i]), nz, nx, slab_vox=slab_vox, device=dev) for i in idx]
-            img = fast_views(rows, views, nz, nx, voxel_size_a, opt, [float(damage_b[i]) for i in idx],
+            img = fast_views(rows, views, nz, nx, voxel_size_a, opt_specimen, [float(damage_b[i]) for i in idx],
                              struct_sigma, rng, dev)
-            clean[idx] = _finish(img, attenuation[idx], mtf, shifts[idx])
+            clean[idx] = _finish(img, attenuation[idx], axis_deg, mtf, shifts[idx])
             bar.update(len(idx))
     else:
         slice_vox = prj.multislice_slice_nm * 10.0 / voxel_size_a
         for i in range(n):
-            img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, opt, slice_vox,
+            img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, opt_specimen, slice_vox,
                                   float(damage_b[i]), struct_sigma, rng, dev)[None]
-            clean[i] = _finish(img, attenuation[[i]], mtf, shifts[[i]])[0]
+            clean[i] = _finish(img, attenuation[[i]], axis_deg, mtf, shifts[[i]])[0]
             bar.update(1)
     bar.close()
     del rows
@@ -154,7 +159,8 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     dose_per_pixel = series.dose_e_per_a2 * voxel_size_a**2
     noisy, noise_free, snr_measured = add_noise(
         clean, mode=det.noise_mode, snr=det.snr, dose_per_pixel=dose_per_pixel, attenuation=attenuation,
-        detector=det.detector, dqe_zero=det.dqe_zero, rng=rng)
+        detector=det.detector, dqe_zero=det.dqe_zero, rng=rng,
+        signal_mask=None if axis_deg == 0 else specimen_footprint((ny, nx), axis_deg).numpy())
     del clean
     timings["noise"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -163,11 +169,13 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     flip = rec.ctf_correction == "phase_flip"
     bar = tqdm(total=n * (1 + rec.noise_free) if rec.method == "wbp" else rec.sirt_iterations * (1 + rec.noise_free),
                desc=f"reconstruction ({rec.method})", file=sys.stderr, disable=not show, leave=False)
-    views = contrast_images(torch.from_numpy(noisy).to(dev), series.nominal_deg, voxel_size_a, opt, flip)
+    views = contrast_images(to_specimen(torch.from_numpy(noisy).to(dev), axis_deg, (ny, nx)), series.nominal_deg,
+                            voxel_size_a, opt_specimen, flip)
     volume = reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
     nf_volume = None
     if rec.noise_free:
-        views = contrast_images(torch.from_numpy(noise_free).to(dev), series.nominal_deg, voxel_size_a, opt, flip)
+        views = contrast_images(to_specimen(torch.from_numpy(noise_free).to(dev), axis_deg, (ny, nx)),
+                                series.nominal_deg, voxel_size_a, opt_specimen, flip)
         nf_volume = reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
     bar.close()
     timings["reconstruction"] = time.perf_counter() - t0
@@ -178,7 +186,8 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
         "voltage_kv": opt.voltage_kv, "cs_mm": opt.cs_mm, "amplitude_contrast": opt.amplitude_contrast,
         "defocus_um": opt.defocus_um, "astigmatism_um": opt.astigmatism_um,
         "astigmatism_angle_deg": opt.astigmatism_angle_deg,
-        "tilt_angles_deg": [float(a) for a in series.nominal_deg], "tilt_axis_deg": 0.0,
+        "tilt_angles_deg": [float(a) for a in series.nominal_deg], "tilt_axis_deg": float(axis_deg),
+        "reconstruction_tilt_axis_deg": 0.0, "projection_shape_yx": list(det_yx),
         "tilt_scheme": acq.scheme, "voxel_size_a": float(voxel_size_a),
         "dose_total_e_per_a2": acq.dose_total_e_per_a2,
         "snr": det.snr if det.noise_mode == "snr" else (None if det.noise_mode == "none" else _finite(snr_measured)),
@@ -199,9 +208,11 @@ def _finite(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
 
-def _finish(img: torch.Tensor, attenuation: np.ndarray, mtf: torch.Tensor, shifts: torch.Tensor) -> np.ndarray:
-    """Attenuation, misalignment shift and detector MTF of noise-free views -> numpy."""
+def _finish(img: torch.Tensor, attenuation: np.ndarray, tilt_axis_deg: float, mtf: torch.Tensor,
+            shifts: torch.Tensor) -> np.ndarray:
+    """Attenuation, turn onto the detector, misalignment shift and detector MTF of noise-free views -> numpy."""
     img = img * torch.as_tensor(attenuation, dtype=img.dtype, device=img.device)[:, None, None]
+    img = to_detector(img, tilt_axis_deg)
     if bool(torch.any(shifts != 0)):
         img = fourier_shift(img, shifts)
     return apply_filter(img, mtf).float().cpu().numpy()

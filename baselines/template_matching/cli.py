@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 mask_edge_vox=params.mask_edge_vox)
             scores, index = match_template(
                 work, tpl, tilt_range_deg=(tilts.min(), tilts.max()) if params.apply_wedge else None,
-                tilt_axis_deg=float(acq.get("tilt_axis_deg") or 0.0), device=device, batch=params.batch,
+                tilt_axis_deg=_reconstruction_axis_deg(acq), device=device, batch=params.batch,
                 tile_voxels=params.tile_voxels)
             n_rotations[name] = len(tpl.rotations)
             cutoff = -np.inf
@@ -181,3 +181,13 @@ def run(args: argparse.Namespace) -> int:
             "bin": params.bin, "torch_threads": torch.get_num_threads(), "params": params.model_dump()})
         print(f"tm-{rule.lower()}: {len(picks)} picks -> {out}")
     return 0
+
+
+def _reconstruction_axis_deg(acq: dict) -> float:
+    """Tilt-axis angle of the missing wedge *in the tomogram*.
+
+    tomobench reconstructions are in the specimen frame (axis along y) whatever the detector's
+    ``tilt_axis_deg``; other data may give only ``tilt_axis_deg``.
+    """
+    value = acq.get("reconstruction_tilt_axis_deg", acq.get("tilt_axis_deg"))
+    return float(value or 0.0)

@@ -57,7 +57,8 @@ def fourier_shift(images: torch.Tensor, shifts_xy: torch.Tensor) -> torch.Tensor
 
 def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.ndarray,
               attenuation: np.ndarray, detector: str, dqe_zero: float,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+              rng: np.random.Generator,
+              signal_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Add detector noise to the noise-free images ``clean`` ``[n, y, x]`` (relative intensity, MTF applied).
 
     Returns ``(noisy, noise_free, measured_snr)`` with both images in the same
@@ -69,8 +70,10 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
     - ``snr``: white Gaussian noise with variance ``var_signal / snr``, shared between the
       views in proportion to their intensity (fewer electrons at high tilt: relatively noisier).
     - ``none``: no noise (measured SNR: inf).
+
+    ``signal_mask`` (``[y, x]`` bool) limits the variances of the SNR to the pixels that see the
+    specimen (a turned detector, ``detector_frame.specimen_footprint``); the noise covers every pixel.
     """
-    n = clean.shape[0]
     if mode == "none":
         return clean.copy(), clean, math.inf
     if mode == "dose":
@@ -84,25 +87,30 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
             noisy = rng.poisson(expected).astype(np.float32)
             noisy += (clean * dose_per_pixel[:, None, None] - expected).astype(np.float32)
         noise_free = (clean * dose_per_pixel[:, None, None]).astype(np.float32)
-        return noisy, noise_free, measured_snr(noise_free, noisy)
+        return noisy, noise_free, measured_snr(noise_free, noisy, signal_mask)
     if mode == "snr":
         if snr <= 0:
             raise InputError(f"snr must be > 0 (got {snr})")
-        var_signal = float(np.mean(clean.reshape(n, -1).var(axis=1)))
+        var_signal = float(np.mean(_pixels(clean, signal_mask).var(axis=1)))
         if var_signal <= 0:
             raise InputError("the noise-free images have no contrast (empty grandmodel?); cannot set an SNR")
         rel = attenuation / attenuation.mean()
         sigma = np.sqrt(var_signal / snr / np.mean(1.0 / rel)) / np.sqrt(rel)
         noise = rng.standard_normal(clean.shape, dtype=np.float32) * sigma[:, None, None].astype(np.float32)
         noisy = clean + noise
-        return noisy.astype(np.float32), clean.astype(np.float32), measured_snr(clean, noisy)
+        return noisy.astype(np.float32), clean.astype(np.float32), measured_snr(clean, noisy, signal_mask)
     raise InputError(f"unknown noise_mode {mode!r}; use snr, dose or none")
 
 
-def measured_snr(noise_free: np.ndarray, noisy: np.ndarray) -> float:
-    """``mean_i var(c_i) / mean_i var(noisy_i - c_i)`` over the views (see module doc)."""
-    n = noise_free.shape[0]
-    c = noise_free.reshape(n, -1).astype(np.float64)
-    e = noisy.reshape(n, -1).astype(np.float64) - c
+def _pixels(images: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``[n, pixels]`` view of ``images`` ``[n, y, x]``, only the ``mask`` pixels when given."""
+    return images.reshape(images.shape[0], -1) if mask is None else images[:, mask]
+
+
+def measured_snr(noise_free: np.ndarray, noisy: np.ndarray, signal_mask: np.ndarray | None = None) -> float:
+    """``mean_i var(c_i) / mean_i var(noisy_i - c_i)`` over the views (see module doc), over the
+    ``signal_mask`` pixels when given."""
+    c = _pixels(noise_free, signal_mask).astype(np.float64)
+    e = _pixels(noisy, signal_mask).astype(np.float64) - c
     var_n = float(np.mean(e.var(axis=1)))
     return math.inf if var_n == 0 else float(np.mean(c.var(axis=1)) / var_n)

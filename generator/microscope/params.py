@@ -20,6 +20,10 @@ class AcquisitionParams(Params):
     tilt_min_deg: float = Field(-60.0, ge=-90.0, le=90.0)
     tilt_max_deg: float = Field(60.0, ge=-90.0, le=90.0)
     tilt_step_deg: float = Field(3.0, gt=0.0, le=90.0)
+    #: in-plane angle of the tilt axis on the detector, from the image y axis, counter-clockwise (IMOD's
+    #: "tilt axis rotation"); projections.mrc is in the detector frame, the reconstruction always in the
+    #: specimen frame (tilt axis along y), see generator/microscope/detector_frame.py
+    tilt_axis_deg: float = Field(0.0, ge=-180.0, le=180.0)
     #: order in which the tilts are recorded (sets the accumulated dose of each view)
     scheme: Literal["sequential", "bidirectional", "dose_symmetric"] = "dose_symmetric"
     #: first tilt of a bidirectional scheme
