@@ -64,6 +64,20 @@ def params_digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def source_digest(package_dir: str | Path | None = None) -> str:
+    """A short hash of the Python sources under ``package_dir`` (default: the ``baselines`` package).
+
+    Part of every checkpoint's digest, so a checkpoint left by older code (DVC keeps
+    ``data/checkpoints`` between runs) is never resumed as if it were finished.
+    """
+    root = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write a checkpoint atomically (temporary name, then rename)."""
     path = Path(path)

@@ -25,7 +25,7 @@ from baselines.classifier.train import predict_logits, train_classifier
 from baselines.params_io import load_method_params
 from baselines.training_data import PublicDataset, particle_voxel_counts, split_train_val
 from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
-                                    write_timing)
+                                    source_digest, write_timing)
 from baselines.unet.model import count_parameters
 from tomobench.errors import InputError
 from tomobench.particles import read_particles, write_particles
@@ -96,7 +96,7 @@ def _run_pick(args, params: CNNParams, device) -> int:
         if len(np.unique(y)) < 2:
             raise InputError("the train split gives fewer than two classes (particles + background) to learn",
                              data.folder / "train")
-        digest = params_digest({"params": params.model_dump(), "train": [t.name for t in tomos],
+        digest = params_digest({"params": params.model_dump(), "code": source_digest(), "train": [t.name for t in tomos],
                                 "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
                                 "classes": data.target_names})
         checkpoint = Path(args.checkpoint_dir) / f"cnn_{digest}.pt"

@@ -19,7 +19,7 @@ import pandas as pd
 from baselines.params_io import load_method_params
 from baselines.training_data import PublicDataset, particle_voxel_counts, split_train_val
 from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
-                                    write_timing)
+                                    source_digest, write_timing)
 from baselines.unet.infer import predict_volume
 from baselines.unet.model import count_parameters
 from baselines.unet.params import UNetParams
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     with train_clock:
         tomos = [data.load_train(f) for f in train_folders]
         tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
-        digest = params_digest({"params": params.model_dump(), "train": [t.name for t in tomos],
+        digest = params_digest({"params": params.model_dump(), "code": source_digest(), "train": [t.name for t in tomos],
                                 "shapes": [t.volume.shape for t in tomos],
                                 "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
                                 "classes": data.target_names})

@@ -27,7 +27,7 @@ def test_fake_public_folder_has_the_contract_layout(public):
     assert [p.name for p in (public / "test" / "tomo_test_00").iterdir()] == ["reconstruction.mrc"]
 
 
-def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path):
+def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path, monkeypatch):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"baselines": {"unet": {
         "widths": [4, 8], "patch_vox": 16, "batch_size": 2, "steps": 4, "val_every": 2, "val_patches": 2,
@@ -48,6 +48,23 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path):
     assert out.read_text() == first
     again = json.loads((tmp_path / "sub" / "unet.timing.json").read_text())
     assert again["train_s_resumed"] > 0 and again["train_s"] >= again["train_s_resumed"]
+    # other baselines code: the finished checkpoint is not taken for this code's; training starts afresh
+    import baselines.unet.cli as unet_cli
+    monkeypatch.setattr(unet_cli, "source_digest", lambda: "other-code")
+    assert main(args) == 0
+    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 2
+
+
+def test_source_digest_follows_the_code(tmp_path):
+    from baselines.torch_common import source_digest
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    first = source_digest(tmp_path / "pkg")
+    assert source_digest(tmp_path / "pkg") == first
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert source_digest(tmp_path / "pkg") != first
+    assert len(source_digest()) == 12  # the installed baselines package
 
 
 def test_cnn_cli_pick_and_candidates_file(public, tmp_path):
