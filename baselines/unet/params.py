@@ -18,7 +18,7 @@ class UNetParams(Params):
     norm: Literal["group", "batch", "none"] = "batch"
     patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
-    steps: int = Field(default=600, ge=0, description="optimisation steps (Adam)")
+    steps: int = Field(default=1800, ge=0, description="optimisation steps (Adam)")
     learning_rate: float = Field(default=2e-3, gt=0)
     loss: Literal["dice", "tversky"] = "dice"
     ce_weight: float = Field(default=0.5, ge=0, description="weight of a cross-entropy term added to the loss")
