@@ -96,7 +96,8 @@ def _run_pick(args, params: CNNParams, device) -> int:
         if len(np.unique(y)) < 2:
             raise InputError("the train split gives fewer than two classes (particles + background) to learn",
                              data.folder / "train")
-        digest = params_digest({"params": params.model_dump(), "code": source_digest(), "train": [t.name for t in tomos],
+        digest = params_digest({"params": params.model_dump(), "code": source_digest(),
+                                "train": [t.name for t in tomos],
                                 "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
                                 "classes": data.target_names})
         checkpoint = Path(args.checkpoint_dir) / f"cnn_{digest}.pt"

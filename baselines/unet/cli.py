@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     with train_clock:
         tomos = [data.load_train(f) for f in train_folders]
         tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
-        digest = params_digest({"params": params.model_dump(), "code": source_digest(), "train": [t.name for t in tomos],
+        digest = params_digest({"params": params.model_dump(), "code": source_digest(),
+                                "train": [t.name for t in tomos],
                                 "shapes": [t.volume.shape for t in tomos],
                                 "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
                                 "classes": data.target_names})
