@@ -41,36 +41,25 @@ def _ray_samples(theta_rad: float, nz: int, nx: int, nu: int):
     cz, cx, cu = nz // 2, nx // 2, nu // 2
     s, c = math.sin(theta_rad), math.cos(theta_rad)
     uc = np.arange(nu, dtype=np.float64) - cu
-    if abs(c) >= abs(s):  # step along z, interpolate along x
-        zc = np.arange(nz, dtype=np.float64)[:, None] - cz
-        xr = (uc[None, :] - zc * s) / c  # x (from centre) where the ray of u crosses row z
-        zz = np.broadcast_to(np.arange(nz)[:, None], xr.shape)
-        uu = np.broadcast_to(np.arange(nu)[None, :], xr.shape)
-        depth = -xr * s + zc * c
-        pos = xr + cx
-        i0 = np.floor(pos).astype(np.int64)
-        f = pos - i0
-        w = 1.0 / abs(c)
-        taps = [(i0, (1 - f) * w), (i0 + 1, f * w)]
-        out = []
-        for idx, wt in taps:
-            m = (idx >= 0) & (idx < nx) & (wt > 0)
-            out.append((uu[m], zz[m], idx[m], wt[m], depth[m]))
-    else:  # step along x, interpolate along z
-        xc = np.arange(nx, dtype=np.float64)[:, None] - cx
-        zr = (uc[None, :] - xc * c) / s
-        xx = np.broadcast_to(np.arange(nx)[:, None], zr.shape)
-        uu = np.broadcast_to(np.arange(nu)[None, :], zr.shape)
-        depth = -xc * s + zr * c
-        pos = zr + cz
-        i0 = np.floor(pos).astype(np.int64)
-        f = pos - i0
-        w = 1.0 / abs(s)
-        out = []
-        for idx, wt in ((i0, (1 - f) * w), (i0 + 1, f * w)):
-            m = (idx >= 0) & (idx < nz) & (wt > 0)
-            out.append((uu[m], idx[m], xx[m], wt[m], depth[m]))
-    return [np.concatenate(a) for a in zip(*out)]
+    # the ray of pixel u is x c + z s = u: step along z (interpolate along x) up to 45°, beyond along x
+    step_z = abs(c) >= abs(s)
+    n_step, c_step, k_step, n_int, c_int, k_int = (nz, cz, s, nx, cx, c) if step_z else (nx, cx, c, nz, cz, s)
+    a = np.arange(n_step, dtype=np.float64)[:, None] - c_step
+    b = (uc[None, :] - a * k_step) / k_int  # interpolated coordinate (from centre) where the ray crosses row a
+    zc, xc = (a, b) if step_z else (b, a)
+    depth = -xc * s + zc * c
+    step_idx = np.broadcast_to(np.arange(n_step)[:, None], b.shape)
+    uu = np.broadcast_to(np.arange(nu)[None, :], b.shape)
+    pos = b + c_int
+    i0 = np.floor(pos).astype(np.int64)
+    f = pos - i0
+    w = 1.0 / abs(k_int)
+    out = []
+    for idx, wt in ((i0, (1 - f) * w), (i0 + 1, f * w)):
+        m = (idx >= 0) & (idx < n_int) & (wt > 0)
+        zz, xx = (step_idx[m], idx[m]) if step_z else (idx[m], step_idx[m])
+        out.append((uu[m], zz, xx, wt[m], depth[m]))
+    return [np.concatenate(parts) for parts in zip(*out)]
 
 
 def depth_extent(theta_rad: float, nz: int, nx: int) -> tuple[float, float]:
