@@ -31,9 +31,10 @@ from pydantic import Field, model_validator
 from tomobench import __version__
 from tomobench.classes import read_classes
 from tomobench.errors import InputError
+from tomobench.groundtruth import PROJECTIONS, RECONSTRUCTION, TILT_ANGLES
 from tomobench.params import Params
 
-PUBLIC_TEST_FILES = ("reconstruction.mrc", "projections.mrc", "tilt_angles.txt", "acquisition.json")
+PUBLIC_TEST_FILES = (RECONSTRUCTION, PROJECTIONS, TILT_ANGLES, "acquisition.json")
 CARD = "README.md"
 CHECKSUMS = "SHA256SUMS"
 SKIP_IN_STRUCTURES = ("cache",)
@@ -164,16 +165,14 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
         _copy_tree(tomograms / name, public / "train" / name)
     for name in test:
         _copy_tree(tomograms / name, public / "test" / name, only=PUBLIC_TEST_FILES)
-        hidden = tuple(p.name for p in (tomograms / name).iterdir() if p.name not in PUBLIC_TEST_FILES)
-        _copy_tree(tomograms / name, private / "test" / name, only=hidden)
+        _copy_tree(tomograms / name, private / "test" / name, skip=PUBLIC_TEST_FILES)
         shutil.copyfile(classes_csv, private / "test" / name / "classes.csv")
-    (private / "test").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(classes_csv, private / "classes.csv")
 
     counts = pd.DataFrame({"class_name": classes.names,
                            "size_group": list(classes.table["size_group"])}).set_index("class_name")
-    for split, names, root in (("train", train, tomograms), ("test", test, tomograms)):
-        total = _class_counts([root / n for n in names])
+    for split, names in (("train", train), ("test", test)):
+        total = _class_counts([tomograms / n for n in names])
         counts[split] = [int(total.get(c, 0)) for c in counts.index]
     counts = counts.reset_index()
 

@@ -18,7 +18,7 @@ import yaml
 
 from tomobench.dataset import DatasetParams, package
 from tomobench.errors import InputError
-from tomobench.presets import (DEFAULT, find_params_file, load_preset, preset_file,
+from tomobench.presets import (DEFAULT, find_params_file, load_preset, preset_names,
                                set_params_args, set_scalar, validate_section)
 from tomobench.params import read_yaml
 
@@ -86,9 +86,11 @@ def _dvc(*argv: str) -> None:
 def run_release(args: argparse.Namespace) -> int:
     version = args.version
     params_file = Path(args.params)
-    DatasetParams(version=version, n_tomos=2, n_test=1)  # the version's spelling, before any work
     if not Path("dvc.yaml").is_file() or not Path(".dvc").is_dir():
         raise InputError("run `tomobench dataset release` at the root of the DVC repository (dvc.yaml, .dvc/)")
+    doc = read_yaml(params_file)  # the version's spelling (and the rest of the section), before any work
+    validate_section(DatasetParams, {"dataset": {**(doc.get("dataset") or {}), "version": version}},
+                     "dataset", [params_file])
     _git("rev-parse", "--git-dir")
     if _git("tag", "--list", version).strip():
         raise InputError(f"git tag {version!r} exists already; pick a new version")
@@ -96,9 +98,6 @@ def run_release(args: argparse.Namespace) -> int:
              if not (ln[3:].strip() in (str(params_file), "dvc.lock") or ln.endswith(".gitignore"))]
     if dirty:
         raise InputError("commit or stash these changes first: " + "; ".join(ln[3:] for ln in dirty))
-    doc = read_yaml(params_file)
-    validate_section(DatasetParams, {"dataset": {**(doc.get("dataset") or {}), "version": version}},
-                     "dataset", [params_file])
     set_scalar(params_file, "dataset.version", version)
     if not args.no_repro:
         _dvc("repro")
@@ -117,13 +116,10 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def run_preset(args: argparse.Namespace) -> int:
-    from tomobench.presets import preset_names
-
     base = find_params_file(args.params)
     if args.name is None:
         print("\n".join(preset_names(base)))
         return 0
-    preset_file(args.name, base)  # unknown name -> error listing them
     if args.set_params:
         # shell-quoted: eval "dvc exp run $(tomobench dataset preset NAME --set-params)"
         print(" ".join(shlex.quote(a) for a in set_params_args(args.name, base)))

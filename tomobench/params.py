@@ -48,11 +48,18 @@ def validate(model: type[P], data: dict[str, Any] | None, *, source: str | Path 
     try:
         return model.model_validate(data or {})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in ((section,) if section else ()) + tuple(err["loc"]))
-            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-        raise InputError("invalid parameters: " + "; ".join(problems), source) from None
+        raise InputError(describe_validation_error(exc, section)[0], source) from None
+
+
+def describe_validation_error(exc: ValidationError, section: str = "") -> tuple[str, str]:
+    """``("invalid parameters: key: what (got value); ...", first key)`` for ``exc``; the dotted
+    keys start with ``section`` when one is given."""
+    keys, problems = [], []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in ((section,) if section else ()) + tuple(err["loc"]))
+        keys.append(key)
+        problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid parameters: " + "; ".join(problems), keys[0]
 
 
 def load_section(path: str | Path, section: str, model: type[P]) -> P:

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from tomobench.errors import InputError
-from tomobench.params import read_yaml
+from tomobench.params import describe_validation_error, read_yaml
 
 DEFAULT = "default"
 PARAMS_FILE = "params.yaml"
@@ -68,14 +69,16 @@ def preset_names(params_file: str | Path) -> list[str]:
     return [DEFAULT] + [n for n in names if n != DEFAULT and not is_fragment(n)]
 
 
-def read_preset(path: Path) -> dict[str, Any]:
-    """A preset's overrides: its ``include`` fragments merged in order, then its own keys."""
+def read_preset(path: Path) -> tuple[dict[str, Any], list[Path]]:
+    """A preset's overrides (its ``include`` fragments merged in order, then its own keys) and the
+    fragment files, in merge order."""
     doc = read_yaml(path)
     includes = doc.pop(INCLUDE, None) or []
     if not isinstance(includes, list):
         raise InputError(f"{INCLUDE} must be a list of fragment names (scene_crowded, ...)", path,
                          key_line(path, INCLUDE))
     merged: dict[str, Any] = {}
+    fragments: list[Path] = []
     for name in includes:
         fragment = path.parent / f"{name}.yaml"
         if not fragment.is_file():
@@ -83,8 +86,9 @@ def read_preset(path: Path) -> dict[str, Any]:
         part = read_yaml(fragment)
         check_sections(part, fragment)
         merged = deep_merge(merged, part)
+        fragments.append(fragment)
     check_sections(doc, path)
-    return deep_merge(merged, doc)
+    return deep_merge(merged, doc), fragments
 
 
 def preset_file(name: str, params_file: str | Path) -> Path | None:
@@ -151,15 +155,17 @@ def check_sections(doc: dict[str, Any], source: str | Path) -> None:
 
 
 def load_preset(name: str = DEFAULT, params_file: str | Path | None = None) -> tuple[dict[str, Any], list[Path]]:
-    """The merged parameter document of preset ``name`` and the files it came from (base first)."""
+    """The merged parameter document of preset ``name`` and the files it came from, in merge order
+    (base, the preset's included fragments, the preset)."""
     base_path = find_params_file(params_file)
     override_path = preset_file(name, base_path)
     doc = read_yaml(base_path)
     check_sections(doc, base_path)
     sources = [base_path]
     if override_path is not None:
-        doc = deep_merge(doc, read_preset(override_path))
-        sources.append(override_path)
+        overrides, fragments = read_preset(override_path)
+        doc = deep_merge(doc, overrides)
+        sources += [*fragments, override_path]
     return doc, sources
 
 
@@ -170,29 +176,24 @@ def set_params_args(name: str, params_file: str | Path | None = None) -> list[st
     if override_path is None:
         return []
     args = []
-    for key, value in flatten(read_preset(override_path)).items():
+    for key, value in flatten(read_preset(override_path)[0]).items():
         args += ["-S", f"{key}={json.dumps(value, separators=(',', ':'))}"]
     return args
 
 
 def validate_section(model, doc: dict[str, Any], section: str, sources: list[Path]):
     """Validate ``doc[section]`` as ``model``; an error names the file and line that set the bad key."""
-    from pydantic import ValidationError
-
     try:
         return model.model_validate(doc.get(section) or {})
     except ValidationError as exc:
-        problems, where, line = [], sources[0], None
-        for i, err in enumerate(exc.errors()):
-            key = ".".join([section, *(str(p) for p in err["loc"])])
-            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-            if i == 0:
-                for src in reversed(sources):  # the preset overrides the base
-                    found = key_line(src, key)
-                    if found is not None and _sets_key(src, key):
-                        where, line = src, found
-                        break
-        raise InputError("invalid parameters: " + "; ".join(problems), where, line) from None
+        message, key = describe_validation_error(exc, section)
+        where, line = sources[0], None
+        for src in reversed(sources):  # later files override earlier ones
+            found = key_line(src, key)
+            if found is not None and _sets_key(src, key):
+                where, line = src, found
+                break
+        raise InputError(message, where, line) from None
 
 
 def _sets_key(path: Path, dotted: str) -> bool:

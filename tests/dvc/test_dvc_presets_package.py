@@ -78,6 +78,32 @@ def test_wrong_type_names_the_key_the_file_and_the_line(tmp_path):
         validate_section(DatasetParams, doc, "dataset", sources)
 
 
+def test_a_bad_value_from_an_included_fragment_names_the_fragment_and_its_line(tmp_path):
+    base = {"dataset": {"n_tomos": 4, "n_test": 1}, "scene": {"occupancy": 0.1}}
+    path = _params_tree(tmp_path, base, {"crowded": {"include": ["dataset_crowded"], "scene": {"occupancy": 0.6}}})
+    (tmp_path / "params" / "dataset_crowded.yaml").write_text("# a fragment\ndataset:\n  n_tomos: 6\n  seed: many\n")
+    doc, sources = load_preset("crowded", path)
+    assert sources == [path, tmp_path / "params" / "dataset_crowded.yaml", tmp_path / "params" / "crowded.yaml"]
+    with pytest.raises(InputError) as info:
+        validate_section(DatasetParams, doc, "dataset", sources)
+    err = info.value
+    assert "dataset.seed" in err.message and Path(err.path).name == "dataset_crowded.yaml" and err.line == 4
+
+
+def test_release_refuses_a_bad_version_in_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    from tomobench.cli import main
+
+    path = _params_tree(tmp_path, {"dataset": {"n_tomos": 4, "n_test": 1, "version": "dev"}}, {})
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / ".dvc").mkdir()
+    before = path.read_text()
+    monkeypatch.chdir(tmp_path)
+    assert main(["dataset", "release", "v 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "version 'v 1' may hold only" in err, err
+    assert path.read_text() == before
+
+
 def test_unknown_section_is_an_error(tmp_path):
     path = _params_tree(tmp_path, {"dataset": {}, "scenery": {}}, {})
     with pytest.raises(InputError, match="unknown section 'scenery'") as info:
@@ -133,7 +159,6 @@ def test_package_hides_the_test_truth_and_writes_a_reproducible_card(tmp_path):
     summary = package(tomos, structures, public, private, params, parameters={"scene": {"shape_xyz": [48, 32, 20]}})
     assert summary.train == ["tomo_000", "tomo_001"] and summary.test == ["tomo_002"]
     assert sorted(p.name for p in (public / "test" / "tomo_002").iterdir()) == sorted(PUBLIC_TEST_FILES)
-    assert not list(public.rglob("particle_locations.txt"))[2:]  # only the two train tomograms have truth
     assert {p.parent.name for p in public.rglob("particle_locations.txt")} == {"tomo_000", "tomo_001"}
     hidden = private / "test" / "tomo_002"
     assert {"particle_locations.txt", "occupancy_mask.mrc", "class_mask.mrc", "grandmodel.mrc", "classes.csv"} <= \
