@@ -13,6 +13,8 @@ the projector's speed as a ratio to it.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import resource
 import time
 
@@ -20,9 +22,10 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from baselines.template_matching.matching import bin_volume
 from generator.imaging import ImagingParams, image_sample
 from generator.microscope.geometry import tilt_angles
-from generator.microscope.projector import project
+from generator.microscope.projector import depth_extent, project
 from generator.reconstruction.wbp import wbp
 
 
@@ -65,7 +68,7 @@ def main() -> None:
     angles = tilt_angles(-60, 60, args.step)
     n = len(angles)
     print(f"sample {shape[2]}x{shape[1]}x{shape[0]} (x y z) at 10 Å, {n} views, torch threads {args.threads}, "
-          f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+          f"device {'cuda' if torch.cuda.is_available() else 'cpu'}, load average {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
     vol = phantom(shape, args.particles, rng)
     print(f"phantom: {time.perf_counter() - t:.1f} s, peak RSS so far {peak_rss_gib():.2f} GiB")
@@ -84,11 +87,7 @@ def main() -> None:
         print(f"  {stage:<15s}{sec:8.1f} s")
     print(f"  peak RSS after it {peak_rss_gib():.2f} GiB; measured SNR {res.acquisition['snr_measured']:.4f}")
     cc = np.corrcoef(res.reconstruction[::2, ::2, ::2].ravel(), vol[::2, ::2, ::2].ravel())[0, 1]
-    def binned(v, b=4):
-        z, y, x = (d // b * b for d in v.shape)
-        return v[:z, :y, :x].reshape(z // b, b, y // b, b, x // b, b).mean(axis=(1, 3, 5))
-
-    cc4 = np.corrcoef(binned(res.reconstruction).ravel(), binned(vol).ravel())[0, 1]
+    cc4 = np.corrcoef(bin_volume(res.reconstruction, 4).ravel(), bin_volume(vol, 4).ravel())[0, 1]
     print(f"  correlation reconstruction vs phantom: {cc:.3f} per voxel, {cc4:.3f} after 4x binning")
     del res
 
@@ -105,12 +104,16 @@ def main() -> None:
         params.projection.mode = "multislice"
         ms_step = args.multislice_step if args.multislice_step > 0 else args.step
         params.acquisition.tilt_step_deg = ms_step
-        m = len(tilt_angles(-60, 60, ms_step))
+        ms_angles = tilt_angles(-60, 60, ms_step)
+        m = len(ms_angles)
+        slice_vox = params.projection.multislice_slice_nm * 10.0 / 10.0  # 10 Å voxels
+        slices = [max(1, math.ceil((hi - lo) / slice_vox))  # as projector.view_matrix counts its slabs
+                  for lo, hi in (depth_extent(math.radians(a), shape[0], shape[2]) for a in ms_angles)]
         t = time.perf_counter()
         res = image_sample(vol, 10.0, params, np.random.default_rng(1))
         t_ms = time.perf_counter() - t
         per_view = res.timings_s["tilt_series"] / m
-        print(f"\nmultislice pipeline (5 nm slices, {m} views): {t_ms:.1f} s "
+        print(f"\nmultislice pipeline (5 nm slices, {min(slices)}-{max(slices)} per view, {m} views): {t_ms:.1f} s "
               + ", ".join(f"{k} {v:.1f} s" for k, v in res.timings_s.items()))
         print(f"  multislice tilt series: {per_view:.2f} s per view"
               + (f", about {per_view * n:.0f} s for {n} views" if m != n else ""))

@@ -90,7 +90,7 @@ def _library(config, library_dir: Path | None):
         return build_library(config.structures)
     from generator.structures.library import load_library
     library = load_library(library_dir)
-    wanted = float(getattr(config.structures, "voxel_size_a", library.voxel_size_a))
+    wanted = float(config.structures.voxel_size_a)
     if library.templates and abs(library.voxel_size_a - wanted) > 1e-3:
         raise InputError(f"the library's voxel size is {library.voxel_size_a} Å but structures.voxel_size_a = "
                          f"{wanted}; rebuild it (dvc repro structures)", library_dir)

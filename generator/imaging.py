@@ -169,14 +169,14 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     flip = rec.ctf_correction == "phase_flip"
     bar = tqdm(total=n * (1 + rec.noise_free) if rec.method == "wbp" else rec.sirt_iterations * (1 + rec.noise_free),
                desc=f"reconstruction ({rec.method})", file=sys.stderr, disable=not show, leave=False)
-    views = contrast_images(to_specimen(torch.from_numpy(noisy).to(dev), axis_deg, (ny, nx)), series.nominal_deg,
-                            voxel_size_a, opt_specimen, flip)
-    volume = reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
-    nf_volume = None
-    if rec.noise_free:
-        views = contrast_images(to_specimen(torch.from_numpy(noise_free).to(dev), axis_deg, (ny, nx)),
-                                series.nominal_deg, voxel_size_a, opt_specimen, flip)
-        nf_volume = reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
+
+    def reconstruct_series(images: np.ndarray) -> np.ndarray:
+        views = contrast_images(to_specimen(torch.from_numpy(images).to(dev), axis_deg, (ny, nx)), voxel_size_a,
+                                opt_specimen, flip)
+        return reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
+
+    volume = reconstruct_series(noisy)
+    nf_volume = reconstruct_series(noise_free) if rec.noise_free else None
     bar.close()
     timings["reconstruction"] = time.perf_counter() - t0
 

@@ -57,15 +57,6 @@ class SimulationConfig:
     structures: Any   # generator.structures.params.StructureParams
     scene: Any        # generator.scene.params.SceneParams
     imaging: Any      # generator.imaging.ImagingParams
-    sources: list[Path]
-    document: dict[str, Any]
-
-    def generator_sections(self) -> dict[str, Any]:
-        """The parameters that define the data (for the dataset card)."""
-        return {"dataset": self.dataset.model_dump(mode="json", exclude={"workers", "scheduler"}),
-                "structures": self.structures.model_dump(mode="json"),
-                "scene": self.scene.model_dump(mode="json"),
-                "imaging": self.imaging.model_dump(mode="json")}
 
 
 def load_config(preset: str = "default", params_file: str | Path | None = None, *,
@@ -87,8 +78,7 @@ def load_config(preset: str = "default", params_file: str | Path | None = None, 
         dataset=dataset,
         structures=validate_section(_structure_params_model(), doc, "structures", sources),
         scene=validate_section(parts["SceneParams"], doc, "scene", sources),
-        imaging=validate_section(parts["ImagingParams"], doc, "imaging", sources),
-        sources=sources, document=doc)
+        imaging=validate_section(parts["ImagingParams"], doc, "imaging", sources))
 
 
 def tomo_streams(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator]:

@@ -62,15 +62,26 @@ def _frequency_grid(shape_yx, pixel_a, rfft, device):
 
 
 def chi(k: torch.Tensor, defocus_a, wavelength: float, cs_a: float) -> torch.Tensor:
-    """Aberration phase chi(k) in radians; ``defocus_a`` (> 0 underfocus) may be a tensor broadcasting with k."""
+    """Aberration phase chi(k) in radians; ``defocus_a`` (> 0 underfocus) may be a tensor broadcasting with k.
+
+    ``k`` may also be a numpy array (then the result is one).
+    """
     return math.pi * wavelength * defocus_a * k**2 - 0.5 * math.pi * cs_a * wavelength**3 * k**4
+
+
+def astigmatic_defocus(defocus_a, azimuth: torch.Tensor, optics):
+    """Defocus (Å) along each azimuth (rad): ``df + astig/2 * cos(2 (alpha - alpha_astig))``; ``df`` without astigmatism."""
+    if optics.astigmatism_um > 0:
+        return defocus_a + 0.5 * optics.astigmatism_um * 1e4 * torch.cos(
+            2 * (azimuth - math.radians(optics.astigmatism_angle_deg)))
+    return defocus_a
 
 
 def envelope(k: torch.Tensor, optics, wavelength: float, defocus_a: float = 0.0,
              extra_b_a2=0.0) -> torch.Tensor:
     """Product of the B-factor, spatial- and temporal-coherence envelopes (see module doc)."""
     b = optics.b_factor_a2 + extra_b_a2
-    env = torch.exp(-(b / 4.0) * k**2) if not isinstance(b, torch.Tensor) else torch.exp(-(b / 4.0) * k**2)
+    env = torch.exp(-(b / 4.0) * k**2)
     if optics.illumination_aperture_mrad > 0:
         a = optics.illumination_aperture_mrad * 1e-3
         cs_a = optics.cs_mm * 1e7
@@ -92,15 +103,13 @@ def ctf_2d(shape_yx: tuple[int, int], pixel_a: float, optics, defocus_a=None, *,
     """
     k, az = frequency_grid(shape_yx, pixel_a, device=device)
     lam = wavelength_a(optics.voltage_kv)
-    df = optics.defocus_um * 1e4 if defocus_a is None else defocus_a
-    if optics.astigmatism_um > 0:
-        df = df + 0.5 * optics.astigmatism_um * 1e4 * torch.cos(2 * (az - math.radians(optics.astigmatism_angle_deg)))
+    df = astigmatic_defocus(optics.defocus_um * 1e4 if defocus_a is None else defocus_a, az, optics)
     x = chi(k, df, lam, optics.cs_mm * 1e7) + math.asin(optics.amplitude_contrast)
     if optics.phase_plate:
         x = x + math.radians(optics.phase_shift_deg)
     ctf = -torch.sin(x)
     if with_envelope:
-        mean_df = float(torch.as_tensor(df).mean()) if isinstance(df, torch.Tensor) else float(df)
+        mean_df = float(df.mean()) if isinstance(df, torch.Tensor) else float(df)
         ctf = ctf * envelope(k, optics, lam, mean_df, extra_b_a2)
     return ctf
 
@@ -111,10 +120,8 @@ def ctf_zeros_1d(n_zeros: int, defocus_a: float, voltage_kv: float, cs_mm: float
 
     Solves ``chi(k) + arcsin(A) = n pi`` (n = 1, 2, ...) for ``k`` numerically on a fine grid.
     """
-    lam = wavelength_a(voltage_kv)
-    cs_a = cs_mm * 1e7
     k = np.linspace(0, 1.0, 2_000_001)
-    x = math.pi * lam * defocus_a * k**2 - 0.5 * math.pi * cs_a * lam**3 * k**4 + math.asin(amplitude_contrast)
+    x = chi(k, defocus_a, wavelength_a(voltage_kv), cs_mm * 1e7) + math.asin(amplitude_contrast)
     s = np.sin(x)
     idx = np.nonzero(np.sign(s[1:]) != np.sign(s[:-1]))[0]
     idx = idx[k[idx] > 0][:n_zeros]

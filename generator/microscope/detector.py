@@ -79,14 +79,12 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
     if mode == "dose":
         if np.any(dose_per_pixel <= 0):
             raise InputError("the dose per view must be > 0; raise dose_total_e_per_a2")
+        signal = clean * dose_per_pixel[:, None, None]
         expected = np.clip(clean, 0.0, None) * dose_per_pixel[:, None, None]
-        if detector == "counting":
-            noisy = rng.poisson(expected * dqe_zero).astype(np.float32) / np.float32(dqe_zero)
-            noisy += (clean * dose_per_pixel[:, None, None] - expected).astype(np.float32)
-        else:
-            noisy = rng.poisson(expected).astype(np.float32)
-            noisy += (clean * dose_per_pixel[:, None, None] - expected).astype(np.float32)
-        noise_free = (clean * dose_per_pixel[:, None, None]).astype(np.float32)
+        q = dqe_zero if detector == "counting" else 1.0  # detected fraction at zero frequency
+        noisy = rng.poisson(expected * q).astype(np.float32) / np.float32(q)
+        noisy += (signal - expected).astype(np.float32)
+        noise_free = signal.astype(np.float32)
         return noisy, noise_free, measured_snr(noise_free, noisy, signal_mask)
     if mode == "snr":
         if snr <= 0:

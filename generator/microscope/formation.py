@@ -84,10 +84,7 @@ def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxe
             spec = torch.fft.fft2(psi)
             spec.mul_(propagator)
             psi = torch.fft.ifft2(spec)
-    df_lens = optics.defocus_um * 1e4 + float(view.slab_depth_vox[-1]) * voxel_a
-    if optics.astigmatism_um > 0:
-        df_lens = df_lens + 0.5 * optics.astigmatism_um * 1e4 * torch.cos(
-            2 * (az - math.radians(optics.astigmatism_angle_deg)))
+    df_lens = ctfm.astigmatic_defocus(float(_slab_defocus_a(view, voxel_a, optics)[-1]), az, optics)
     x = ctfm.chi(k, df_lens, lam, optics.cs_mm * 1e7)
     lens = torch.exp(1j * x) * ctfm.envelope(k, optics, lam, optics.defocus_um * 1e4, damage_b)
     if optics.phase_plate:

@@ -103,8 +103,6 @@ def sinusoidal_shifts(true_deg: np.ndarray, mean_px: float, max_px: float,
 def make_tilt_series(acq, rng: np.random.Generator) -> TiltSeries:
     """Build the tilt series of :class:`~generator.microscope.params.AcquisitionParams` ``acq``."""
     nominal = tilt_angles(acq.tilt_min_deg, acq.tilt_max_deg, acq.tilt_step_deg)
-    if acq.dose_total_e_per_a2 <= 0:
-        raise InputError(f"dose_total_e_per_a2 must be > 0 (got {acq.dose_total_e_per_a2})")
     order = acquisition_order(nominal, acq.scheme, acq.bidirectional_start_deg)
     errors = rng.normal(0.0, acq.tilt_angle_error_deg, len(nominal)) if acq.tilt_angle_error_deg > 0 \
         else np.zeros(len(nominal))

@@ -71,30 +71,23 @@ def depth_extent(theta_rad: float, nz: int, nx: int) -> tuple[float, float]:
 
 
 def view_matrix(theta_deg: float, nz: int, nx: int, nu: int | None = None, *,
-                slab_vox: float = 0.0, transpose: bool = False,
-                device: torch.device | str = "cpu") -> ViewMatrix:
+                slab_vox: float = 0.0, device: torch.device | str = "cpu") -> ViewMatrix:
     """Sparse matrix of one view at tilt ``theta_deg`` for a volume with ``nz`` x ``nx`` voxels per y row.
 
-    ``slab_vox <= 0`` gives one slab (the plain projection). ``transpose=True``
-    returns the back-projection matrix ``(nz * nx, nu)`` (one slab only).
+    ``slab_vox <= 0`` gives one slab (the plain projection). The back-projection is the
+    transpose of the matrix (``matrix.t()``).
     """
     nu = nx if nu is None else nu
     th = math.radians(theta_deg)
     u, z, x, wt, depth = _ray_samples(th, nz, nx, nu)
-    if slab_vox > 0 and not transpose:
+    if slab_vox > 0:
         lo, hi = depth_extent(th, nz, nx)
         n_slabs = max(1, int(math.ceil((hi - lo) / slab_vox)))
         slab = np.clip(np.floor((depth - lo) / slab_vox).astype(np.int64), 0, n_slabs - 1)
         centres = lo + (np.arange(n_slabs) + 0.5) * slab_vox
     else:
         n_slabs, slab, centres = 1, np.zeros_like(u), np.array([0.0])
-    rows = slab * nu + u
-    cols = z * nx + x
-    if transpose:
-        rows, cols, shape = cols, rows, (nz * nx, nu)
-    else:
-        shape = (n_slabs * nu, nz * nx)
-    a = csr_matrix(rows, cols, wt, shape, device)
+    a = csr_matrix(slab * nu + u, z * nx + x, wt, (n_slabs * nu, nz * nx), device)
     return ViewMatrix(a, centres, nu)
 
 
@@ -135,10 +128,3 @@ def project(volume: np.ndarray | torch.Tensor, angles_deg, *, device: torch.devi
     rows = volume_rows(v)
     nz, _, nx = v.shape
     return torch.stack([project_slabs(rows, view_matrix(a, nz, nx, device=device))[0] for a in angles_deg])
-
-
-def backproject_view(image: torch.Tensor, theta_deg: float, nz: int, nx: int,
-                     device: torch.device | str = "cpu") -> torch.Tensor:
-    """Back-projection of one image ``[ny, nu]`` into rows ``(nz * nx, ny)`` (the transpose of projection)."""
-    bt = view_matrix(theta_deg, nz, nx, image.shape[1], transpose=True, device=device).matrix
-    return bt @ image.transpose(0, 1).contiguous()

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from generator.microscope import ctf as ctfm
+from generator.microscope.detector import apply_filter
 from generator.microscope.geometry import angular_weights
-from generator.microscope.projector import (csr_matrix, project_slabs, rows_to_volume, view_matrix,
-                                            volume_rows)
+from generator.microscope.projector import csr_matrix, rows_to_volume, view_matrix
 
 
 def ramp_filter(n: int, apodization: str = "hann", cutoff: float = 1.0) -> torch.Tensor:
@@ -63,8 +63,7 @@ def filter_views(views: torch.Tensor, apodization: str = "hann", cutoff: float =
     return torch.fft.irfft(spec, n=2 * n_u, dim=-1)[..., :n_u]
 
 
-def contrast_images(images: torch.Tensor, angles_deg, voxel_a: float, optics=None,
-                    phase_flip: bool = False) -> torch.Tensor:
+def contrast_images(images: torch.Tensor, voxel_a: float, optics=None, phase_flip: bool = False) -> torch.Tensor:
     """Intensity views ``[n, y, x]`` -> contrast ``-(I / mean - 1)`` (dense matter positive at underfocus).
 
     With ``phase_flip`` the spectrum of ``I / mean - 1`` is multiplied by the sign of
@@ -76,7 +75,7 @@ def contrast_images(images: torch.Tensor, angles_deg, voxel_a: float, optics=Non
         return -rel
     ny, nx = images.shape[-2:]
     c = ctfm.ctf_2d((ny, nx), voxel_a, optics, device=images.device, with_envelope=False)
-    return torch.fft.irfft2(torch.fft.rfft2(rel) * torch.sign(c).float(), s=(ny, nx))
+    return apply_filter(rel, torch.sign(c).float())
 
 
 def _bp_matrix(angles_deg, nz: int, nx: int, nu: int, device) -> torch.Tensor:
@@ -136,8 +135,7 @@ def sirt(views: torch.Tensor, angles_deg, nz: int, *, iterations: int = 10, rela
     """
     n, ny, nu = views.shape
     mats = [view_matrix(float(a), nz, nu, nu, device=views.device).matrix for a in angles_deg]
-    mats_t = [view_matrix(float(a), nz, nu, nu, transpose=True, device=views.device).matrix
-              for a in angles_deg]
+    mats_t = [m.t().to_sparse_csr() for m in mats]  # the back-projection A^T
     ones_vol = torch.ones((nz * nu, 1), device=views.device)
     ones_img = torch.ones((nu, 1), device=views.device)
     inv_row = [1.0 / torch.clamp(m @ ones_vol, min=1e-6) for m in mats]  # (nu, 1)
@@ -164,5 +162,4 @@ def reconstruct(views: torch.Tensor, angles_deg, nz: int, params, progress=None)
                progress=progress)
 
 
-__all__ = ["ramp_filter", "filter_views", "contrast_images", "backproject", "wbp", "sirt", "reconstruct",
-           "project_slabs", "volume_rows"]
+__all__ = ["ramp_filter", "filter_views", "contrast_images", "backproject", "wbp", "sirt", "reconstruct"]

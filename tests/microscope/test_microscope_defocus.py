@@ -10,6 +10,7 @@ from generator.imaging import ImagingParams, image_sample
 from generator.microscope import ctf as ctfm
 from generator.microscope.params import OpticsParams
 from generator.microscope.projector import project
+from microscope_testlib import gaussian_blob
 
 VOXEL = 5.0
 SHAPE = (600, 64, 128)  # a 0.3 µm thick slab
@@ -17,9 +18,7 @@ TILT = 10.0
 
 
 def _blob_volume(z, x):
-    nz, ny, nx = SHAPE
-    zz, yy, xx = np.mgrid[:nz, :ny, :nx].astype(np.float32)
-    return np.exp(-((zz - z) ** 2 + (yy - ny // 2) ** 2 + (xx - x) ** 2) / (2 * 1.2**2)).astype(np.float32)
+    return gaussian_blob(SHAPE, (z, SHAPE[1] // 2, x), 2 * 1.2**2).astype(np.float32)
 
 
 def _fitted_defocus_um(vol):

@@ -10,15 +10,13 @@ import pytest
 from generator.imaging import ImagingParams, image_sample, write_imaging
 from generator.microscope.geometry import acquisition_order, angular_weights, make_tilt_series, tilt_angles
 from generator.microscope.params import AcquisitionParams
+from microscope_testlib import gaussian_blob
 from tomobench.errors import InputError
 from tomobench.params import validate
 
 
 def _phantom(shape=(12, 32, 40)):
-    nz, ny, nx = shape
-    z, y, x = np.mgrid[:nz, :ny, :nx].astype(np.float32)
-    return (np.exp(-((z - 6) ** 2 + (y - 12) ** 2 + (x - 25) ** 2) / 6.0)
-            + np.exp(-((z - 4) ** 2 + (y - 22) ** 2 + (x - 10) ** 2) / 4.0)).astype(np.float32)
+    return (gaussian_blob(shape, (6, 12, 25), 6.0) + gaussian_blob(shape, (4, 22, 10), 4.0)).astype(np.float32)
 
 
 def _params(**over):

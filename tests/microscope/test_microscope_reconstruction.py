@@ -2,20 +2,19 @@
 
 import numpy as np
 import pytest
-import torch
 
 from generator.microscope.geometry import tilt_angles
 from generator.microscope.projector import project
 from generator.reconstruction.wbp import ramp_filter, sirt, wbp
+from microscope_testlib import gaussian_blob
 
 
 def _blobs(shape, n, rng, sigma=2.0):
     nz, ny, nx = shape
-    z, y, x = np.mgrid[:nz, :ny, :nx].astype(np.float32)
     vol = np.zeros(shape, np.float32)
     m = [min(6, d // 2 - 1) for d in shape]
     for c in rng.uniform(m, [nz - m[0], ny - m[1], nx - m[2]], (n, 3)):
-        vol += np.exp(-((z - c[0]) ** 2 + (y - c[1]) ** 2 + (x - c[2]) ** 2) / (2 * sigma**2))
+        vol += gaussian_blob(shape, c, 2 * sigma**2)
     return vol
 
 
@@ -36,7 +35,7 @@ def test_noise_free_wbp_of_full_series_correlates_with_phantom():
     angles = tilt_angles(-90, 90, 2.0)
     proj = project(vol, angles)
     rec = wbp(proj, angles, 32, apodization="none").numpy()
-    assert _corr(rec, vol) > 0.9
+    assert _corr(rec, vol) > 0.99  # measured 0.9992
     # units: WBP inverts the projector, the peak heights come back
     assert rec.max() == pytest.approx(vol.max(), rel=0.25)
 
