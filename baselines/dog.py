@@ -27,13 +27,15 @@ from tqdm import tqdm
 from baselines.params_io import load_method_params
 from baselines.public_data import (data_sign, particle_densities, public_classes, split_tomograms,
                                    write_submission, write_timing)
-from tomobench.classes import UNKNOWN_CLASS, ClassTable
+from tomobench.classes import UNKNOWN_CLASS, ClassTable, read_classes
 from tomobench.errors import InputError
+from tomobench.groundtruth import GroundTruth, find_classes_csv, find_truth_folders, load_truth
 from tomobench.params import Params
 from tomobench.particles import make_particles
 from tomobench.plugins import scorer
 
-Objective = Callable[[pd.DataFrame, Path], float]
+Truth = Path | dict[str, GroundTruth]      # what the scorer accepts: a truth folder or loaded truths
+Objective = Callable[[pd.DataFrame, Truth], float]
 
 
 class DogParams(Params):
@@ -118,11 +120,12 @@ def pick_volume(volume: np.ndarray, sigma1_vox: float, *, ratio: float, sign: fl
 
 
 def grid_search(candidates: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]], t_values: list[float],
-                truth_dir: Path, objective: Objective) -> tuple[float, float, pd.DataFrame]:
+                truth: Truth, objective: Objective) -> tuple[float, float, pd.DataFrame]:
     """Best ``(sigma1, t)`` over precomputed peaks ``{sigma1: {tomo: (zyx, values)}}``.
 
-    ``objective(picks, truth_dir)`` scores a multi-tomogram pick list (higher is
-    better). Returns ``(sigma1, t, table of all trials)``.
+    ``objective(picks, truth)`` scores a multi-tomogram pick list (higher is
+    better); ``truth`` is passed through unchanged (best loaded once, see
+    :func:`load_truths`). Returns ``(sigma1, t, table of all trials)``.
     """
     rows = []
     for sigma1, per_tomo in candidates.items():
@@ -132,7 +135,7 @@ def grid_search(candidates: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]
                 keep = select_peaks(values, t=t)
                 frames.append(_to_particles(zyx[keep], values[keep], tomo))
             picks = pd.concat(frames, ignore_index=True)
-            value = objective(picks, truth_dir) if len(picks) else 0.0
+            value = objective(picks, truth) if len(picks) else 0.0
             rows.append({"sigma1_vox": sigma1, "t": t, "n_picks": len(picks), "objective": float(value)})
     table = pd.DataFrame(rows)
     best = table.sort_values(["objective", "t"], ascending=[False, False]).iloc[0]
@@ -157,9 +160,18 @@ def class_radii_vox(classes: ClassTable, voxel_size_a: float) -> dict[str, float
     return out
 
 
-def scorer_objective(picks: pd.DataFrame, truth_dir: Path) -> float:
-    """Localization F1 of the project's scorer (found through :mod:`tomobench.plugins`, not imported)."""
-    return float(scorer()(picks, truth_dir)["f1"])
+def load_truths(split: Path) -> dict[str, GroundTruth]:
+    """Tomogram name -> ground truth of a split folder, read once for every grid trial
+    (as the scorer's own loader does: one class table, the nearest ``classes.csv``)."""
+    csv_path = find_classes_csv(split)
+    classes = read_classes(csv_path) if csv_path else None
+    return {name: load_truth(folder, classes) for name, folder in find_truth_folders(split).items()}
+
+
+def scorer_objective() -> Objective:
+    """Localization F1 of the project's scorer (found once through :mod:`tomobench.plugins`, not imported)."""
+    score = scorer()
+    return lambda picks, truth: float(score(picks, truth)["f1"])
 
 
 # --------------------------------------------------------------------------- CLI
@@ -191,7 +203,7 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
     classes = public_classes(public)
     train, test = split_tomograms(public, "train"), split_tomograms(public, "test")
     train = [t for t in train if t.has_truth]
-    voxel_size_a = test[0].reconstruction()[1] or 10.0
+    voxel_size_a = test[0].header()[1] or 10.0
     radii = class_radii_vox(classes, voxel_size_a)
     if not radii:
         raise InputError("no scored class has a radius_nm; the DoG scale cannot be set", public / "classes.csv")
@@ -203,14 +215,15 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
     if tune and train:
         t0 = time.perf_counter()
         sigmas = [default_sigma * f for f in params.grid_sigma_factors]
-        candidates = {}
-        for sigma1 in tqdm(sigmas, desc="dog grid search", unit="sigma"):
-            min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
-            candidates[sigma1] = {
-                tomo.name: local_peaks(sign * dog_filter(tomo.reconstruction()[0], sigma1, params.sigma_ratio),
-                                       min_dist)
-                for tomo in train}
-        sigma1, t, trials = grid_search(candidates, params.grid_t, public / "train", objective or scorer_objective)
+        candidates: dict[float, dict] = {sigma1: {} for sigma1 in sigmas}
+        for tomo in tqdm(train, desc="dog grid search", unit="tomo"):
+            volume = tomo.reconstruction()[0]     # read once, filtered at every sigma
+            for sigma1 in sigmas:
+                min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
+                candidates[sigma1][tomo.name] = local_peaks(sign * dog_filter(volume, sigma1, params.sigma_ratio),
+                                                            min_dist)
+        sigma1, t, trials = grid_search(candidates, params.grid_t, load_truths(public / "train"),
+                                        objective or scorer_objective())
         params.sigma1_vox, params.threshold_t = sigma1, t
         train_s = time.perf_counter() - t0
     sigma1 = params.sigma1_vox or default_sigma

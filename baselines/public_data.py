@@ -47,6 +47,11 @@ class Tomogram:
         volume, voxel_size_a = read_volume(self.folder / RECONSTRUCTION)
         return np.asarray(volume, dtype=np.float32), voxel_size_a
 
+    def header(self) -> tuple[tuple[int, ...], float]:
+        """``(shape [z, y, x], voxel_size_a)`` of the reconstruction, without reading its voxels (memory map)."""
+        volume, voxel_size_a = read_volume(self.folder / RECONSTRUCTION, mmap=True)
+        return volume.shape, voxel_size_a
+
     def truth(self) -> pd.DataFrame:
         return read_particles(self.folder / PARTICLE_LOCATIONS, "shrec")
 
@@ -106,26 +111,25 @@ def read_acquisition(path: str | Path) -> dict[str, Any]:
 
 
 def particle_densities(train: list[Tomogram], scored: list[str]) -> dict[str, float]:
-    """Particles of each scored class per voxel of reconstruction over the training split ({} without truth)."""
+    """Particles of each scored class per voxel of reconstruction over training tomograms with
+    ground truth (callers filter on :attr:`Tomogram.has_truth`); {} for none."""
     counts: dict[str, int] = {name: 0 for name in scored}
     voxels = 0
     for tomo in train:
-        if not tomo.has_truth:
-            continue
         for name, n in tomo.truth()["class"].value_counts().items():
             if name in counts:
                 counts[name] += int(n)
-        volume, _ = read_volume(tomo.folder / RECONSTRUCTION, mmap=True)
-        voxels += int(np.prod(volume.shape))
+        voxels += int(np.prod(tomo.header()[0]))
     return {name: n / voxels for name, n in counts.items()} if voxels else {}
 
 
 def data_sign(tomos: list[Tomogram]) -> float:
-    """+1 when particles are brighter than their surroundings in the training reconstructions, else -1."""
+    """+1 when particles are brighter than their surroundings in the training reconstructions, else -1.
+
+    ``tomos`` are training tomograms with ground truth (callers filter on :attr:`Tomogram.has_truth`).
+    """
     diffs = []
     for tomo in tomos:
-        if not tomo.has_truth:
-            continue
         volume, _ = tomo.reconstruction()
         truth = tomo.truth()
         zyx = np.rint(truth[["z", "y", "x"]].to_numpy()).astype(int)
@@ -154,14 +158,3 @@ def write_timing(out: str | Path, record: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, default=float) + "\n", encoding="utf-8")
     return path
-
-
-def torch_device(requested: str = "auto") -> str:
-    """``cuda`` when present (or when asked), else ``cpu``."""
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda asked for, but torch sees no CUDA device")
-    return requested

@@ -1,7 +1,8 @@
 """Shared plumbing of the learned baselines (U-Net, classifier CNN).
 
 Threads, devices, seeds, checkpoints and the timing file of the contract
-(``<out stem>.timing.json``). No physics or model code lives here.
+(``<out stem>.timing.json``). No physics or model code lives here. The device
+resolver (:func:`resolve_device`) also serves template matching.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from baselines import public_data
+from tomobench.errors import InputError
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, method: str) -> None:
@@ -32,21 +34,25 @@ def add_training_arguments(parser: argparse.ArgumentParser, method: str) -> None
 
 
 def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:
-    """Limit torch to ``threads`` CPU threads (the shared machine has 2 cores) and pick a device.
-
-    ``device`` is ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``.
-    """
+    """Limit torch to ``threads`` CPU threads (the shared machine has 2 cores) and pick a device
+    (:func:`resolve_device`)."""
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(threads)
     except RuntimeError:  # may only be set once per process
         pass
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for but no CUDA device is available")
-    return torch.device(device)
+    return torch.device(resolve_device(device))
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """The device name for ``--device``: ``auto`` gives ``cuda`` when torch sees one, else ``cpu``;
+    ``cuda`` without a CUDA device is an :class:`~tomobench.errors.InputError` (a ``ValueError``)."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda asked for, but torch sees no CUDA device")
+    return requested
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -19,11 +19,11 @@ import time
 import numpy as np
 import torch
 
-from baselines.public_data import torch_device
 from baselines.template_matching import so3
 from baselines.template_matching.correlation import LocalCorrelator
 from baselines.template_matching.matching import PreparedTemplate, match_template
 from baselines.template_matching.templates import spherical_mask
+from baselines.torch_common import resolve_device
 
 
 def bare_correlation(corr: LocalCorrelator, templates: torch.Tensor) -> torch.Tensor:
@@ -46,14 +46,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    device = torch_device(args.device)
+    device = resolve_device(args.device)
     rng = np.random.default_rng(0)
     volume = rng.normal(size=(args.size,) * 3).astype(np.float32)
     n = args.template
     mask = spherical_mask(n, n / 2 - 3, 1.0)
     template = (rng.normal(size=(n,) * 3) * mask).astype(np.float32)
     rotations = so3.sample_rotations(10.0)[: args.rotations]
-    tpl = PreparedTemplate("bench", template, mask, n / 2 - 3, rotations, 1, 10.0)
+    tpl = PreparedTemplate("bench", template, mask, n / 2 - 3, rotations, 1)
     corr = LocalCorrelator(volume, mask, device=device)
     batch_templates = torch.as_tensor(np.repeat(template[None], args.batch, 0), device=device)
 

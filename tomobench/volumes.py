@@ -86,3 +86,23 @@ def label_dtype(max_label: int) -> np.dtype:
 def box_centre(shape: tuple[int, ...]) -> np.ndarray:
     """Index of the centre voxel of a box, ``n // 2`` per axis (the template convention)."""
     return np.array([n // 2 for n in shape], dtype=float)
+
+
+def crop(volume: np.ndarray, corner_zyx, size: int, *, fill: float = 0.0,
+         dtype: np.dtype | type | None = None) -> np.ndarray:
+    """The cube ``volume[corner : corner + size]`` (``[z, y, x]``), ``fill`` where it leaves the volume.
+
+    ``corner_zyx`` may be negative or beyond the volume; the output always has
+    shape ``(size, size, size)`` and ``dtype`` (default: the volume's). Pure numpy;
+    the volume is not modified.
+    """
+    corner = np.asarray(corner_zyx, dtype=int).reshape(3)
+    out = np.full((size,) * 3, fill, dtype=volume.dtype if dtype is None else dtype)
+    lo = np.maximum(corner, 0)
+    hi = np.minimum(corner + size, volume.shape)
+    if np.any(hi <= lo):
+        return out
+    dst = lo - corner
+    out[dst[0]:dst[0] + hi[0] - lo[0], dst[1]:dst[1] + hi[1] - lo[1], dst[2]:dst[2] + hi[2] - lo[2]] = \
+        volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    return out

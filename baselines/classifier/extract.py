@@ -11,22 +11,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from tomobench.volumes import crop
+
 
 def extract_subtomograms(volume: np.ndarray, centres_xyz: np.ndarray, box: int, *,
                          fill: float = 0.0) -> np.ndarray:
     """``(N, box, box, box)`` float32 subtomograms at ``centres_xyz`` ((N, 3) voxels, x y z)."""
     centres = np.rint(np.asarray(centres_xyz, dtype=float).reshape(-1, 3)[:, ::-1]).astype(int)  # z y x
-    out = np.full((len(centres), box, box, box), fill, dtype=np.float32)
-    shape = np.array(volume.shape)
+    out = np.empty((len(centres), box, box, box), dtype=np.float32)
     for i, c in enumerate(centres):
-        lo = c - box // 2
-        src_lo, src_hi = np.maximum(lo, 0), np.minimum(lo + box, shape)
-        if np.any(src_hi <= src_lo):
-            continue
-        d_lo = src_lo - lo
-        d_hi = d_lo + (src_hi - src_lo)
-        out[i, d_lo[0]:d_hi[0], d_lo[1]:d_hi[1], d_lo[2]:d_hi[2]] = \
-            volume[src_lo[0]:src_hi[0], src_lo[1]:src_hi[1], src_lo[2]:src_hi[2]]
+        out[i] = crop(volume, c - box // 2, box, fill=fill, dtype=np.float32)
     return out
 
 

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from baselines.classifier.metrics import accuracy, confusion_matrix, kmeans_purity, per_class_f1
 from baselines.classifier.params import CNNParams, SubtomoTaskParams
 from baselines.classifier.train import predict_logits, train_classifier
+from baselines.template_matching.templates import wedge_mask as template_wedge_mask
 from tomobench.classes import read_classes
 from tomobench.errors import InputError
 from tomobench.euler import random_rotations
@@ -57,15 +58,16 @@ def load_templates(structures_dir: str | Path, names: list[str] | None = None) -
 
 
 def wedge_mask(box: int, tilt_max_deg: float) -> np.ndarray:
-    """Boolean ``[z, y, x]`` mask in numpy FFT order: True where a tilt series about y with tilts
-    up to ``±tilt_max_deg`` samples Fourier space (``|k_z| <= |k_x| tan(tilt_max)``; DC kept)."""
-    if tilt_max_deg >= 90:
-        return np.ones((box,) * 3, bool)
-    k = np.fft.fftfreq(box)
-    kz, _, kx = np.meshgrid(k, k, k, indexing="ij")
-    mask = np.abs(kz) <= np.abs(kx) * np.tan(np.radians(tilt_max_deg)) + 1e-12
-    mask[0, 0, 0] = True
-    return mask
+    """Boolean ``[z, y, x]`` mask in numpy (full) FFT order: True where a tilt series about y with tilts
+    up to ``±tilt_max_deg`` samples Fourier space (``|k_z| <= |k_x| tan(tilt_max)``; DC kept).
+
+    The missing wedge of template matching (:func:`~baselines.template_matching.templates.wedge_mask`,
+    rfftn layout), extended to the negative ``k_x`` it leaves out: for a symmetric tilt range about y
+    the mask depends on ``|k_x|`` only.
+    """
+    half = template_wedge_mask((box,) * 3, -tilt_max_deg, tilt_max_deg) > 0
+    j = np.arange(box)
+    return half[:, :, np.minimum(j, box - j)]
 
 
 def _shift_ramp(box: int, shift_zyx: np.ndarray) -> np.ndarray:

@@ -21,10 +21,11 @@ import torch
 
 from baselines.params_io import load_method_params
 from baselines.public_data import (data_sign, particle_densities, public_classes, public_templates,
-                                   split_tomograms, torch_device, write_submission, write_timing)
+                                   split_tomograms, write_submission, write_timing)
 from baselines.template_matching.matching import bin_volume, match_template, prepare_template
 from baselines.template_matching.peaks import extract_peaks
 from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t
+from baselines.torch_common import resolve_device
 from tomobench.errors import InputError
 from tomobench.euler import matrix_to_euler
 from tomobench.params import Params
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     params = _apply_overrides(load_method_params(TMParams, "tm", args.params, {}), args)
     if params.threads:
         torch.set_num_threads(params.threads)
-    device = torch_device(params.device)
+    device = resolve_device(params.device)
     public = Path(args.data)
     classes = public_classes(public)
     templates, template_voxel_a = public_templates(public, params.classes or classes.scored_names)
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         work_voxel = voxel_a * params.bin
         voxels += work.size
         tilts = np.asarray(acq["tilt_angles_deg"], dtype=float)
-        frames = []
+        frames, radii_vox = [], {}
         for name in names:
             t0 = time.perf_counter()
             tpl = prepare_template(
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             if params.false_alarm:
                 cutoff = false_alarm_cutoff(float(scores.std()), scores.size, len(tpl.rotations), params.n_false)
             bulk_vox = bulk_a[name] / work_voxel if np.isfinite(bulk_a[name]) else tpl.radius_vox
-            bulk_a[name] = bulk_vox * work_voxel
+            radii_vox[name] = bulk_vox * work_voxel / voxel_a   # candidates are in full-resolution voxels
             zyx, values = extract_peaks(scores, int(np.ceil(params.candidates_factor * n_expected[name])),
                                         bulk_vox, min_score=cutoff)
             angles = matrix_to_euler(tpl.rotations[index[tuple(zyx.T)]]) if len(zyx) else np.zeros((0, 3))
@@ -161,7 +162,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"tm {tomo.name} {name}: {len(tpl.rotations)} rotations (z symmetry {tpl.z_symmetry}), "
                   f"{len(zyx)} candidates, {per_class_s[name]:.1f} s")
         candidates = pd.concat(frames, ignore_index=True)
-        radii_vox = {c: bulk_a[c] / voxel_a for c in names}
         size = mass if all(c in mass for c in names) else None
         picks_t.append(tm_t(candidates, n_expected, radii_vox, size))
         picks_f.append(tm_f(candidates, n_expected, radii_vox, size))

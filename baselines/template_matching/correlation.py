@@ -88,7 +88,7 @@ class LocalCorrelator:
         v[: self.shape[0], : self.shape[1], : self.shape[2]] = (t - t.mean()) / (std if std > 0 else 1.0)
         self.n_mask = float(mask.sum())
         self.mask_size = mask.shape[0]
-        self._index = [self._wrap_index(mask.shape[0], s) for s in self.fft_shape]
+        self._index = [self._wrap_index(mask.shape[0], s).to(device) for s in self.fft_shape]
         dims = (-3, -2, -1)
         self.fv = torch.fft.rfftn(v, dim=dims)
         fm = torch.conj(torch.fft.rfftn(self._place(torch.as_tensor(mask, device=device)[None])[0], dim=dims))
@@ -106,7 +106,7 @@ class LocalCorrelator:
     def _place(self, templates: torch.Tensor) -> torch.Tensor:
         """Centred ``(B, n, n, n)`` templates into ``(B, *fft_shape)`` with the centre at index 0."""
         out = torch.zeros((templates.shape[0],) + self.fft_shape, dtype=torch.float32, device=self.device)
-        iz, iy, ix = (i.to(self.device) for i in self._index)
+        iz, iy, ix = self._index
         out[:, iz[:, None, None], iy[None, :, None], ix[None, None, :]] = templates
         return out
 

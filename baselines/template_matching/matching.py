@@ -38,7 +38,6 @@ class PreparedTemplate:
     radius_vox: float        # particle radius (peak exclusion, TM-F overlap), working voxels
     rotations: np.ndarray    # (n, 3, 3)
     z_symmetry: int
-    step_deg: float
 
 
 def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.95) -> int:
@@ -84,7 +83,7 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
     if z_symmetry is None:
         z_symmetry = detect_z_symmetry(template)
     return PreparedTemplate(name, template, spherical_mask(size, mask_radius, mask_edge_vox), radius_vox,
-                            so3.sample_rotations(step_deg, z_symmetry), z_symmetry, step_deg)
+                            so3.sample_rotations(step_deg, z_symmetry), z_symmetry)
 
 
 def tile_bounds(shape: tuple[int, int, int], max_voxels: int, halo: int):

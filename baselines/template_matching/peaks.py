@@ -54,21 +54,3 @@ def extract_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
 def _block_max(work: np.ndarray, nb: np.ndarray) -> np.ndarray:
     return work.reshape(nb[0], BLOCK, nb[1], BLOCK, nb[2], BLOCK).max(axis=(1, 3, 5))
 
-
-def naive_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
-                min_score: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
-    """The plain loop (whole-map arg-max each time): the reference for tests."""
-    work = np.array(score_map, dtype=np.float32)
-    zz, yy, xx = np.indices(work.shape)
-    found, scores = [], []
-    while len(found) < n_max:
-        i = int(np.argmax(work))
-        best = float(work.flat[i])
-        if not np.isfinite(best) or best < min_score:
-            break
-        p = np.array(np.unravel_index(i, work.shape))
-        found.append(p)
-        scores.append(best)
-        work[(zz - p[0]) ** 2 + (yy - p[1]) ** 2 + (xx - p[2]) ** 2 <= radius_vox ** 2] = -np.inf
-        work[tuple(p)] = -np.inf
-    return np.array(found, dtype=int).reshape(-1, 3), np.array(scores, dtype=float)

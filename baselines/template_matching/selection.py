@@ -43,16 +43,19 @@ def _ordered_classes(radii_vox: dict[str, float], classes: list[str],
 def tm_t(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float],
          size: dict[str, float] | None = None) -> pd.DataFrame:
     """TM-T: top N per class, largest class (by ``size``, else radius) first."""
-    frames = []
-    for name in _ordered_classes(radii_vox, list(n_per_class), size):
-        rows = candidates[candidates["class"] == name].sort_values("score", ascending=False, kind="stable")
-        frames.append(rows.head(int(n_per_class[name])))
-    return pd.concat(frames, ignore_index=True) if frames else candidates.iloc[:0].copy()
+    return _select(candidates, n_per_class, radii_vox, size, exclude_overlap=False)
 
 
 def tm_f(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float],
          size: dict[str, float] | None = None) -> pd.DataFrame:
     """TM-F: as :func:`tm_t`, skipping candidates closer than the sum of radii to a selected particle."""
+    return _select(candidates, n_per_class, radii_vox, size, exclude_overlap=True)
+
+
+def _select(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float],
+            size: dict[str, float] | None, *, exclude_overlap: bool) -> pd.DataFrame:
+    """Up to N candidates per class in decreasing score, classes largest first; with
+    ``exclude_overlap`` a candidate overlapping an already selected particle is skipped."""
     total = int(sum(n_per_class.values()))
     sel_xyz, sel_r, count = np.zeros((total, 3)), np.zeros(total), 0
     frames = []
@@ -63,8 +66,7 @@ def tm_f(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[
         for i, xyz in enumerate(rows[["x", "y", "z"]].to_numpy(float)):
             if len(keep) >= int(n_per_class[name]):
                 break
-            d2 = ((sel_xyz[:count] - xyz) ** 2).sum(axis=1)
-            if np.any(d2 < (sel_r[:count] + r) ** 2):
+            if exclude_overlap and np.any(((sel_xyz[:count] - xyz) ** 2).sum(axis=1) < (sel_r[:count] + r) ** 2):
                 continue
             keep.append(i)
             sel_xyz[count], sel_r[count] = xyz, r

@@ -7,7 +7,7 @@ with one point per ``(1.2 step)^2`` steradians; ``psi`` runs over ``[0, 360 / n)
 in steps of at most ``step``, where ``n`` is the order of the template's
 rotational symmetry about its own z axis (``R Rz(360/n)`` gives the same
 particle). The angular step is a covering radius: every rotation lies within
-``step`` of a sample (measured: within 0.94 step for 30 and 15 degrees; tested).
+one ``step`` of a sample (tested for 30 and 20 degrees).
 """
 
 from __future__ import annotations

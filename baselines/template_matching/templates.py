@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from tomobench.volumes import box_centre
+from tomobench.volumes import box_centre, crop
 
 
 def electron_wavelength_a(voltage_kv: float) -> float:
@@ -132,17 +132,8 @@ def resample(template: np.ndarray, factor: float, size: int | None = None) -> np
 
 
 def centre_box(volume: np.ndarray, size: int) -> np.ndarray:
-    """Crop or zero-pad a volume to ``size^3`` keeping the centre voxel (``n // 2``) at the centre."""
-    out = np.zeros((size,) * 3, dtype=np.float32)
-    src, dst = [], []
-    for n in volume.shape:
-        lo = n // 2 - size // 2
-        s0, d0 = max(lo, 0), max(-lo, 0)
-        length = min(n - s0, size - d0)
-        src.append(slice(s0, s0 + length))
-        dst.append(slice(d0, d0 + length))
-    out[tuple(dst)] = volume[tuple(src)]
-    return out
+    """Crop or zero-pad a volume to ``size^3`` (float32) keeping the centre voxel (``n // 2``) at the centre."""
+    return crop(volume, np.array(volume.shape) // 2 - size // 2, size, dtype=np.float32)
 
 
 def support_radius_vox(template: np.ndarray, fraction: float = 0.05) -> float:

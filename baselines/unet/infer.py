@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from baselines.unet.patches import crop
+from tomobench.volumes import crop
 
 
 def window_starts(length: int, patch: int, step: int) -> list[int]:

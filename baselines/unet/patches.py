@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tomobench.volumes import crop
+
 
 def class_voxel_index(target: np.ndarray, n_classes: int, max_per_class: int,
                       rng: np.random.Generator) -> list[np.ndarray]:
@@ -24,20 +26,6 @@ def class_voxel_index(target: np.ndarray, n_classes: int, max_per_class: int,
         if len(idx) > max_per_class:
             idx = rng.choice(idx, max_per_class, replace=False)
         out.append(np.sort(idx))
-    return out
-
-
-def crop(volume: np.ndarray, corner: np.ndarray, size: int) -> np.ndarray:
-    """The cube ``volume[corner : corner + size]``, zero-padded where it leaves the volume."""
-    out = np.zeros((size,) * 3, dtype=volume.dtype)
-    lo = np.maximum(corner, 0)
-    hi = np.minimum(corner + size, volume.shape)
-    if np.any(hi <= lo):
-        return out
-    dst_lo = lo - corner
-    dst_hi = dst_lo + (hi - lo)
-    out[dst_lo[0]:dst_hi[0], dst_lo[1]:dst_hi[1], dst_lo[2]:dst_hi[2]] = \
-        volume[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
     return out
 
 

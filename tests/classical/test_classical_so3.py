@@ -8,11 +8,12 @@ from tomobench.euler import euler_to_matrix, random_rotations
 
 
 @pytest.mark.parametrize("step", [30.0, 20.0])
-def test_count_follows_the_formula(step):
-    n_dir = int(np.ceil(4 * np.pi / (1.2 * np.radians(step)) ** 2))
-    n_psi = int(np.ceil(360 / step))
-    assert so3.rotation_count(step) == n_dir * n_psi == len(so3.sample_rotations(step))
-    assert so3.rotation_count(30.0) == 32 * 12   # by hand: ceil(4 pi / (0.6283)^2) = 32 directions
+def test_count_matches_the_samples(step):
+    assert so3.rotation_count(step) == len(so3.sample_rotations(step))
+
+
+def test_count_by_hand():
+    assert so3.rotation_count(30.0) == 32 * 12   # ceil(4 pi / (0.6283)^2) = 32 directions x 12 in-plane
 
 
 def test_z_symmetry_divides_the_inplane_count():

@@ -16,7 +16,7 @@ from classical_synth import asymmetric_template, plant  # noqa: E402
 from baselines.template_matching import so3  # noqa: E402
 from baselines.template_matching.correlation import LocalCorrelator, normalise_under_mask, rotate_batch  # noqa: E402
 from baselines.template_matching.matching import PreparedTemplate, match_template, tile_bounds  # noqa: E402
-from baselines.template_matching.peaks import extract_peaks, naive_peaks  # noqa: E402
+from baselines.template_matching.peaks import extract_peaks  # noqa: E402
 from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t  # noqa: E402
 from baselines.template_matching.templates import (ctf_1d, electron_wavelength_a, first_zero_per_a,  # noqa: E402
                                                    spherical_mask, wedge_mask)
@@ -42,7 +42,7 @@ def planted():
     truth = euler_to_matrix(40.0, 70.0, -100.0)
     volume = rng.normal(0.0, 0.5, (36, 44, 40)).astype(np.float32)
     plant(volume, rotate_volume(template, truth), (17, 20, 22))
-    tpl = PreparedTemplate("a", template, spherical_mask(21, 8.0), 7.0, so3.sample_rotations(STEP), 1, STEP)
+    tpl = PreparedTemplate("a", template, spherical_mask(21, 8.0), 7.0, so3.sample_rotations(STEP), 1)
     return volume, tpl, truth
 
 
@@ -59,7 +59,7 @@ def test_finds_planted_template_position_and_angle(planted):
 def test_scores_invariant_to_scale_and_offset(planted):
     volume, tpl, _ = planted
     rots = tpl.rotations[:16]
-    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, rots, 1, STEP)
+    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, rots, 1)
     a, ia = match_template(volume, small, tilt_range_deg=None, progress=False)
     b, ib = match_template(3.7 * volume + 250.0, small, tilt_range_deg=None, progress=False)
     assert np.abs(a - b).max() < 1e-4
@@ -86,7 +86,7 @@ def test_ncc_equals_direct_masked_correlation_coefficient():
 
 def test_tiles_reproduce_the_whole_volume(planted):
     volume, tpl, _ = planted
-    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, tpl.rotations[:8], 1, STEP)
+    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, tpl.rotations[:8], 1)
     whole, _ = match_template(volume, small, tilt_range_deg=(-60, 60), progress=False)
     assert len(list(tile_bounds(volume.shape, 30 ** 3, 11))) > 1
     tiled, _ = match_template(volume, small, tilt_range_deg=(-60, 60), progress=False, tile_voxels=30 ** 3)
@@ -120,6 +120,25 @@ def test_wedge_mask_by_hand():
     assert w[1, 0, 4] == 1                               # 14 degrees from the kx axis
     assert w[7, 0, 1] == 0                               # 82 degrees: in the wedge
     assert wedge_mask((16, 16, 16), -90.0, 90.0).min() == 1.0
+
+
+def naive_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
+                min_score: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """The plain loop (whole-map arg-max each time): the reference :func:`extract_peaks` must equal."""
+    work = np.array(score_map, dtype=np.float32)
+    zz, yy, xx = np.indices(work.shape)
+    found, scores = [], []
+    while len(found) < n_max:
+        i = int(np.argmax(work))
+        best = float(work.flat[i])
+        if not np.isfinite(best) or best < min_score:
+            break
+        p = np.array(np.unravel_index(i, work.shape))
+        found.append(p)
+        scores.append(best)
+        work[(zz - p[0]) ** 2 + (yy - p[1]) ** 2 + (xx - p[2]) ** 2 <= radius_vox ** 2] = -np.inf
+        work[tuple(p)] = -np.inf
+    return np.array(found, dtype=int).reshape(-1, 3), np.array(scores, dtype=float)
 
 
 def test_peaks_equal_the_naive_loop():

@@ -10,9 +10,10 @@ from baselines.unet.infer import predict_volume, window_starts
 from baselines.unet.losses import dice_loss, dice_scores, tversky_loss
 from baselines.unet.model import UNet3D, count_parameters
 from baselines.unet.params import UNetParams
-from baselines.unet.patches import augment, crop
+from baselines.unet.patches import augment
 from baselines.unet.postprocess import segmentation_to_particles, size_limits
 from baselines.unet.train import train_unet
+from tomobench.volumes import crop
 
 setup_torch(2)
 
