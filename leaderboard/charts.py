@@ -80,7 +80,7 @@ def cumulative_f1(long: pd.DataFrame) -> alt.Chart:
     ).properties(title="Cumulative F1 (SHREC Fig. 10)", height=alt.Step(22))
 
 
-def confusion_long(report: dict, normalise: bool = True) -> pd.DataFrame:
+def confusion_long(report: dict) -> pd.DataFrame:
     """Long table (truth, predicted, count, fraction) of a report's confusion matrix."""
     conf = report.get("confusion") or {}
     rows, cols, counts = conf.get("rows") or [], conf.get("columns") or [], conf.get("counts") or []

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from tomobench.errors import InputError
-from tomobench.params import Params, read_yaml, validate
+from tomobench.params import Params, load_section
 
 ENV_DATA_DIR = "TOMOBENCH_LEADERBOARD_DATA_DIR"
 ENV_PARAMS = "TOMOBENCH_LEADERBOARD_PARAMS"
@@ -60,14 +59,7 @@ def load_params(params_file: str | Path | None = None, data_dir: str | Path | No
     """Defaults, then the ``leaderboard`` section of ``params_file`` (if given or found as
     ``$TOMOBENCH_LEADERBOARD_PARAMS``), then ``data_dir`` (or ``$TOMOBENCH_LEADERBOARD_DATA_DIR``)."""
     params_file = params_file or os.environ.get(ENV_PARAMS) or None
-    data = {}
-    if params_file:
-        doc = read_yaml(params_file)
-        section = doc.get(SECTION) or {}
-        if not isinstance(section, dict):
-            raise InputError(f"the '{SECTION}' section must be a mapping", params_file)
-        data = dict(section)
-    params = validate(LeaderboardParams, data, source=params_file or "<defaults>", section=SECTION)
+    params = load_section(params_file, SECTION, LeaderboardParams) if params_file else LeaderboardParams()
     data_dir = data_dir or os.environ.get(ENV_DATA_DIR) or None
     if data_dir:
         params.data_dir = str(data_dir)

@@ -22,7 +22,7 @@ from tomobench.classes import ClassTable, write_classes
 from tomobench.groundtruth import (CLASS_MASK, OCCUPANCY_MASK, PARTICLE_LOCATIONS, RECONSTRUCTION,
                                    find_truth_folders)
 from tomobench.particles import make_particles, read_particles, write_particles
-from tomobench.volumes import label_dtype, write_volume
+from tomobench.volumes import label_dtype, read_volume, write_volume
 
 DEMO_CLASSES = [
     # class_name, label, pdb_id, mass_kda, radius (voxels)
@@ -112,18 +112,11 @@ def make_picks(truth_dir: str | Path, rng: np.random.Generator, *, recall: float
         xyz = found[["x", "y", "z"]].to_numpy() + rng.uniform(-jitter, jitter, (len(found), 3))
         cls = [rng.choice(names) if rng.random() < wrong_class else c for c in found["class"]]
         n_fp = int(round(false_positives * len(truth)))
-        hi = np.array(read_volume_shape(folder))[::-1] - 1
+        hi = np.array(read_volume(folder / OCCUPANCY_MASK, mmap=True)[0].shape)[::-1] - 1
         fp_xyz = rng.uniform(0, 1, (n_fp, 3)) * hi
         frames.append(make_particles(cls + list(rng.choice(names, n_fp)), np.vstack([xyz, fp_xyz]),
                                      score=rng.random(len(cls) + n_fp), tomo=[tomo] * (len(cls) + n_fp)))
     return pd.concat(frames, ignore_index=True)
-
-
-def read_volume_shape(folder: Path) -> tuple[int, int, int]:
-    import mrcfile
-
-    with mrcfile.mmap(folder / OCCUPANCY_MASK, mode="r") as mrc:
-        return tuple(int(n) for n in mrc.data.shape)
 
 
 def write_results(root: str | Path, methods: dict[str, dict], *, dataset: str = "demo", seed: int = 1) -> Path:

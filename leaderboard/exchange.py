@@ -19,11 +19,10 @@ import pandas as pd
 
 from leaderboard.config import PHASES, LeaderboardParams
 from leaderboard.store import Store, Submission
+from scoring import FLAT_COLUMNS
 from tomobench.errors import InputError
 
-EXPORT_COLUMNS = ["rank", "id", "team", "method", "is_baseline", "dataset", "phase", "RR", "TP", "FP", "FN", "MH",
-                  "RO", "AD", "precision", "recall", "miss_rate", "f1", "f1_small", "f1_medium", "f1_large", "fbeta",
-                  "created_at", "url"]
+EXPORT_COLUMNS = ["rank", "id", "team", "method", "is_baseline", "dataset", "phase", *FLAT_COLUMNS, "created_at", "url"]
 _META = {"method", "is_baseline", "dataset", "phase", "report_json", "timing_json"}
 
 
@@ -41,8 +40,7 @@ def _json_cell(value, what: str, path: Path, row: int) -> dict:
     return doc
 
 
-def import_results(store: Store, params: LeaderboardParams, path: str | Path | None = None, *,
-                   score_missing: bool = True) -> list[str]:
+def import_results(store: Store, params: LeaderboardParams, path: str | Path | None = None) -> list[str]:
     """Import the pipeline's results table; return one line per imported row."""
     path = Path(path or params.results_path)
     if not path.is_file():
@@ -82,7 +80,7 @@ def import_results(store: Store, params: LeaderboardParams, path: str | Path | N
                 fields.update(file_sha256=sha, fmt="csv", filename=sub_file.name)
             store.update_submission(sub_id, **fields)
         note = ""
-        if score_missing and sha and dataset == params.dataset:
+        if sha and dataset == params.dataset:
             note = _score_other_phases(store, params, sub_id, sub_file, phase)
         lines.append(f"{method} ({dataset}, {phase}): submission {sub_id}{note}")
     return lines
@@ -94,13 +92,12 @@ def _score_other_phases(store: Store, params: LeaderboardParams, sub_id: int, su
     if not Path(params.private_truth_dir).is_dir():
         return "; other phase not scored (no test truth here)"
     try:
-        scored = score_phases(sub_file, "csv", params)
+        scored = score_phases(sub_file, "csv", params, phases=[p for p in PHASES if p != done])
     except InputError as exc:
         return f"; other phase not scored: {clean_message(str(exc), params)}"
     for phase, (report, flat) in scored.items():
-        if phase != done:
-            store.set_report(sub_id, phase, report, flat, scorer_version())
-    return "; " + ", ".join(p for p in scored if p != done) + " phase scored"
+        store.set_report(sub_id, phase, report, flat, scorer_version())
+    return "; " + ", ".join(scored) + " phase scored"
 
 
 def _plain(value):
@@ -123,8 +120,7 @@ def rank(df: pd.DataFrame) -> pd.DataFrame:
     for col in EXPORT_COLUMNS:
         if col not in df.columns:
             df[col] = None
-    extra = [c for c in df.columns if c not in EXPORT_COLUMNS and c not in ("per_class_f1", "timing_json")]
-    return df[EXPORT_COLUMNS + [c for c in extra if c in ("source", "description", "hardware", "runtime_s")]]
+    return df[EXPORT_COLUMNS + [c for c in ("source", "description", "hardware", "runtime_s") if c in df.columns]]
 
 
 def export(store: Store, out: str | Path, dataset: str | None, phases: list[str]) -> Path:

@@ -12,12 +12,13 @@ from leaderboard.config import LeaderboardParams
 from leaderboard.exchange import rank
 from leaderboard.phases import current_phase, visible_phases
 from leaderboard.store import Store
+from scoring import FLAT_COLUMNS
 from tomobench.classes import read_classes
 from tomobench.errors import InputError
 
 PHASE_TITLES = {"public": "public phase (part of the test tomograms)", "final": "final (all test tomograms)"}
-TABLE_COLUMNS = ["rank", "team", "method", "baseline", "RR", "TP", "FP", "FN", "MH", "RO", "AD", "precision",
-                 "recall", "miss_rate", "f1", "f1_small", "f1_medium", "f1_large", "fbeta", "created_at", "id"]
+TABLE_COLUMNS = ["rank", "team", "method", "baseline", *FLAT_COLUMNS, "created_at", "id"]
+RATIO_COLUMNS = FLAT_COLUMNS[FLAT_COLUMNS.index("AD"):]      # shown with three decimals
 
 
 def public_classes(params: LeaderboardParams) -> pd.DataFrame | None:
@@ -53,8 +54,7 @@ def render(params: LeaderboardParams, store: Store) -> None:
     table = rank(results)
     table["baseline"] = table["is_baseline"].astype(bool)
     st.subheader(f"{len(table)} submissions, best F1 first (click a column to sort)")
-    fmt = {c: st.column_config.NumberColumn(c, format="%.3f") for c in
-           ("AD", "precision", "recall", "miss_rate", "f1", "f1_small", "f1_medium", "f1_large", "fbeta")}
+    fmt = {c: st.column_config.NumberColumn(c, format="%.3f") for c in RATIO_COLUMNS}
     fmt["baseline"] = st.column_config.CheckboxColumn("baseline")
     st.dataframe(table[[c for c in TABLE_COLUMNS if c in table]], hide_index=True, column_config=fmt,
                  width="stretch", key="leaderboard_table")
@@ -77,7 +77,7 @@ def render(params: LeaderboardParams, store: Store) -> None:
     st.altair_chart(charts.cumulative_f1(long), width="stretch")
 
     st.subheader("Confusion matrix (SHREC Fig. 12)")
-    top = results.sort_values(["f1", "id"], ascending=[False, True]).head(charts.MAX_ROWS)
+    top = table.head(charts.MAX_ROWS)
     ids = dict(zip(charts.label(top), top["id"]))
     chosen = st.selectbox("Submission", list(ids), key="confusion_choice")
     report = store.report(int(ids[chosen]), phase) or {}

@@ -9,7 +9,8 @@ import scoring
 from leaderboard.config import LeaderboardParams
 from leaderboard.phases import visible_phases
 from leaderboard.store import Refused, Store
-from leaderboard.submit import EXTENSIONS, Upload, submit
+from leaderboard.submit import Upload, submit
+from tomobench.particles import EXTENSIONS
 
 
 def _runtime(text: str) -> float | None:
@@ -52,13 +53,11 @@ def render(params: LeaderboardParams, store: Store) -> None:
         st.error(f"Submission refused: {exc}")
         return
     st.success(f"Submission {result.submission_id} of team {result.team} ({result.filename}) is scored and stored.")
-    phases = visible_phases(store)
-    if not phases:
+    if not visible_phases(store):
         st.info("Blind phase: your scores are hidden until the organizers reveal them.")
         return
-    phase = "public" if "public" in phases else phases[0]
-    report = result.reports[phase]
-    st.subheader(f"Your report ({phase} phase)")
+    report = result.reports["public"]          # the public phase is visible whenever any phase is
+    st.subheader("Your report (public phase)")
     cols = st.columns(4)
     for col, key in zip(cols, ("f1", "precision", "recall", "fbeta")):
         value = report.get(key)

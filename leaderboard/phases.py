@@ -13,17 +13,12 @@ Every upload is scored for both phases at once, so revealing needs no rescoring.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 from leaderboard.config import PHASES, LeaderboardParams
 from leaderboard.store import Store
 from tomobench.errors import InputError
-from tomobench.groundtruth import CLASSES_CSV, find_classes_csv, find_truth_folders
+from tomobench.groundtruth import find_truth_folders
 
 PHASE_KEY = "phase"
 BLIND_KEY = "blind"
@@ -71,36 +66,3 @@ def public_tomograms(params: LeaderboardParams) -> list[str]:
         return [n for n in names if n in set(params.public_tomos)]
     return names[: max(1, math.ceil(params.public_fraction * len(names)))]
 
-
-def truth_for_phase(params: LeaderboardParams, phase: str) -> Path:
-    """The truth folder to score a phase against.
-
-    The final phase uses the private test split itself; the public phase, when it
-    covers only part of it, a folder of links to those tomograms under the data
-    directory (built once per set of tomograms, atomically).
-    """
-    private = Path(params.private_truth_dir)
-    if phase == "final":
-        return private
-    if phase != "public":
-        raise InputError(f"unknown phase {phase!r}")
-    names = public_tomograms(params)
-    folders = find_truth_folders(private)
-    if set(names) == set(folders):
-        return private
-    key = hashlib.sha256("\n".join([str(private.resolve()), *names]).encode()).hexdigest()[:16]
-    view = Path(params.data_dir) / "truth_views" / f"public-{key}"
-    if view.is_dir():
-        return view
-    view.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=view.parent, prefix=".tmp-"))
-    for name in names:
-        os.symlink(folders[name].resolve(), tmp / name, target_is_directory=True)
-    classes = find_classes_csv(private)
-    if classes is not None:
-        shutil.copyfile(classes, tmp / CLASSES_CSV)
-    try:
-        os.rename(tmp, view)
-    except OSError:  # another process built it first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return view

@@ -18,14 +18,12 @@ shown once, when the team is created (or its token is replaced).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import re
 import secrets
 import sqlite3
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -123,8 +121,7 @@ class Store:
     # ------------------------------------------------------------------ connections
 
     def connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
-        con.execute("PRAGMA busy_timeout = 60000")
+        con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)   # busy_timeout: wait up to 60 s
         mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise RuntimeError(f"SQLite refused WAL mode ({mode}) for {self.db_path}")
@@ -137,14 +134,7 @@ class Store:
         """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on any error."""
         con = self.connect()
         try:
-            for attempt in range(50):
-                try:
-                    con.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:  # pragma: no cover - only under heavy contention
-                    if "locked" not in str(exc) or attempt == 49:
-                        raise
-                    time.sleep(0.05)
+            con.execute("BEGIN IMMEDIATE")
             yield con
             con.execute("COMMIT")
         except BaseException:
@@ -191,11 +181,8 @@ class Store:
     def team_for_token(self, token: str | None) -> Team | None:
         if not token or not token.strip():
             return None
-        wanted = hash_token(token)
-        rows = self.read("SELECT id, name, token_hash FROM teams WHERE token_hash = ?", (wanted,))
-        if rows and hmac.compare_digest(rows[0]["token_hash"], wanted):
-            return Team(int(rows[0]["id"]), rows[0]["name"])
-        return None
+        rows = self.read("SELECT id, name FROM teams WHERE token_hash = ?", (hash_token(token),))
+        return Team(int(rows[0]["id"]), rows[0]["name"]) if rows else None
 
     def teams(self) -> pd.DataFrame:
         rows = self.read("SELECT t.id, t.name, t.created_at, COUNT(s.id) AS submissions FROM teams t "
@@ -245,8 +232,7 @@ class Store:
                     raise Refused(f"daily limit reached: {daily_limit} submissions per team per UTC day; "
                                   f"try again tomorrow")
             if sub.file_sha256:
-                con.execute("INSERT OR IGNORE INTO files (sha256, size_bytes, created_at) VALUES (?, ?, ?)",
-                            (sub.file_sha256, self.file_path(sub.file_sha256).stat().st_size, now.isoformat()))
+                self._register_file(con, sub.file_sha256, now)
             cur = con.execute(
                 "INSERT INTO submissions (team_id, method, description, url, hardware, runtime_s, filename, fmt, "
                 "file_sha256, dataset, is_baseline, source, timing_json, created_at, day) "
@@ -258,6 +244,11 @@ class Store:
             for phase, (report, flat) in reports.items():
                 self._put_report(con, sub_id, phase, report, flat, scorer_version, now)
         return sub_id
+
+    def _register_file(self, con: sqlite3.Connection, sha256: str, now: datetime) -> None:
+        """Record a file stored by :meth:`put_file` (once; the same bytes again are a no-op)."""
+        con.execute("INSERT OR IGNORE INTO files (sha256, size_bytes, created_at) VALUES (?, ?, ?)",
+                    (sha256, self.file_path(sha256).stat().st_size, now.isoformat()))
 
     def set_report(self, sub_id: int, phase: str, report: dict, flat: dict, scorer_version: str = "") -> None:
         with self.transaction() as con:
@@ -282,9 +273,7 @@ class Store:
             raise ValueError(f"can only update {sorted(allowed)}")
         with self.transaction() as con:
             if fields.get("file_sha256"):
-                sha = fields["file_sha256"]
-                con.execute("INSERT OR IGNORE INTO files (sha256, size_bytes, created_at) VALUES (?, ?, ?)",
-                            (sha, self.file_path(sha).stat().st_size, utc_now().isoformat()))
+                self._register_file(con, fields["file_sha256"], utc_now())
             sets = ", ".join(f"{k} = ?" for k in fields)
             con.execute(f"UPDATE submissions SET {sets} WHERE id = ?", (*fields.values(), sub_id))
 

@@ -23,15 +23,12 @@ import pandas as pd
 import scoring
 import tomobench
 from leaderboard.config import PHASES, LeaderboardParams
-from leaderboard.phases import public_tomograms, truth_for_phase
+from leaderboard.phases import public_tomograms
 from leaderboard.store import Refused, Store, Submission, utc_now
-from tomobench.classes import read_classes
 from tomobench.errors import InputError
-from tomobench.groundtruth import OCCUPANCY_MASK, find_classes_csv, find_truth_folders
-from tomobench.particles import read_particles
-from tomobench.volumes import read_volume
+from tomobench.groundtruth import GroundTruth
+from tomobench.particles import EXTENSIONS
 
-EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"}
 TRUTH_LABEL = "<test ground truth>"
 
 
@@ -58,7 +55,7 @@ class SubmitResult:
 
 
 def scorer_version() -> str:
-    return str(getattr(scoring, "__version__", tomobench.__version__))
+    return tomobench.__version__
 
 
 def sanitise_filename(name: str) -> str:
@@ -96,39 +93,53 @@ def _clean_report(report: dict, params: LeaderboardParams, replacements: dict[st
     return report
 
 
-def _score(path: Path, truth: Path, fmt: str, params: LeaderboardParams) -> tuple[dict, dict]:
-    report = scoring.score_file(path, truth, fmt=fmt, max_picks=params.max_picks)
+def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path) -> tuple[dict, dict]:
+    report = scoring.score_particles(picks, truths, source=path)
     return report, scoring.flatten_report(report)
 
 
-def _truth_voxel_size(params: LeaderboardParams) -> float | None:
-    for folder in find_truth_folders(params.private_truth_dir).values():
-        if (folder / OCCUPANCY_MASK).is_file():
-            return read_volume(folder / OCCUPANCY_MASK, mmap=True)[1] or None
-    return None
+def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[str, GroundTruth] | None = None,
+                 *, phases: tuple[str, ...] | list[str] = PHASES) -> dict[str, tuple[dict, dict]]:
+    """Score one file for ``phases``: phase -> (report, flat row). Raises InputError.
+
+    ``truths``: the private test truth (:func:`scoring.load_truths`), loaded here when not given. The
+    final phase scores all test tomograms; the public phase the truths of :func:`public_tomograms` and
+    the picks of those tomograms (picks without a tomogram name are kept: the scorer decides where
+    they belong).
+    """
+    truths = scoring.load_truths(params.private_truth_dir) if truths is None else truths
+    picks = scoring.read_submission(path, truths, fmt=fmt, max_picks=params.max_picks)
+    out = {}
+    if "final" in phases:
+        out["final"] = _score(picks, truths, path)
+    if "public" in phases:
+        names = public_tomograms(params)
+        if set(names) == set(truths):
+            out["public"] = out["final"] if "final" in out else _score(picks, truths, path)
+        else:
+            keep = picks["tomo"].isin(names) | (picks["tomo"] == "")
+            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), {n: truths[n] for n in names}, path)
+    return {phase: out[phase] for phase in phases}
 
 
-def _public_picks(path: Path, fmt: str, params: LeaderboardParams) -> pd.DataFrame:
-    """The picks of the public tomograms only (picks without a tomogram name are kept: the scorer
-    decides where they belong), read exactly as the scorer reads them."""
-    classes_csv = find_classes_csv(params.private_truth_dir)
-    label_to_class = read_classes(classes_csv).name_of_label() if classes_csv else None
-    picks = read_particles(path, fmt, voxel_size_a=_truth_voxel_size(params), label_to_class=label_to_class,
-                           max_picks=params.max_picks)
-    keep = picks["tomo"].isin(public_tomograms(params)) | (picks["tomo"] == "")
-    return picks[keep.to_numpy()].reset_index(drop=True)
+def _score_data(data: bytes, label: str, fmt: str, params: LeaderboardParams,
+                truths: dict[str, GroundTruth] | None = None) -> dict[str, tuple[dict, dict]]:
+    """Score a particle list's bytes for every phase, from a temporary file under the data directory.
 
-
-def score_phases(path: Path, fmt: str, params: LeaderboardParams) -> dict[str, tuple[dict, dict]]:
-    """Score one file for every phase: phase -> (report, flat row). Raises InputError."""
-    out = {"final": _score(path, truth_for_phase(params, "final"), fmt, params)}
-    public_truth = truth_for_phase(params, "public")
-    if public_truth == Path(params.private_truth_dir):
-        out["public"] = out["final"]
-    else:
-        report = scoring.score_particles(_public_picks(path, fmt, params), public_truth, source=path)
-        out["public"] = (report, scoring.flatten_report(report))
-    return {phase: out[phase] for phase in PHASES}
+    Reports and messages name the file ``label``, never a path; a file the scorer refuses raises
+    :class:`Refused` with the scorer's message.
+    """
+    tmp_root = Path(params.data_dir) / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        path = Path(tmp) / ("upload" + Path(label).suffix.lower())
+        path.write_bytes(data)
+        replacements = {str(path.resolve()): label, str(path): label}
+        try:
+            scored = score_phases(path, fmt, params, truths)
+        except InputError as exc:
+            raise Refused(clean_message(str(exc), params, replacements)) from None
+    return {phase: (_clean_report(report, params, replacements), flat) for phase, (report, flat) in scored.items()}
 
 
 def _check_form(upload: Upload, params: LeaderboardParams) -> tuple[str, str]:
@@ -165,17 +176,7 @@ def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: date
     if store.count_today(team.id, now) >= params.daily_limit:
         raise Refused(f"daily limit reached: {params.daily_limit} submissions per team per UTC day; "
                       f"try again tomorrow")
-    tmp_root = Path(params.data_dir) / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        path = Path(tmp) / ("upload" + Path(filename).suffix.lower())
-        path.write_bytes(upload.data)
-        replacements = {str(path.resolve()): filename, str(path): filename}
-        try:
-            scored = score_phases(path, fmt, params)
-        except InputError as exc:
-            raise Refused(clean_message(str(exc), params, replacements)) from None
-    scored = {phase: (_clean_report(report, params, replacements), flat) for phase, (report, flat) in scored.items()}
+    scored = _score_data(upload.data, filename, fmt, params)
     sha = store.put_file(upload.data)
     sub = Submission(method=upload.method.strip(), dataset=params.dataset, source="upload", team_id=team.id,
                      description=upload.description.strip()[:2000], url=upload.url.strip(),
@@ -196,23 +197,21 @@ def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = Non
         return out
     if ids:
         subs = subs[subs["id"].isin(ids)]
+    try:
+        truths = scoring.load_truths(params.private_truth_dir)     # once for all submissions
+    except InputError:
+        truths = None                                               # each submission then reports the error
     for row in subs.itertuples(index=False):
         if not row.file_sha256:
             out.append((int(row.id), "no stored file (imported without its submission file); skipped"))
             continue
-        fmt = row.fmt or EXTENSIONS.get(Path(row.filename or "").suffix.lower(), "csv")
-        tmp_root = Path(params.data_dir) / "tmp"
-        tmp_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-            path = Path(tmp) / ("upload." + {"shrec": "txt", "copick": "json"}.get(fmt, fmt))
-            path.write_bytes(store.file_path(row.file_sha256).read_bytes())
-            replacements = {str(path.resolve()): row.filename or "submission", str(path): row.filename or ""}
-            try:
-                scored = score_phases(path, fmt, params)
-            except InputError as exc:
-                out.append((int(row.id), clean_message(str(exc), params, replacements)))
-                continue
+        try:
+            scored = _score_data(store.file_path(row.file_sha256).read_bytes(), row.filename or "submission",
+                                 row.fmt, params, truths)
+        except Refused as exc:
+            out.append((int(row.id), str(exc)))
+            continue
         for phase, (report, flat) in scored.items():
-            store.set_report(int(row.id), phase, _clean_report(report, params, replacements), flat, scorer_version())
+            store.set_report(int(row.id), phase, report, flat, scorer_version())
         out.append((int(row.id), "ok"))
     return out

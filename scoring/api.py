@@ -14,7 +14,7 @@ from tomobench.classes import NON_PARTICLE_KINDS, ClassTable
 from tomobench.errors import InputError
 from tomobench.groundtruth import GroundTruth, find_classes_csv, find_truth_folders, load_truth
 from tomobench.classes import read_classes
-from tomobench.particles import check_classes, read_particles
+from tomobench.particles import DEFAULT_MAX_PICKS, check_classes, read_particles
 
 
 def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
@@ -106,13 +106,21 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
                         class_weights=options.class_weights, warnings=warnings, tomograms=list(truths))
 
 
+def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, fmt: str | None = None,
+                    max_picks: int = DEFAULT_MAX_PICKS, voxel_size_a: float | None = None) -> pd.DataFrame:
+    """Read a submission file as the scorer does: STAR class numbers through the truth's class table,
+    copick positions with the truth's voxel size (unless ``voxel_size_a`` is given)."""
+    any_truth = next(iter(truths.values()))
+    label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
+    return read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
+                          label_to_class=label_to_class, max_picks=max_picks)
+
+
 def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,
                voxel_size_a: float | None = None, options: ScoringOptions | None = None) -> dict:
     """Read a submission file in any SPEC.md format and score it against ``truth``."""
     options = options or ScoringOptions()
     truths = load_truths(truth)
-    any_truth = next(iter(truths.values()))
-    label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
-    picks = read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
-                           label_to_class=label_to_class, max_picks=max_picks or options.max_picks)
+    picks = read_submission(submission, truths, fmt=fmt, max_picks=max_picks or options.max_picks,
+                            voxel_size_a=voxel_size_a)
     return score_particles(picks, truths, options, source=submission)

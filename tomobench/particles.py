@@ -34,7 +34,7 @@ PICK_COLUMNS = ["class", "x", "y", "z", "phi", "theta", "psi", "score", "tomo", 
 ANGLE_COLUMNS = ["phi", "theta", "psi"]
 FORMATS = ("shrec", "csv", "star", "copick")
 DEFAULT_MAX_PICKS = 1_000_000
-_EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"}
+EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"}   # file extension -> format
 
 
 def empty_particles() -> pd.DataFrame:
@@ -64,8 +64,8 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
             raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", path)
         return fmt
     suffix = Path(path).suffix.lower()
-    if suffix in _EXTENSIONS:
-        return _EXTENSIONS[suffix]
+    if suffix in EXTENSIONS:
+        return EXTENSIONS[suffix]
     sniffed = sniff_format(path)
     if sniffed is not None:
         return sniffed

@@ -47,6 +47,16 @@ def _chart_specs(at) -> list[str]:
     return [el.proto.spec for el in at.main if getattr(el, "type", None) == "vega_lite_chart"]
 
 
+def _fill_and_submit(at, token: str, method: str, filename: str, data: bytes, **inputs: str) -> None:
+    """Fill the Submit form (``inputs``: more text inputs by key, in order) and press Submit."""
+    at.text_input(key="token").input(token)
+    at.text_input(key="method").input(method)
+    for key, value in inputs.items():
+        at.text_input(key=key).input(value)
+    at.file_uploader(key="file").set_value((filename, data, "text/csv"))
+    at.button(key="submit").click().run()
+
+
 def test_leaderboard_page_renders_the_pipeline_results(app, dataset):
     at = app()
     table = _table(at)
@@ -67,12 +77,8 @@ def test_leaderboard_page_renders_the_pipeline_results(app, dataset):
 def test_submit_page_scores_and_the_submission_appears(app, store, picks_file):
     token = store.add_team("alpha")
     at = app("Submit")
-    at.text_input(key="token").input(token)
-    at.text_input(key="method").input("sphere finder")
-    at.text_input(key="runtime").input("12.5")
-    at.text_input(key="hardware").input("1 CPU")
-    at.file_uploader(key="file").set_value(("my picks.csv", picks_file.read_bytes(), "text/csv"))
-    at.button(key="submit").click().run()
+    _fill_and_submit(at, token, "sphere finder", "my picks.csv", picks_file.read_bytes(), runtime="12.5",
+                     hardware="1 CPU")
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "is scored and stored" in at.success[0].value
     assert "SHREC" in at.code[0].value or "F1" in at.code[0].value
@@ -106,10 +112,7 @@ def test_submit_page_refusals(app, store, picks_file, params, case, message):
             submit(store, params, Upload(token, "m", "p.csv", data))
     before = store.counts()
     at = app("Submit")
-    at.text_input(key="token").input(token)
-    at.text_input(key="method").input("m")
-    at.file_uploader(key="file").set_value(("p.csv", data, "text/csv"))
-    at.button(key="submit").click().run()
+    _fill_and_submit(at, token, "m", "p.csv", data)
     assert not at.exception and not at.success
     assert len(at.error) == 1 and message in at.error[0].value
     assert params.private_truth_dir not in at.error[0].value
@@ -123,10 +126,7 @@ def test_blind_phase_hides_scores_everywhere(app, store, picks_file):
     assert not [df for df in at.dataframe if "f1" in df.value.columns]
     token = store.add_team("alpha")
     at = app("Submit")
-    at.text_input(key="token").input(token)
-    at.text_input(key="method").input("m")
-    at.file_uploader(key="file").set_value(("p.csv", picks_file.read_bytes(), "text/csv"))
-    at.button(key="submit").click().run()
+    _fill_and_submit(at, token, "m", "p.csv", picks_file.read_bytes())
     assert at.success and "hidden" in at.info[0].value and not at.code and not at.metric
 
 

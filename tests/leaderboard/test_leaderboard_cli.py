@@ -23,7 +23,8 @@ def test_organizer_commands(params, params_file, picks_file, tmp_path, capsys):
     assert main(["leaderboard", "team", "add", "Team A", *p]) == 2          # exists: a clear error, no traceback
     assert "exists already" in capsys.readouterr().err
     assert main(["leaderboard", "team", "list", *p]) == 0
-    assert "Team A" in capsys.readouterr().out and token not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Team A" in out and token not in out
 
     assert main(["leaderboard", "import", *p]) == 0
     assert "dog" in capsys.readouterr().out

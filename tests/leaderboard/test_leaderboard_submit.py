@@ -110,10 +110,6 @@ def test_phases_and_blind_visibility(params, store):
     assert phases.visible_phases(store) == ["final", "public"]
     assert phases.public_tomograms(params) == ["tomo_000", "tomo_001"]
     assert phases.public_tomograms(params.model_copy(update={"public_tomos": ["tomo_002"]})) == ["tomo_002"]
-    view = phases.truth_for_phase(params, "public")
-    assert sorted(p.name for p in view.iterdir() if p.is_dir()) == ["tomo_000", "tomo_001"]
-    assert phases.truth_for_phase(params.model_copy(update={"public_fraction": 1.0}), "public") == \
-        Path(params.private_truth_dir)
 
 
 def test_import_pipeline_results_is_idempotent_and_exports(params, store, dataset, tmp_path):
