@@ -1,6 +1,7 @@
 """Scene benchmark: shrec2020 speed, crowded occupancy, compaction, single- vs multi-ball packing.
 
-    PYTHONPATH=$PWD python benchmarks/bench_scene.py [--library DIR] [--quick] [--nt-max 1000]
+    PYTHONPATH=$PWD python benchmarks/bench_scene.py [--library DIR] [--crowd-shape 128x128x64] [--nt-max 1000]
+        [--skip-preset]
 
 Without ``--library`` it uses the synthetic SHREC-like library
 (:func:`generator.scene.synthetic.shrec_like_library`: 12 ellipsoid-plus-lobe
@@ -16,15 +17,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from generator.scene import SceneParams, build_scene
+from tomobench.presets import load_preset
 
-PARAMS = Path(__file__).resolve().parents[1] / "params"
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
 def preset(name: str, **override) -> SceneParams:
-    data = yaml.safe_load((PARAMS / f"scene_{name}.yaml").read_text())["scene"]
+    """The scene section of preset ``name`` (params.yaml + params/<name>.yaml), top-level keys replaced."""
+    data = dict(load_preset(name, PARAMS_FILE)[0]["scene"])
     data.update(override)
     return SceneParams(**data)
 

@@ -6,8 +6,10 @@
    for ten classes, 10 Å maps for 4cr2 and 4v94 standing for 4d8q) and prints our mass,
    volume, area, sphericity and effective radius beside SHREC 2020 Table 1.
 2. Normalized cross-correlation of our 10 Å templates with ``maps_10A/`` after aligning
-   centres of mass.
-3. Speed: the built-in library (templates + metadata + balls) and a 2 MDa template at 10 Å.
+   centres of mass, and the mass a map-only class would get from each of those ten maps (envelope at
+   ``map_iso_fraction``) beside the mass of the atomic model the map was made from.
+3. Speed: the built-in library (templates + metadata + balls) and a 2 MDa template at 10 Å; the
+   built-in masses beside their nominal masses.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from generator.structures.assembly import prepare_model  # noqa: E402
 from generator.structures.atoms import atoms_from_model  # noqa: E402
 from generator.structures.build import build_library_report  # noqa: E402
 from generator.structures.builtin import BUILTIN_SPECS, build_complex  # noqa: E402
-from generator.structures.maps import read_map, subtract_background  # noqa: E402
+from generator.structures.maps import estimate_mass_kda, read_map, subtract_background  # noqa: E402
 from generator.structures.params import StructureParams  # noqa: E402
 from generator.structures.potential import potential_from_atoms  # noqa: E402
 
@@ -94,7 +96,8 @@ def shrec_table(shared: Path) -> None:
     print("\n" + header)
     print("-" * len(header))
     maps = shared / "maps_10A"
-    nccs, errs, dsph, dvol, seq_rows = [], [], [], [], []
+    nccs, errs, dsph, dvol, seq_rows, map_rows = [], [], [], [], [], []
+    iso = StructureParams().map_iso_fraction
     for name in tables["biological"].sort_values("label").index:
         ref = SHREC_TABLE1.get(ALIAS.get(name, name))
         if ref is None:
@@ -104,11 +107,12 @@ def shrec_table(shared: Path) -> None:
         score = float("nan")
         is_map = name in ALIAS or name == "4cr2"
         if (maps / f"{name}.mrc").is_file() and not is_map:
-            other, _ = read_map(maps / f"{name}.mrc")
+            other, map_voxel = read_map(maps / f"{name}.mrc")
             template = results["asymmetric"].library.templates[name]
             n = max(template.shape[0], other.shape[0])
             score = ncc(centred(template, n), centred(subtract_background(other), n))
             nccs.append(score)
+            map_rows.append((name, asym.mass_kda, estimate_mass_kda(subtract_background(other), map_voxel, iso)))
         err = 100.0 * (row.mass_kda - ref[0]) / ref[0]
         if not is_map:
             errs.append(err)
@@ -130,6 +134,12 @@ def shrec_table(shared: Path) -> None:
           f"max |.| {np.max(np.abs(dsph)):.3f}")
     print(f"NCC of our 10 Å templates (asymmetric unit) with maps_10A after centring: mean {np.mean(nccs):.3f}, "
           f"min {np.min(nccs):.3f}, max {np.max(nccs):.3f}")
+    if map_rows:
+        map_err = [100.0 * (est - model) / model for _, model, est in map_rows]
+        print(f"\nmass from the envelope of each maps_10A map (map_iso_fraction {iso}) vs its atomic model "
+              f"(asymmetric unit): " + ", ".join(f"{name} {e:+.1f} %" for (name, _, _), e in zip(map_rows, map_err))
+              + f"; |error| median {np.median(np.abs(map_err)):.1f} %, max {np.max(np.abs(map_err)):.1f} %, "
+              f"{sum(abs(e) <= 10 for e in map_err)} of {len(map_err)} within 10 %")
     if seq_rows:
         print("\nWhere the mass gap comes from: the same assemblies counted from their full sequences (SEQRES)")
         print(f"{'class':6} {'asm':4} {'modelled':>9} {'SEQRES':>8} {'SHREC':>7} {'err% modelled':>14} {'err% SEQRES':>12}")
@@ -140,9 +150,13 @@ def shrec_table(shared: Path) -> None:
 
 def speed() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
-    build_library_report(StructureParams())
+    result = build_library_report(StructureParams())
     print(f"\nbuilt-in library (12 templates + metadata + balls) at 10 Å: wall {time.perf_counter() - t0:.2f} s, "
           f"CPU {time.process_time() - c0:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    masses = result.library.classes.table.set_index("class_name")["mass_kda"]
+    dev = [100.0 * (masses[s.name] - s.mass_kda) / s.mass_kda for s in BUILTIN_SPECS]
+    print(f"built-in masses (atoms + implicit hydrogens) vs nominal: {min(dev):+.2f} to {max(dev):+.2f} %, "
+          f"max |error| {np.max(np.abs(dev)):.2f} %")
     spec = BUILTIN_SPECS[-1]
     st = build_complex(spec, np.random.default_rng(0))
     t0 = time.perf_counter()

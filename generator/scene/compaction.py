@@ -86,6 +86,18 @@ def settle(ids: list[int], canvas: Canvas, target_xyz: np.ndarray, passes: int) 
     return moves
 
 
+def ball_index(canvas: Canvas, shapes: dict[str, Shape]) -> BallIndex:
+    """The broad phase of the refill: the balls of every placed object that has some (particles at their
+    rotation, a fiducial as one ball over its bounding box)."""
+    index = BallIndex()
+    for r in canvas.records.values():
+        if r.matrix is not None:
+            index.add(rotated_balls(shapes[r.class_name].balls, r.matrix, r.centre_xyz), r.id)
+        elif r.kind == "fiducial":
+            index.add(np.array([[*r.centre_xyz, (r.bbox_zyx[3] - r.bbox_zyx[0]) / 2 + 0.5]]), r.id)
+    return index
+
+
 def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[str, float],
                        rng: np.random.Generator, params, first_report: dict, pack: dict) -> dict:
     """Run ``params.compaction.rounds`` of compaction + refill on the placed cytosolic particles."""
@@ -94,6 +106,7 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
     target = np.array([canvas.shape_zyx[2] - 1, canvas.shape_zyx[1] - 1,
                        canvas.slab_z[0] + canvas.slab_z[1] - 1], dtype=float) / 2
     requested = first_report["requested"]
+    next_cluster = first_report["next_cluster"]       # refill chains continue the cluster ids of the first pass
     for _ in range(cp.rounds):
         bodies = [r for r in canvas.records.values()
                   if r.kind == "protein" and r.density is not None and not r.extra.get("membrane_bound")]
@@ -106,12 +119,6 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
                       core=0.25 * min(canvas.shape_zyx)) if cp.relax else start
         for r in bodies:
             canvas.remove(r.id)
-        index = BallIndex()
-        for r in canvas.records.values():          # static objects with balls (fiducials, bound particles)
-            if r.matrix is not None:
-                index.add(rotated_balls(shapes[r.class_name].balls, r.matrix, r.centre_xyz), r.id)
-            elif r.kind == "fiducial":
-                index.add(np.array([[*r.centre_xyz, (r.bbox_zyx[3] - r.bbox_zyx[0]) / 2 + 0.5]]), r.id)
         order = np.argsort(np.linalg.norm(moved - target, axis=1), kind="stable")
         dropped = 0
         for k in order:
@@ -119,21 +126,15 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
             for cand in [new + d for d in _NEIGHBOURS] + [r.centre_xyz]:
                 origin = cand[::-1] + r.offset_zyx
                 if canvas.fits(origin, r.mask):
-                    rec = canvas.add(origin, r.density, r.mask, class_name=r.class_name, label=r.label,
-                                     kind=r.kind, centre_xyz=cand, angles=r.angles, keep_crop=True,
-                                     matrix=r.matrix, cluster=r.cluster)
-                    index.add(rotated_balls(shapes[r.class_name].balls, r.matrix, cand), rec.id)
+                    canvas.add(origin, r.density, r.mask, class_name=r.class_name, label=r.label,
+                               kind=r.kind, centre_xyz=cand, angles=r.angles, keep_crop=True,
+                               matrix=r.matrix, cluster=r.cluster)
                     break
             else:
                 dropped += 1
         settled = settle([r.id for r in canvas.records.values() if r.kind == "protein" and r.density is not None
                           and not r.extra.get("membrane_bound")], canvas, target, cp.settle_passes)
-        index = BallIndex()                           # balls at the settled places
-        for r in canvas.records.values():
-            if r.matrix is not None:
-                index.add(rotated_balls(shapes[r.class_name].balls, r.matrix, r.centre_xyz), r.id)
-            elif r.kind == "fiducial":
-                index.add(np.array([[*r.centre_xyz, (r.bbox_zyx[3] - r.bbox_zyx[0]) / 2 + 0.5]]), r.id)
+        index = ball_index(canvas, shapes)            # balls at the settled places
         placed_now = {n: 0 for n in weights}
         for r in canvas.records.values():
             if r.kind == "protein" and r.class_name in placed_now and not r.extra.get("membrane_bound"):
@@ -143,10 +144,13 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
             left = {n: max(requested[n] - placed_now[n], 0) for n in weights}
             n_left = sum(left.values())
             refill = pack_particles(canvas, index, shapes, {n: float(v) for n, v in left.items() if v > 0}, rng,
-                                    n_particles=n_left, occupancy=None, desc="refill", **pack) if n_left else None
+                                    n_particles=n_left, occupancy=None, first_cluster=next_cluster, desc="refill",
+                                    **pack) if n_left else None
         else:
             refill = pack_particles(canvas, index, shapes, weights, rng, n_particles=None,
-                                    occupancy=params.occupancy, desc="refill", **pack)
+                                    occupancy=params.occupancy, first_cluster=next_cluster, desc="refill", **pack)
+        if refill is not None:
+            next_cluster = refill["next_cluster"]
         history.append({"dropped": dropped, "settle_moves": settled, "occupancy_after_compaction": before,
                         "refilled": None if refill is None else sum(refill["placed"].values()),
                         "occupancy": canvas.occupied_voxels(("protein",)) / canvas.slab_voxels})

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from generator.scene.canvas import Canvas, Record
+from generator.scene.geometry import random_unit
 from generator.scene.templates import Shape, render, rotated_balls
 from tomobench.euler import random_rotations
 
@@ -42,12 +43,6 @@ class BallIndex:
         self._max_r = max(self._max_r, float(balls[:, 3].max()))
         if sum(len(p) for p in self._pending) > 512:
             self._freeze()
-
-    def remove(self, owner: int) -> None:
-        self._freeze()
-        keep = self._frozen_owner != owner
-        self._frozen, self._frozen_owner = self._frozen[keep], self._frozen_owner[keep]
-        self._tree = cKDTree(self._frozen[:, :3]) if len(self._frozen) else None
 
     def _freeze(self) -> None:
         if self._pending:
@@ -203,10 +198,8 @@ def place_batch(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.G
 def cluster_trial(canvas: Canvas, index: BallIndex, shape: Shape, previous: Record, prev_shape: Shape,
                   rng: np.random.Generator, model: str, gap_vox: float, **kw) -> Record | None:
     """A SAWLC trial: the next chain member at a random direction from the previous one."""
-    direction = rng.normal(size=3)
-    direction /= np.linalg.norm(direction)
     distance = prev_shape.eff_radius_vox + shape.eff_radius_vox + gap_vox
-    centre = np.rint(previous.centre_xyz + distance * direction).astype(int)
+    centre = np.rint(previous.centre_xyz + distance * random_unit(rng)).astype(int)
     return try_place(canvas, index, shape, draw_rotation(rng, canvas), centre, model, **kw)
 
 

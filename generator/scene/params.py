@@ -9,20 +9,21 @@ whatever units the structure library uses.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from tomobench.params import Params
 
-Range = tuple[float, float]
 
-
-def _ordered(value: Range) -> Range:
+def _ordered(value: tuple[float, float]) -> tuple[float, float]:
     lo, hi = value
     if lo < 0 or hi < lo:
         raise ValueError(f"a range needs 0 <= low <= high, got {value}")
     return value
+
+
+Range = Annotated[tuple[float, float], AfterValidator(_ordered)]   # a (low, high) pair, 0 <= low <= high
 
 
 class MembraneParams(Params):
@@ -39,11 +40,6 @@ class MembraneParams(Params):
     max_failures: int = Field(50, ge=1)           # N_t for membranes
     bound_classes: list[str] = []                 # protein classes placed on membranes
     bound_fraction: float = Field(0.0, ge=0, le=1)  # fraction of the particle target placed on membranes
-
-    @field_validator("radius_range_a", "thickness_range_a", "leaflet_sigma_range_a")
-    @classmethod
-    def _check_ranges(cls, v):
-        return _ordered(v)
 
     @property
     def count(self) -> int:
@@ -62,11 +58,6 @@ class FilamentParams(Params):
     relative_density: float = Field(1.0, gt=0)
     max_failures: int = Field(50, ge=1)
 
-    @field_validator("length_range_a")
-    @classmethod
-    def _check_ranges(cls, v):
-        return _ordered(v)
-
     @property
     def count(self) -> int:
         return self.n_microtubules + self.n_actin
@@ -78,11 +69,6 @@ class FiducialParams(Params):
     count: int = Field(4, ge=0)
     diameter_range_a: Range = (50.0, 100.0)
     relative_density: float = Field(4.0, gt=0)
-
-    @field_validator("diameter_range_a")
-    @classmethod
-    def _check_ranges(cls, v):
-        return _ordered(v)
 
 
 class IceParams(Params):
@@ -101,11 +87,6 @@ class ClusterParams(Params):
     mean_size: float = Field(6.0, ge=1)           # mean number of particles per cluster (geometric)
     gap_range_a: Range = (0.0, 30.0)              # surface gap between consecutive members
     max_failures: int = Field(20, ge=1)           # tries for the next member before the chain ends
-
-    @field_validator("gap_range_a")
-    @classmethod
-    def _check_ranges(cls, v):
-        return _ordered(v)
 
 
 class CompactionParams(Params):

@@ -8,8 +8,9 @@ accurate) and placed with its centre voxel on the particle's integer centre.
 The spline coefficients of each template are computed once per class and only
 the voxels that the rotated support of the template can reach are interpolated
 (the support, ``template > 1e-3 * max``, mapped forward by ``R``, rounded and
-dilated by one voxel), which gives ``rotate_volume``'s values (to ~1e-3 of the
-peak, the support cut) at a fraction of the cost.
+dilated by one voxel), at a fraction of the cost: those voxels hold
+``rotate_volume``'s values, and what is left out elsewhere is the template's tail
+below the support cut (tested: within 5e-3 of the peak everywhere).
 
 **Mask threshold.** A particle's mask (its voxels in ``class_mask`` and
 ``occupancy_mask``) is ``rotated_density >= mask_threshold * max(template)``

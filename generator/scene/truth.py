@@ -39,10 +39,7 @@ def write_ground_truth(scene: Scene, out_dir: str | Path) -> None:
     df = scene.particles
     picks = make_particles(df["class"], df[["x", "y", "z"]].to_numpy(float),
                            df[["phi", "theta", "psi"]].to_numpy(float).round(4))
-    if len(picks):
-        write_particles(picks, out / PARTICLE_LOCATIONS, "shrec")
-    else:
-        (out / PARTICLE_LOCATIONS).write_text("", encoding="utf-8")
+    write_particles(picks, out / PARTICLE_LOCATIONS, "shrec")      # no particles: an empty file
     df.to_parquet(out / PARTICLES_PARQUET, index=False)
     write_classes(scene.classes, out / CLASSES_CSV)
     (out / REPORT).write_text(json.dumps(_jsonable(scene.report), indent=1, sort_keys=True), encoding="utf-8")

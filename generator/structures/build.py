@@ -53,7 +53,8 @@ def iso_level_v(params: StructureParams) -> float:
     return params.iso_fraction * bulk_protein_potential_v()
 
 
-def _from_model(source: Source, st, params: StructureParams) -> ClassBuild:
+def _from_model(source: Source, params: StructureParams) -> ClassBuild:
+    st = source.structure if source.structure is not None else read_structure_file(source.path)
     model = prepare_model(st, assembly=params.assembly, keep_waters=params.keep_waters,
                           keep_ligands=params.keep_ligands, path=source.path)
     atoms = atoms_from_model(model, implicit_hydrogens=params.implicit_hydrogens, path=source.path)
@@ -71,9 +72,10 @@ def _from_map(source: Source, params: StructureParams) -> ClassBuild:
                          source.path)
     if len(set(volume.shape)) != 1:
         raise InputError(f"expected a cubic map, got shape {volume.shape}; pad it to a cube", source.path)
+    volume = subtract_background(volume)
     mass = given_mass_kda(source.path, source.name, params.map_masses_kda)
     if mass is None:
-        mass = estimate_mass_kda(subtract_background(volume), map_voxel, params.map_iso_fraction)
+        mass = estimate_mass_kda(volume, map_voxel, params.map_iso_fraction)
     try:
         template, radius = template_from_map(volume, map_voxel, params.voxel_size_a, mass,
                                              pad_voxels=params.pad_voxels, fraction=params.map_iso_fraction)
@@ -95,18 +97,12 @@ def _from_map(source: Source, params: StructureParams) -> ClassBuild:
 
 def _class_builds(params: StructureParams, progress: bool) -> list[ClassBuild]:
     if params.source.strip().lower() == "builtin":
-        items = [(Source(spec.name, "builtin"), st) for spec, st in builtin_structures(params.seed)]
+        sources = [Source(spec.name, "builtin", structure=st) for spec, st in builtin_structures(params.seed)]
     else:
-        items = [(s, None) for s in resolve_sources(params.source, cache_dir=params.cache_dir,
-                                                    url_template=params.pdb_url, offline=params.offline)]
-    builds = []
-    for source, st in tqdm(items, desc="structures", unit="class", disable=not progress):
-        if source.kind == "map":
-            builds.append(_from_map(source, params))
-        else:
-            st = st if st is not None else read_structure_file(source.path)
-            builds.append(_from_model(source, st, params))
-    return builds
+        sources = resolve_sources(params.source, cache_dir=params.cache_dir, url_template=params.pdb_url,
+                                  offline=params.offline)
+    return [_from_map(s, params) if s.kind == "map" else _from_model(s, params)
+            for s in tqdm(sources, desc="structures", unit="class", disable=not progress)]
 
 
 def build_library_report(params: StructureParams | None = None, *, progress: bool = False) -> BuildResult:

@@ -4,9 +4,9 @@ A map carries no atoms, so:
 - its **mass** is given (``params.map_masses_kda[name]`` or a file ``<stem>.mass_kda.txt``
   beside the map holding one number in kDa) or else **estimated** from the volume of
   its envelope, the voxels above ``map_iso_fraction`` (default 0.5) × the map's maximum
-  (after the border median is subtracted as background; 0.5 reproduces the atomic masses of
-  the ten SHREC maps made from atomic models within about 10 %), at protein density
-  1.35 g/cm³ (0.813 Da/Å³);
+  (after the border median is subtracted as background; on the ten SHREC 10 Å maps made from
+  atomic models 0.5 gives the models' masses within 17.6 %, median 7.6 %: benchmarks/bench_structures.py),
+  at protein density 1.35 g/cm³ (0.813 Da/Å³);
 - it is resampled to the library voxel size by Fourier cropping/padding (with the
   same anti-alias window as atomic templates when it shrinks), its centre of mass
   (of the positive density inside the envelope, without
@@ -25,7 +25,7 @@ import mrcfile
 import numpy as np
 from scipy import ndimage
 
-from generator.structures.potential import (ANTIALIAS_START, PROTEIN_DENSITY_DA_A3, box_voxels,
+from generator.structures.potential import (PROTEIN_DENSITY_DA_A3, antialias_profile, box_voxels,
                                             bulk_protein_potential_v)
 from tomobench.errors import InputError
 
@@ -102,19 +102,19 @@ def fourier_resize(volume: np.ndarray, n_new: int) -> np.ndarray:
     if n_new < n:                                   # the same anti-alias window as atomic templates
         q = np.fft.fftfreq(n_new)
         rel = 2.0 * np.sqrt(q[:, None, None] ** 2 + q[None, :, None] ** 2 + q[None, None, :] ** 2)
-        t = np.clip((rel - ANTIALIAS_START) / (1.0 - ANTIALIAS_START), 0.0, 1.0)
-        out *= 0.5 * (1.0 + np.cos(np.pi * t))
+        out *= antialias_profile(rel)
     return np.real(np.fft.ifftn(out)) * (n_new / n) ** 3
 
 
 def template_from_map(volume: np.ndarray, map_voxel_a: float, voxel_size_a: float, mass_kda: float, *,
-                      pad_voxels: int = 3, fraction: float = 0.35) -> tuple[np.ndarray, float]:
-    """``(template in V [z, y, x] float32, bounding radius in Å)`` of a map, centred and scaled to ``mass_kda``."""
-    if volume.ndim != 3 or len(set(volume.shape)) != 1:
-        raise ValueError(f"expected a cubic map, got shape {volume.shape}")
-    v = subtract_background(volume)
-    n_new = max(4, int(round(v.shape[0] * map_voxel_a / voxel_size_a)))
-    v = fourier_resize(v, n_new)
+                      pad_voxels: int = 3, fraction: float) -> tuple[np.ndarray, float]:
+    """``(template in V [z, y, x] float32, bounding radius in Å)`` of a map, centred and scaled to ``mass_kda``.
+
+    ``volume`` is a cubic map with its background subtracted (:func:`subtract_background`); ``fraction``
+    sets the envelope (:func:`envelope`) whose centre of mass is centred and whose extent sizes the box.
+    """
+    n_new = max(4, int(round(volume.shape[0] * map_voxel_a / voxel_size_a)))
+    v = fourier_resize(volume, n_new)
     env = envelope(v, fraction)
     if not env.any():
         raise ValueError("the map has no density above its background")

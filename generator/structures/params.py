@@ -26,7 +26,7 @@ class StructureParams(Params):
     keep_waters: bool = False
     keep_ligands: bool = False
     implicit_hydrogens: bool = True
-    cache_dir: str = "data/structures/cache"
+    cache_dir: str = "data/cache/structures"
     pdb_url: str = Field(DEFAULT_PDB_URL, description="download URL template; {id} is the lower-case PDB id")
     offline: bool = Field(False, description="never download; missing PDB ids are an error")
     fine_spacing_a: float = Field(2.5, gt=0, description="largest spacing of the fine grid the atoms are spread on (Å)")

@@ -87,12 +87,17 @@ def _frequencies(n: int, voxel_size_a: float) -> tuple[np.ndarray, np.ndarray, n
     return full[:, None, None], full[None, :, None], half[None, None, :]
 
 
+def antialias_profile(rel: np.ndarray) -> np.ndarray:
+    """The raised cosine of the anti-alias window at ``rel`` = frequency / Nyquist: 1 below ANTIALIAS_START,
+    0 from 1 on (also used when a map is shrunk, :func:`generator.structures.maps.fourier_resize`)."""
+    t = np.clip((rel - ANTIALIAS_START) / (1.0 - ANTIALIAS_START), 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * t))
+
+
 def antialias_window(n: int, voxel_size_a: float) -> np.ndarray:
     """Radial raised-cosine low-pass on the rfft grid: 1 below ANTIALIAS_START·Nyquist, 0 from Nyquist."""
     qz, qy, qx = _frequencies(n, voxel_size_a)
-    rel = np.sqrt(qz ** 2 + qy ** 2 + qx ** 2) * (2.0 * voxel_size_a)
-    t = np.clip((rel - ANTIALIAS_START) / (1.0 - ANTIALIAS_START), 0.0, 1.0)
-    return 0.5 * (1.0 + np.cos(np.pi * t))
+    return antialias_profile(np.sqrt(qz ** 2 + qy ** 2 + qx ** 2) * (2.0 * voxel_size_a))
 
 
 def _crop_index(n: int, m: int) -> np.ndarray:

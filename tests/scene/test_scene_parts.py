@@ -28,8 +28,7 @@ def test_bilayer_profile_two_leaflets_at_the_thickness():
 
 def test_torus_and_ellipsoid_surfaces():
     m = np.eye(3)
-    _, _, _, d = render_membrane("torus", np.array([15.0, 5.0]), m, np.array([30.0, 30, 30]), 3.0, 0.6, 1.0)
-    origin = np.floor(np.array([30.0, 30, 30]) - (15 + 5 + 1.5 + 1.8 + 1)).astype(int)[::-1]
+    _, _, origin, d = render_membrane("torus", np.array([15.0, 5.0]), m, np.array([30.0, 30, 30]), 3.0, 0.6, 1.0)
     # a point on the tube surface: (x, y, z) = (30 + 20, 30, 30)
     assert abs(d[tuple(np.array([30, 30, 50]) - origin)]) < 1e-5
     _, _, o2, d2 = render_membrane("ellipsoid", np.array([10.0, 6.0, 4.0]), m, np.array([20.0, 20, 20]), 3.0, 0.6, 1.0)
@@ -128,14 +127,12 @@ def test_sawlc_cluster_members_are_neighbours(toy):
     assert len(clustered) > 0.8 * len(df)
     sizes = clustered.groupby("cluster").size()
     assert sizes.max() >= 3
-    xyz = df[["x", "y", "z"]].to_numpy(float)
     for cid, group in clustered.groupby("cluster"):
         if len(group) < 2:
             continue
         pts = group[["x", "y", "z"]].to_numpy(float)
         d = np.linalg.norm(pts[:, None] - pts[None], axis=2) + np.eye(len(pts)) * 1e9
         assert d.min(1).max() < 20          # every member has a chain neighbour within two diameters
-    assert len(xyz) > 0
 
 
 def test_relax_separates_and_gathers():
@@ -157,6 +154,22 @@ def test_compaction_keeps_the_invariants_and_densifies(toy):
     assert np.array_equal(counts[1:], comp.particles["voxels"].to_numpy())
     assert list(comp.particles["id"]) == list(range(1, len(comp.particles) + 1))
     assert comp.report["occupancy_protein"] >= plain.report["occupancy_protein"]
+
+
+def test_refill_chains_get_new_cluster_ids(toy):
+    # one round of compaction + refill with every particle in chains: the refill's chains continue the
+    # cluster ids of the first pass instead of starting again at 1 (one id = one chain)
+    params = SceneParams(shape_xyz=(64, 64, 40), slab_thickness_vox=None, occupancy=0.5, max_failures=30,
+                         clusters=dict(enabled=True, fraction=1.0, mean_size=4),
+                         compaction=dict(enabled=True, rounds=1, iterations=30), **NO_EXTRAS)
+    scene = build_scene(toy, params, np.random.default_rng(1))
+    refilled = scene.report["compaction"]["rounds"][0]["refilled"]
+    first_next = scene.report["particles"]["next_cluster"]
+    df = scene.particles                                   # ids in insertion order: the refill comes last
+    first, refill = df.iloc[:len(df) - refilled], df.iloc[len(df) - refilled:]
+    assert refilled > 0 and (refill["cluster"] > 0).any()
+    assert first["cluster"].between(1, first_next - 1).all()
+    assert (refill["cluster"] >= first_next).all()
 
 
 def test_settle_moves_bodies_toward_the_centre_without_overlap(toy):

@@ -13,6 +13,8 @@ from generator.structures.build import build_library_report
 from generator.structures.params import StructureParams
 from generator.structures.sources import fetch_pdb, folder_sources, read_structure_file, resolve_sources
 from tomobench.errors import InputError
+from tomobench.params import load_section
+from tomobench.presets import repo_params_file
 
 from structures_toys import BIOMT_C2, toy_pdb
 
@@ -124,3 +126,9 @@ def test_single_file_source(tmp_path):
     path.write_text(toy_pdb(chains="A"))
     sources = resolve_sources(str(path), cache_dir=tmp_path, url_template="http://127.0.0.1:9/{id}", offline=True)
     assert [(s.name, s.kind, s.path) for s in sources] == [("one", "model", path)]
+
+
+def test_params_defaults_are_the_default_preset():
+    """StructureParams() is params.yaml's `structures` section (cache_dir included: data/cache/structures,
+    outside the data/structures stage output)."""
+    assert load_section(repo_params_file(), "structures", StructureParams) == StructureParams()
