@@ -77,7 +77,8 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
 def sniff_format(path: str | Path) -> str | None:
     """Guess the format from the first kilobytes of a file with an unfamiliar extension."""
     try:
-        head = Path(path).read_bytes()[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff")
     except OSError:
         return None
     lines = [ln.strip() for ln in head.splitlines() if ln.strip() and not ln.strip().startswith("#")]
