@@ -27,9 +27,9 @@ from tqdm import tqdm
 from baselines.params_io import load_method_params
 from baselines.public_data import (data_sign, particle_densities, public_classes, split_tomograms,
                                    write_submission, write_timing)
-from tomobench.classes import UNKNOWN_CLASS, ClassTable, read_classes
+from tomobench.classes import UNKNOWN_CLASS, ClassTable
 from tomobench.errors import InputError
-from tomobench.groundtruth import GroundTruth, find_classes_csv, find_truth_folders, load_truth
+from tomobench.groundtruth import GroundTruth, load_truths
 from tomobench.params import Params
 from tomobench.particles import make_particles
 from tomobench.plugins import scorer
@@ -125,7 +125,7 @@ def grid_search(candidates: dict[float, dict[str, tuple[np.ndarray, np.ndarray]]
 
     ``objective(picks, truth)`` scores a multi-tomogram pick list (higher is
     better); ``truth`` is passed through unchanged (best loaded once, see
-    :func:`load_truths`). Returns ``(sigma1, t, table of all trials)``.
+    :func:`tomobench.groundtruth.load_truths`). Returns ``(sigma1, t, table of all trials)``.
     """
     rows = []
     for sigma1, per_tomo in candidates.items():
@@ -158,14 +158,6 @@ def class_radii_vox(classes: ClassTable, voxel_size_a: float) -> dict[str, float
         if np.isfinite(radius_nm):
             out[row["class_name"]] = float(radius_nm) * 10.0 / voxel_size_a
     return out
-
-
-def load_truths(split: Path) -> dict[str, GroundTruth]:
-    """Tomogram name -> ground truth of a split folder, read once for every grid trial
-    (as the scorer's own loader does: one class table, the nearest ``classes.csv``)."""
-    csv_path = find_classes_csv(split)
-    classes = read_classes(csv_path) if csv_path else None
-    return {name: load_truth(folder, classes) for name, folder in find_truth_folders(split).items()}
 
 
 def scorer_objective() -> Objective:

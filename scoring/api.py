@@ -12,19 +12,8 @@ from scoring.report import build_report
 from scoring.tally import Tally, tally_tomogram
 from tomobench.classes import NON_PARTICLE_KINDS, ClassTable
 from tomobench.errors import InputError
-from tomobench.groundtruth import GroundTruth, find_classes_csv, find_truth_folders, load_truth
-from tomobench.classes import read_classes
+from tomobench.groundtruth import GroundTruth, load_truths
 from tomobench.particles import DEFAULT_MAX_PICKS, check_classes, read_particles
-
-
-def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
-    """Tomogram name -> ground truth, from a truth folder, a split folder, or as given."""
-    if isinstance(truth, dict):
-        return truth
-    folders = find_truth_folders(truth)
-    csv_path = find_classes_csv(truth)
-    classes = read_classes(csv_path) if csv_path else None
-    return {name: load_truth(folder, classes) for name, folder in folders.items()}
 
 
 def scored_classes(truths: dict[str, GroundTruth]) -> tuple[list[str], list[str], ClassTable | None]:

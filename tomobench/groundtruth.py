@@ -97,3 +97,13 @@ def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundT
         csv_path = find_classes_csv(folder)
         classes = read_classes(csv_path) if csv_path else None
     return GroundTruth(folder.name, folder, particles, occupancy, voxel_size_a, classes)
+
+
+def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
+    """Tomogram name -> ground truth, from a truth folder or a split folder (one class table: the
+    nearest ``classes.csv``), or the dict itself when already loaded."""
+    if isinstance(truth, dict):
+        return truth
+    csv_path = find_classes_csv(truth)
+    classes = read_classes(csv_path) if csv_path else None
+    return {name: load_truth(folder, classes) for name, folder in find_truth_folders(truth).items()}
