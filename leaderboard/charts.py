@@ -18,11 +18,18 @@ def label(df: pd.DataFrame) -> pd.Series:
     return df["team"].fillna("").astype(str) + " / " + df["method"].astype(str) + " #" + df["id"].astype(str)
 
 
-def per_class_long(results: pd.DataFrame, max_rows: int = MAX_ROWS) -> pd.DataFrame:
-    """Long table (submission, class, f1) of the ``max_rows`` best submissions."""
+def rank_pages(n: int, size: int = MAX_ROWS) -> list[tuple[int, int]]:
+    """(first, last) ranks, 1-based and inclusive, of the pages of ``size`` submissions each."""
+    return [(start + 1, min(start + size, n)) for start in range(0, n, size)]
+
+
+def per_class_long(results: pd.DataFrame, max_rows: int = MAX_ROWS, start: int = 0) -> pd.DataFrame:
+    """Long table (submission, class, f1) of the submissions ranked ``start + 1`` to ``start + max_rows``
+    (best F1 first; ties: earlier submission first)."""
     if results.empty:
         return pd.DataFrame(columns=["submission", "class", "f1", "overall_f1"])
-    top = results.sort_values(["f1", "id"], ascending=[False, True]).head(max_rows)
+    ranked = results.sort_values(["f1", "id"], ascending=[False, True], na_position="last")
+    top = ranked.iloc[start:start + max_rows]
     names = label(top)
     rows = [{"submission": name, "class": c, "f1": float(f), "overall_f1": float(r.f1 or 0)}
             for name, r in zip(names, top.itertuples(index=False)) for c, f in (r.per_class_f1 or {}).items()]
@@ -116,12 +123,13 @@ def timing_table(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in results.itertuples(index=False):
         timing = json.loads(r.timing_json or "{}") if isinstance(r.timing_json, str) else {}
-        if not timing and r.runtime_s is None:
+        runtime = None if pd.isna(r.runtime_s) else float(r.runtime_s)     # SQLite NULL arrives as NaN
+        if not timing and runtime is None:
             continue
         row = {"team": r.team, "method": r.method, "id": r.id}
         row.update({k: timing.get(k) for k in TIMING_COLUMNS})
-        if row["wall_s"] is None and r.runtime_s is not None:
-            row["wall_s"] = r.runtime_s
+        if row["wall_s"] is None and runtime is not None:
+            row["wall_s"] = runtime
         if not row["device"] and r.hardware:
             row["device"] = r.hardware
         rows.append(row)

@@ -2,7 +2,8 @@
 
     tomobench leaderboard serve [--port P] [--address A] [--data-dir D] [--params FILE]
     tomobench leaderboard team add NAME          (prints the token once; only its hash is stored)
-    tomobench leaderboard team list | team token NAME
+    tomobench leaderboard team list | team token NAME | team revoke NAME
+    tomobench leaderboard organizer token        (prints the Organizer page's token once)
     tomobench leaderboard import [--results data/results.parquet]
     tomobench leaderboard export OUT.csv|OUT.parquet [--phase public|final|all] [--dataset V]
     tomobench leaderboard rescore [--id N ...]
@@ -14,9 +15,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from tomobench.errors import InputError
@@ -37,7 +43,7 @@ def register(subparsers) -> None:
     s.set_defaults(func=_serve)
 
     t = sub.add_parser("team", help="create and list teams")
-    tsub = t.add_subparsers(dest="team_action", metavar="add|list|token", required=True)
+    tsub = t.add_subparsers(dest="team_action", metavar="add|list|token|revoke", required=True)
     ta = tsub.add_parser("add", parents=[common], help="create a team and print its token (once)")
     ta.add_argument("name")
     ta.set_defaults(func=_team_add)
@@ -46,6 +52,14 @@ def register(subparsers) -> None:
     tt = tsub.add_parser("token", parents=[common], help="replace a team's token and print the new one")
     tt.add_argument("name")
     tt.set_defaults(func=_team_token)
+    tr = tsub.add_parser("revoke", parents=[common], help="make a team's token invalid (its submissions stay)")
+    tr.add_argument("name")
+    tr.set_defaults(func=_team_revoke)
+
+    o = sub.add_parser("organizer", help="the Organizer page's token")
+    osub = o.add_subparsers(dest="organizer_action", metavar="token", required=True)
+    ot = osub.add_parser("token", parents=[common], help="issue the organizer token (replaces any earlier one)")
+    ot.set_defaults(func=_organizer_token)
 
     i = sub.add_parser("import", parents=[common], help="import the DVC pipeline's results table")
     i.add_argument("--results", help="results.parquet (default: leaderboard.results_path)")
@@ -89,11 +103,55 @@ def _store(args):
     return params, Store(params.data_dir)
 
 
+def _check_port_free(address: str, port: int) -> None:
+    """Fail early, before starting Streamlit, when the port is taken."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            raise InputError(f"cannot listen on {address}:{port} ({exc.strerror}); another program uses the port: "
+                             f"stop it or choose another with --port") from None
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float = 120) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _stop_child(proc: subprocess.Popen, timeout_s: float = 10) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def streamlit_command(app: Path, params, address: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line: errors shown without details, upload size = the page's limit."""
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+            "--server.address", address, "--server.headless", "true",
+            # Streamlit's MB is 2**20 bytes, as max_file_mb; an integer: the next whole MB (submit() is exact)
+            "--server.maxUploadSize", str(max(1, math.ceil(params.max_file_mb))),
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+            "--client.showErrorDetails", "none"]
+
+
 def _serve(args) -> int:
     import leaderboard
     from leaderboard.config import ENV_DATA_DIR, ENV_PARAMS
 
     params, params_file = _params(args)
+    _check_port_free(args.address, args.port)
     env = dict(os.environ)
     env[ENV_DATA_DIR] = str(Path(params.data_dir).resolve())
     if params_file:
@@ -101,20 +159,28 @@ def _serve(args) -> int:
     root = str(Path(leaderboard.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     app = Path(leaderboard.__file__).with_name("app.py")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
-           "--server.address", args.address, "--server.headless", "true",
-           "--server.maxUploadSize", str(int(params.max_file_mb) + 1), "--browser.gatherUsageStats", "false",
-           "--client.toolbarMode", "viewer"]
-    print(f"leaderboard on http://{args.address}:{args.port} (store {params.data_dir})", file=sys.stderr)
+    proc = subprocess.Popen(streamlit_command(app, params, args.address, args.port), env=env)
+
+    def stop(signum, _frame):       # SIGTERM / SIGINT: stop the Streamlit child too, then exit
+        _stop_child(proc)
+        raise SystemExit(128 + signum)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+        host = "127.0.0.1" if args.address in ("0.0.0.0", "::") else args.address
+        if _wait_healthy(proc, f"http://{host}:{args.port}"):
+            print(f"leaderboard on http://{args.address}:{args.port} (store {params.data_dir})", file=sys.stderr)
+        return proc.wait()
+    finally:
+        _stop_child(proc)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _team_add(args) -> int:
     _, store = _store(args)
     token = store.add_team(args.name)
+    store.audit("cli", "team add", args.name.strip())
     print(f"team {args.name!r} created. Its token (shown only now; give it to the team):", file=sys.stderr)
     print(token)
     return 0
@@ -123,6 +189,24 @@ def _team_add(args) -> int:
 def _team_token(args) -> int:
     _, store = _store(args)
     print(store.replace_token(args.name))
+    store.audit("cli", "team token", args.name)
+    return 0
+
+
+def _team_revoke(args) -> int:
+    _, store = _store(args)
+    store.revoke_token(args.name)
+    store.audit("cli", "team revoke", args.name)
+    print(f"team {args.name!r}: token revoked", file=sys.stderr)
+    return 0
+
+
+def _organizer_token(args) -> int:
+    _, store = _store(args)
+    token = store.set_organizer_token()
+    store.audit("cli", "organizer token", "issued (earlier ones no longer work)")
+    print("organizer token (shown only now; it opens the Organizer page):", file=sys.stderr)
+    print(token)
     return 0
 
 
@@ -153,11 +237,16 @@ def _export(args) -> int:
 
 
 def _rescore(args) -> int:
-    from leaderboard.submit import rescore
+    from leaderboard.submit import rescore, rescore_all
 
     params, store = _store(args)
     failed = 0
-    for sub_id, status in rescore(store, params, args.id):
+    if args.id:
+        statuses = rescore(store, params, args.id)
+        store.audit("cli", "rescore", f"submissions {args.id}: " + "; ".join(f"#{i} {s}" for i, s in statuses))
+    else:
+        statuses, _ = rescore_all(store, params, "cli")
+    for sub_id, status in statuses:
         print(f"submission {sub_id}: {status}")
         failed += status != "ok" and not status.startswith("no stored file")
     return 1 if failed else 0
@@ -169,6 +258,7 @@ def _phase(args) -> int:
     _, store = _store(args)
     if args.to in ("public", "final", "reveal"):
         set_phase(store, "final" if args.to == "reveal" else args.to)
+        store.audit("cli", "phase", args.to)
     print(f"phase: {current_phase(store)}" + (" (blind: scores hidden)" if is_blind(store) else ""))
     return 0
 
@@ -178,6 +268,7 @@ def _blind(args) -> int:
 
     _, store = _store(args)
     set_blind(store, args.state == "on")
+    store.audit("cli", "blind", args.state)
     print(f"blind: {args.state}")
     return 0
 

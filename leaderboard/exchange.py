@@ -123,12 +123,19 @@ def rank(df: pd.DataFrame) -> pd.DataFrame:
     return df[EXPORT_COLUMNS + [c for c in ("source", "description", "hardware", "runtime_s") if c in df.columns]]
 
 
+def export_table(store: Store, dataset: str | None, phases: list[str]) -> pd.DataFrame:
+    """The ranked leaderboards of ``phases`` in one table (a ``phase`` column), every submission."""
+    frames = [leaderboard_table(store, dataset, p) for p in phases]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXPORT_COLUMNS)
+
+
 def export(store: Store, out: str | Path, dataset: str | None, phases: list[str]) -> Path:
     """Write the leaderboard of ``phases`` (one table, a ``phase`` column) as CSV or Parquet (by extension)."""
     out = Path(out)
-    frames = [leaderboard_table(store, dataset, p) for p in phases]
-    frames = [f for f in frames if not f.empty]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EXPORT_COLUMNS)
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputError("export to a .csv or .parquet file", out)
+    table = export_table(store, dataset, phases)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
         table.to_csv(out, index=False)

@@ -10,8 +10,9 @@ import streamlit as st
 from leaderboard import charts
 from leaderboard.config import LeaderboardParams
 from leaderboard.exchange import rank
-from leaderboard.phases import current_phase, visible_phases
+from leaderboard.phases import DATE_KEYS, current_phase, phase_dates, visible_phases
 from leaderboard.store import Store
+from leaderboard.ui import literal
 from scoring import FLAT_COLUMNS
 from tomobench.classes import read_classes
 from tomobench.errors import InputError
@@ -30,24 +31,33 @@ def public_classes(params: LeaderboardParams) -> pd.DataFrame | None:
         return None
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_results(data_dir: str, dataset: str, phase: str, revision: tuple) -> pd.DataFrame:
+    """:meth:`Store.results`, read again only when the store's ``revision`` changes (warm renders)."""
+    return Store(data_dir).results(dataset, phase)
+
+
 def render(params: LeaderboardParams, store: Store) -> None:
     st.title("Leaderboard")
     datasets = store.datasets() or [params.dataset]
     dataset = st.selectbox("Dataset version", datasets,
                            index=datasets.index(params.dataset) if params.dataset in datasets else 0)
+    dates = phase_dates(store)
+    if dates:
+        st.caption(literal("; ".join(f"{DATE_KEYS[k]}: {v}" for k, v in dates.items()) + " (UTC)"))
     phases = visible_phases(store)
     if not phases:
         st.info("Blind phase: scores are hidden until the organizers reveal them. Submissions received:")
         subs = store.submissions()
         if not subs.empty:
             subs = subs[subs["dataset"] == dataset]
-            st.dataframe(subs[["id", "team", "method", "created_at"]], hide_index=True)
+            st.dataframe(subs[["id", "team", "method", "created_at"]], hide_index=True, key="blind_table")
         return
     phase = st.radio("Phase", phases, horizontal=True, format_func=PHASE_TITLES.get, key="phase_choice")
     if current_phase(store) == "public":
         st.caption("Public phase: scores on part of the test tomograms; the final ranking on all of them is "
                    "revealed at the end.")
-    results = store.results(dataset, phase)
+    results = cached_results(str(store.data_dir), dataset, phase, store.revision())
     if results.empty:
         st.info("No scored submission for this dataset version and phase yet.")
         return
@@ -63,11 +73,15 @@ def render(params: LeaderboardParams, store: Store) -> None:
                "size-group F1 as in SHREC 2020 Table 6; F-beta: distance-based, CZII style.")
 
     classes = public_classes(params)
-    long = charts.per_class_long(results)
+    pages = charts.rank_pages(len(table))
+    first, last = pages[0]
+    if len(pages) > 1:          # the charts draw 25 submissions at a time; every rank is reachable
+        first, last = st.selectbox("Ranks shown in the charts", pages, format_func=lambda p: f"{p[0]}-{p[1]}",
+                                   key="chart_ranks")
+    long = charts.per_class_long(results, last - first + 1, first - 1)
     if long.empty:
         return
-    shown = long["submission"].nunique()
-    st.subheader("Per-class results" + (f" (best {shown} submissions)" if shown < len(results) else ""))
+    st.subheader("Per-class results" + (f" (ranks {first}-{last} of {len(table)})" if len(pages) > 1 else ""))
     st.altair_chart(charts.heatmap(long, classes), width="stretch")
     mass = charts.with_mass(long, classes)
     if not mass.empty:
@@ -77,8 +91,7 @@ def render(params: LeaderboardParams, store: Store) -> None:
     st.altair_chart(charts.cumulative_f1(long), width="stretch")
 
     st.subheader("Confusion matrix (SHREC Fig. 12)")
-    top = table.head(charts.MAX_ROWS)
-    ids = dict(zip(charts.label(top), top["id"]))
+    ids = dict(zip(charts.label(table), table["id"]))        # every submission, best first
     chosen = st.selectbox("Submission", list(ids), key="confusion_choice")
     report = store.report(int(ids[chosen]), phase) or {}
     conf = charts.confusion_long(report)

@@ -10,7 +10,10 @@ from leaderboard.config import LeaderboardParams
 from leaderboard.phases import visible_phases
 from leaderboard.store import Refused, Store
 from leaderboard.submit import Upload, submit
+from leaderboard.ui import apology, literal, report_incident
 from tomobench.particles import EXTENSIONS
+
+TYPES = ", ".join(EXTENSIONS)
 
 
 def _runtime(text: str) -> float | None:
@@ -26,11 +29,15 @@ def _runtime(text: str) -> float | None:
 def render(params: LeaderboardParams, store: Store) -> None:
     st.title("Submit")
     st.markdown(
-        f"Upload the picks of your method on the **test** tomograms of dataset **{params.dataset}**: one file "
-        "in any format of the benchmark (SHREC text `class x y z [phi theta psi]`, CSV with a header "
+        f"Upload the picks of your method on the **test** tomograms of dataset **{literal(params.dataset)}**: one "
+        "file in any format of the benchmark (SHREC text `class x y z [phi theta psi]`, CSV with a header "
         "`class,x,y,z[,phi,theta,psi][,score][,tomo]`, RELION STAR, copick JSON), with a `tomo` column when it "
         "covers several tomograms. It is scored at once against the private ground truth. "
-        f"Limits: {params.daily_limit} submissions per team per UTC day, {params.max_file_mb:g} MB per file.")
+        f"Limits: {params.daily_limit} submissions per team per UTC day, {params.max_file_mb:g} MB and "
+        f"{params.max_picks:,} picks per file.")
+    if store.read_only:
+        st.error(literal(f"Uploads are closed for now: the {store.read_only_reason}. "
+                         "The leaderboard stays readable."))
     token = st.text_input("Team token", type="password", key="token")
     method = st.text_input("Method name", key="method")
     description = st.text_area("Description", key="description")
@@ -38,7 +45,8 @@ def render(params: LeaderboardParams, store: Store) -> None:
     col1, col2 = st.columns(2)
     hardware = col1.text_input("Hardware (optional)", key="hardware")
     runtime = col2.text_input("Runtime in seconds (optional)", key="runtime")
-    upload = st.file_uploader("Particle list", type=[e.lstrip(".") for e in EXTENSIONS], key="file")
+    # no type= here: Streamlit's own check raises an exception for other names; submit() refuses them clearly
+    upload = st.file_uploader(f"Particle list ({TYPES})", key="file")
     if not st.button("Submit", type="primary", key="submit"):
         return
     if upload is None:
@@ -50,13 +58,21 @@ def render(params: LeaderboardParams, store: Store) -> None:
                 token=token, method=method, filename=upload.name, data=upload.getvalue(), description=description,
                 url=url, hardware=hardware, runtime_s=_runtime(runtime)))
     except Refused as exc:
-        st.error(f"Submission refused: {exc}")
+        st.error(literal(f"Submission refused, nothing was stored: {exc}"))
         return
-    st.success(f"Submission {result.submission_id} of team {result.team} ({result.filename}) is scored and stored.")
+    except Exception as exc:  # noqa: BLE001 - anything else is our bug: apologise, log it with an id
+        st.error(apology(report_incident(exc, "submit"), "scoring your upload"))
+        return
+    st.success(literal(f"Submission {result.submission_id} of team {result.team} ({result.filename}) is scored "
+                       f"and stored."))
+    _show_report(store, result.reports)
+
+
+def _show_report(store: Store, reports: dict[str, dict]) -> None:
     if not visible_phases(store):
         st.info("Blind phase: your scores are hidden until the organizers reveal them.")
         return
-    report = result.reports["public"]          # the public phase is visible whenever any phase is
+    report = reports["public"]          # the public phase is visible whenever any phase is
     st.subheader("Your report (public phase)")
     cols = st.columns(4)
     for col, key in zip(cols, ("f1", "precision", "recall", "fbeta")):
@@ -68,4 +84,4 @@ def render(params: LeaderboardParams, store: Store) -> None:
         st.dataframe(per_class, key="report_per_class")
     st.code(scoring.format_report(report), language=None)
     for warning in report.get("warnings") or []:
-        st.warning(warning)
+        st.warning(literal(warning))

@@ -22,6 +22,8 @@ from tomobench.groundtruth import find_truth_folders
 
 PHASE_KEY = "phase"
 BLIND_KEY = "blind"
+DATE_KEYS = {"public_start": "public phase opens", "public_end": "public phase closes",
+             "final_reveal": "final ranking revealed"}     # settings "date_<key>" (ISO dates, UTC)
 
 
 def current_phase(store: Store) -> str:
@@ -66,3 +68,23 @@ def public_tomograms(params: LeaderboardParams) -> list[str]:
         return [n for n in names if n in set(params.public_tomos)]
     return names[: max(1, math.ceil(params.public_fraction * len(names)))]
 
+
+
+def phase_dates(store: Store) -> dict[str, str]:
+    """The organizers' announced dates (``DATE_KEYS`` -> ISO date), only those set."""
+    settings = store.settings()
+    return {k: settings[f"date_{k}"] for k in DATE_KEYS if settings.get(f"date_{k}")}
+
+
+def set_phase_date(store: Store, key: str, value: str) -> None:
+    """Set (ISO ``YYYY-MM-DD``) or clear (``""``) one of :data:`DATE_KEYS`."""
+    from datetime import date
+
+    if key not in DATE_KEYS:
+        raise InputError(f"unknown date {key!r}; choose one of {', '.join(DATE_KEYS)}")
+    if value:
+        try:
+            value = date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise InputError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    store.set_setting(f"date_{key}", value)

@@ -8,8 +8,14 @@ database is waited for (``busy_timeout``), never an error.
 
 Layout of ``data_dir``::
 
-    leaderboard.sqlite          teams, submissions, reports, settings
+    leaderboard.sqlite          teams, submissions, reports, settings, reservations, audit log
     files/ab/abcdef...          uploaded files, named by their SHA-256 (never by the user's name)
+
+A store that cannot be written (a read-only file system or directory, a full
+disk) opens in **read-only mode**: reads use a read-only (or, when even the
+WAL index cannot be created, an immutable) connection, and every write raises
+:class:`StoreReadOnly` with a message a participant understands. The app shows
+a banner and keeps the leaderboard readable.
 
 Team tokens are random (192 bits) and only their SHA-256 is stored; a token is
 shown once, when the team is created (or its token is replaced).
@@ -17,11 +23,13 @@ shown once, when the team is created (or its token is replaced).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import tempfile
 from contextlib import contextmanager
@@ -29,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -57,11 +66,44 @@ CREATE TABLE IF NOT EXISTS reports (
     scorer_version TEXT NOT NULL DEFAULT '', scored_at TEXT NOT NULL,
     PRIMARY KEY (submission_id, phase));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reservations (
+    id INTEGER PRIMARY KEY, team_id INTEGER NOT NULL, day TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '');
 """
+TABLES = {"teams", "files", "submissions", "reports", "settings", "reservations", "audit"}
+RESERVATION_TTL_S = 900          # a reservation older than this belongs to a crashed upload and no longer counts
+MIN_FREE_BYTES = 1 << 20         # refuse uploads when less than this (plus the upload) is free on the store's disk
+REVOKED_PREFIX = "revoked:"      # token_hash of a revoked team: never the SHA-256 of any token
+ORGANIZER_KEY = "organizer_token_hash"
+_FAULT_ERRNOS = {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+_FAULT_WORDS = ("readonly", "read-only", "disk is full", "disk i/o error", "unable to open database file",
+                "attempt to write", "database or disk is full")
+READ_ONLY_MESSAGE = ("the leaderboard is in read-only mode ({reason}): uploads cannot be stored right now and "
+                     "nothing was stored; the organizers have been told in the server log, try again later")
 
 
 class Refused(Exception):
     """A submission (or organizer action) refused for a reason the user can fix; nothing was stored."""
+
+
+class StoreReadOnly(Refused):
+    """The store cannot be written (read-only or full file system); nothing was stored."""
+
+
+def storage_fault(exc: BaseException) -> str | None:
+    """A short reason when ``exc`` means the store's disk cannot be written, else None."""
+    if isinstance(exc, OSError) and exc.errno in _FAULT_ERRNOS:
+        return "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else \
+            "the store's file system is read-only"
+    if isinstance(exc, sqlite3.OperationalError) or isinstance(exc, sqlite3.DatabaseError):
+        text = str(exc).lower()
+        if "full" in text:
+            return "the disk is full"
+        if any(w in text for w in _FAULT_WORDS):
+            return "the store cannot be written"
+    return None
 
 
 @dataclass(frozen=True)
@@ -105,50 +147,146 @@ def summarise(report: dict, flat: dict) -> dict:
 
 
 class Store:
-    """The leaderboard's database; cheap to create (one per process / Streamlit session)."""
+    """The leaderboard's database; cheap to create (one per process / Streamlit session).
+
+    ``read_only`` is True (and ``read_only_reason`` says why) when the store cannot be written;
+    reads still work, writes raise :class:`StoreReadOnly`.
+    """
 
     def __init__(self, data_dir: str | Path):
         self.data_dir = Path(data_dir)
         self.files_dir = self.data_dir / "files"
         self.db_path = self.data_dir / DB_NAME
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.read_only = False
+        self.read_only_reason = ""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._probe_disk()
+            self._ensure_schema()
+        except (OSError, sqlite3.Error) as exc:
+            reason = storage_fault(exc)
+            if reason is None:
+                raise
+            self._go_read_only(reason)
+            if not self.db_path.is_file():
+                raise InputError(f"the leaderboard store does not exist and cannot be created ({reason})",
+                                 self.data_dir) from None
+
+    def _probe_disk(self) -> None:
+        """Write and remove a small file: a full or read-only disk fails here, before any upload."""
+        fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".probe-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            os.unlink(tmp)
+
+    def _ensure_schema(self) -> None:
         con = self.connect()
         try:
-            con.executescript(SCHEMA)
+            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not TABLES <= have:      # a new store, or one from before a table was added
+                con.executescript(SCHEMA)
         finally:
             con.close()
+
+    def _go_read_only(self, reason: str) -> None:
+        self.read_only = True
+        self.read_only_reason = reason
+
+    def check_writable(self, need_bytes: int = 0) -> None:
+        """Raise :class:`StoreReadOnly` unless ``need_bytes`` (plus a margin) can be written now."""
+        if not self.read_only:
+            try:
+                free = shutil.disk_usage(self.data_dir).free
+            except OSError as exc:
+                free, reason = 0, storage_fault(exc) or "the store cannot be read"
+            else:
+                reason = "the disk is full"
+            if free < need_bytes + MIN_FREE_BYTES:
+                self._go_read_only(reason)
+        if self.read_only:
+            raise StoreReadOnly(READ_ONLY_MESSAGE.format(reason=self.read_only_reason))
 
     # ------------------------------------------------------------------ connections
 
     def connect(self) -> sqlite3.Connection:
+        """A read-write connection (WAL mode); in read-only mode, see :meth:`_connect_read_only`."""
+        if self.read_only:
+            return self._connect_read_only()
         con = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)   # busy_timeout: wait up to 60 s
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise RuntimeError(f"SQLite refused WAL mode ({mode}) for {self.db_path}")
-        con.execute("PRAGMA foreign_keys = ON")
-        con.execute("PRAGMA synchronous = NORMAL")
+        try:
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"SQLite refused WAL mode ({mode}) for {self.db_path}")
+            con.execute("PRAGMA foreign_keys = ON")
+            con.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            con.close()
+            raise
         return con
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """``mode=ro`` when SQLite can still use the WAL index; else ``immutable=1`` (nobody can write anyway)."""
+        uri = "file:" + quote(str(self.db_path.resolve()))
+        for flags in ("?mode=ro", "?mode=ro&immutable=1"):
+            con = sqlite3.connect(uri + flags, uri=True, timeout=60, isolation_level=None)
+            try:
+                con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return con
+            except sqlite3.Error:
+                con.close()
+        raise InputError("the leaderboard store cannot be opened, not even read-only", self.db_path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on any error."""
-        con = self.connect()
+        """A write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on any error.
+
+        A storage fault (read-only or full disk) puts the store in read-only mode and raises
+        :class:`StoreReadOnly`.
+        """
+        if self.read_only:
+            raise StoreReadOnly(READ_ONLY_MESSAGE.format(reason=self.read_only_reason))
+        con = None
         try:
+            con = self.connect()
             con.execute("BEGIN IMMEDIATE")
             yield con
             con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
+        except BaseException as exc:
+            if con is not None and con.in_transaction:
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            reason = storage_fault(exc) if isinstance(exc, (OSError, sqlite3.Error)) else None
+            if reason is not None:
+                self._go_read_only(reason)
+                raise StoreReadOnly(READ_ONLY_MESSAGE.format(reason=reason)) from exc
             raise
         finally:
-            con.close()
+            if con is not None:
+                con.close()
 
     def read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
-        con = self.connect()
+        try:
+            con = self.connect()
+        except (OSError, sqlite3.Error) as exc:
+            reason = storage_fault(exc)
+            if reason is None or self.read_only:
+                raise
+            self._go_read_only(reason)       # e.g. the WAL index cannot be created on a full disk
+            con = self.connect()
         con.row_factory = sqlite3.Row
         try:
             return con.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            if storage_fault(exc) is None or self.read_only:
+                raise
+            self._go_read_only(storage_fault(exc))
+            return self.read(sql, args)
         finally:
             con.close()
 
@@ -178,6 +316,24 @@ class Store:
                 raise InputError(f"no team named {name!r}")
         return token
 
+    def revoke_token(self, name: str) -> None:
+        """Make a team's token invalid (its submissions stay); :meth:`replace_token` issues a new one."""
+        with self.transaction() as con:
+            cur = con.execute("UPDATE teams SET token_hash = ? WHERE name = ?",
+                              (REVOKED_PREFIX + secrets.token_hex(16), name))
+            if cur.rowcount != 1:
+                raise InputError(f"no team named {name!r}")
+
+    def set_organizer_token(self) -> str:
+        """Issue the organizer token (replacing any earlier one); only its hash is stored."""
+        token = "tbo_" + secrets.token_urlsafe(24)
+        self.set_setting(ORGANIZER_KEY, hash_token(token))
+        return token
+
+    def is_organizer(self, token: str | None) -> bool:
+        stored = self.get_setting(ORGANIZER_KEY)
+        return bool(token and token.strip() and stored and secrets.compare_digest(stored, hash_token(token)))
+
     def team_for_token(self, token: str | None) -> Team | None:
         if not token or not token.strip():
             return None
@@ -185,9 +341,12 @@ class Store:
         return Team(int(rows[0]["id"]), rows[0]["name"]) if rows else None
 
     def teams(self) -> pd.DataFrame:
-        rows = self.read("SELECT t.id, t.name, t.created_at, COUNT(s.id) AS submissions FROM teams t "
-                         "LEFT JOIN submissions s ON s.team_id = t.id GROUP BY t.id ORDER BY t.name")
-        return pd.DataFrame([dict(r) for r in rows], columns=["id", "name", "created_at", "submissions"])
+        rows = self.read("SELECT t.id, t.name, t.created_at, t.token_hash LIKE ? AS revoked, "
+                         "COUNT(s.id) AS submissions FROM teams t LEFT JOIN submissions s ON s.team_id = t.id "
+                         "GROUP BY t.id ORDER BY t.name", (REVOKED_PREFIX + "%",))
+        df = pd.DataFrame([dict(r) for r in rows], columns=["id", "name", "created_at", "revoked", "submissions"])
+        df["revoked"] = df["revoked"].astype(bool)
+        return df
 
     # ------------------------------------------------------------------ files
 
@@ -203,46 +362,118 @@ class Store:
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)       # a full disk leaves no partial file behind
+                _remove_empty(path.parent, self.files_dir)
+                raise
         return sha
+
+    def _write_file(self, data: bytes) -> tuple[str, Path | None]:
+        """Like :meth:`put_file`; also returns the path when this call created it (to undo on failure)."""
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.file_path(sha)
+        if path.is_file():
+            return sha, None
+        self.put_file(data)
+        return sha, path
+
+    # ------------------------------------------------------------------ reservations (the daily limit)
+
+    def reserve(self, team_id: int, daily_limit: int, now: datetime | None = None) -> int:
+        """Reserve one of the team's ``daily_limit`` submissions of today (UTC), atomically, before scoring.
+
+        Submissions and live reservations of the day count; raises :class:`Refused` when none is left.
+        Consume the reservation with :meth:`add_submission` or give it back with :meth:`release`.
+        """
+        now = now or utc_now()
+        with self.transaction() as con:
+            if self.count_today(team_id, now, con) >= daily_limit:
+                raise Refused(f"daily limit reached: {daily_limit} submissions per team per UTC day; "
+                              f"try again tomorrow")
+            cur = con.execute("INSERT INTO reservations (team_id, day, created_at) VALUES (?, ?, ?)",
+                              (team_id, now.date().isoformat(), now.isoformat()))
+            return int(cur.lastrowid)
+
+    def release(self, reservation: int) -> None:
+        """Give a reservation back (a no-op once :meth:`add_submission` consumed it)."""
+        if self.read_only:
+            return                      # it expires after RESERVATION_TTL_S
+        try:
+            with self.transaction() as con:
+                con.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
+        except StoreReadOnly:
+            pass
 
     # ------------------------------------------------------------------ submissions
 
     def count_today(self, team_id: int, now: datetime | None = None, con: sqlite3.Connection | None = None) -> int:
-        day = (now or utc_now()).date().isoformat()
-        sql, args = "SELECT COUNT(*) FROM submissions WHERE team_id = ? AND day = ?", (team_id, day)
+        now = now or utc_now()
+        day, stale = now.date().isoformat(), (now.timestamp() - RESERVATION_TTL_S)
+        stale_iso = datetime.fromtimestamp(stale, timezone.utc).isoformat()
+        sql = ("SELECT (SELECT COUNT(*) FROM submissions WHERE team_id = ? AND day = ?) + "
+               "(SELECT COUNT(*) FROM reservations WHERE team_id = ? AND day = ? AND created_at > ?)")
+        args = (team_id, day, team_id, day, stale_iso)
         if con is not None:
             return int(con.execute(sql, args).fetchone()[0])
         return int(self.read(sql, args)[0][0])
 
     def add_submission(self, sub: Submission, reports: dict[str, tuple[dict, dict]], *,
                        daily_limit: int | None = None, scorer_version: str = "",
-                       now: datetime | None = None) -> int:
+                       now: datetime | None = None, reservation: int | None = None,
+                       data: bytes | None = None) -> int:
         """Insert a submission and its reports (phase -> (report, flat row)) in one transaction.
 
-        With ``daily_limit``, raises :class:`Refused` (and stores nothing) when the team has
-        already that many submissions today (UTC); the check and the insert are atomic.
+        ``reservation`` (from :meth:`reserve`) is consumed; without one, ``daily_limit`` is checked
+        here, atomically with the insert (raises :class:`Refused`, storing nothing). ``data``, the
+        uploaded bytes, is written (content-addressed) inside the same transaction: a failure
+        removes a file this call created, so a refused or failed submission leaves no file behind.
         """
         now = now or utc_now()
-        with self.transaction() as con:
-            if daily_limit is not None and sub.team_id is not None:
-                if self.count_today(sub.team_id, now, con) >= daily_limit:
-                    raise Refused(f"daily limit reached: {daily_limit} submissions per team per UTC day; "
-                                  f"try again tomorrow")
-            if sub.file_sha256:
-                self._register_file(con, sub.file_sha256, now)
-            cur = con.execute(
-                "INSERT INTO submissions (team_id, method, description, url, hardware, runtime_s, filename, fmt, "
-                "file_sha256, dataset, is_baseline, source, timing_json, created_at, day) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sub.team_id, sub.method, sub.description, sub.url, sub.hardware, sub.runtime_s, sub.filename,
-                 sub.fmt, sub.file_sha256, sub.dataset, int(sub.is_baseline), sub.source,
-                 json.dumps(sub.timing or {}), now.isoformat(), now.date().isoformat()))
-            sub_id = int(cur.lastrowid)
-            for phase, (report, flat) in reports.items():
-                self._put_report(con, sub_id, phase, report, flat, scorer_version, now)
+        created: Path | None = None
+        try:
+            with self.transaction() as con:
+                held = reservation is not None and con.execute(
+                    "DELETE FROM reservations WHERE id = ?", (reservation,)).rowcount == 1
+                if not held and daily_limit is not None and sub.team_id is not None:
+                    if self.count_today(sub.team_id, now, con) >= daily_limit:
+                        raise Refused(f"daily limit reached: {daily_limit} submissions per team per UTC day; "
+                                      f"try again tomorrow")
+                try:
+                    if data is not None:
+                        sub.file_sha256, created = self._write_file(data)
+                    sub_id = self._insert_submission(con, sub, reports, scorer_version, now)
+                except BaseException:
+                    self._unlink_created(created)       # under the write lock: no other upload sees it
+                    created = None
+                    raise
+        except BaseException:
+            self._unlink_created(created)               # the commit itself failed
+            raise
+        return sub_id
+
+    def _unlink_created(self, path: Path | None) -> None:
+        if path is not None:
+            path.unlink(missing_ok=True)
+            _remove_empty(path.parent, self.files_dir)
+
+    def _insert_submission(self, con: sqlite3.Connection, sub: Submission, reports: dict[str, tuple[dict, dict]],
+                           scorer_version: str, now: datetime) -> int:
+        if sub.file_sha256:
+            self._register_file(con, sub.file_sha256, now)
+        cur = con.execute(
+            "INSERT INTO submissions (team_id, method, description, url, hardware, runtime_s, filename, fmt, "
+            "file_sha256, dataset, is_baseline, source, timing_json, created_at, day) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sub.team_id, sub.method, sub.description, sub.url, sub.hardware, sub.runtime_s, sub.filename,
+             sub.fmt, sub.file_sha256, sub.dataset, int(sub.is_baseline), sub.source,
+             json.dumps(sub.timing or {}), now.isoformat(), now.date().isoformat()))
+        sub_id = int(cur.lastrowid)
+        for phase, (report, flat) in reports.items():
+            self._put_report(con, sub_id, phase, report, flat, scorer_version, now)
         return sub_id
 
     def _register_file(self, con: sqlite3.Connection, sha256: str, now: datetime) -> None:
@@ -281,7 +512,10 @@ class Store:
         """All submissions (metadata only), oldest first."""
         rows = self.read("SELECT s.*, t.name AS team FROM submissions s LEFT JOIN teams t ON t.id = s.team_id "
                          "ORDER BY s.id")
-        return pd.DataFrame([dict(r) for r in rows])
+        records = [dict(r) for r in rows]
+        for rec in records:         # baselines have no team: name them, never "None"
+            rec["team"] = rec["team"] or ("baseline" if rec["is_baseline"] else "")
+        return pd.DataFrame(records)
 
     def results(self, dataset: str | None = None, phase: str | None = None) -> pd.DataFrame:
         """One row per (submission, phase): metadata + the flat report columns + ``per_class_f1`` (dict)."""
@@ -322,3 +556,36 @@ class Store:
     def set_setting(self, key: str, value: str) -> None:
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, str(value)))
+
+    def settings(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self.read("SELECT key, value FROM settings")}
+
+    # ------------------------------------------------------------------ audit log and change stamp
+
+    def audit(self, actor: str, action: str, detail: str = "") -> None:
+        """Append one line to the organizers' audit log."""
+        with self.transaction() as con:
+            con.execute("INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)",
+                        (utc_now().isoformat(), actor, action, detail))
+
+    def audit_log(self, limit: int = 200) -> pd.DataFrame:
+        rows = self.read("SELECT id, at, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return pd.DataFrame([dict(r) for r in rows], columns=["id", "at", "actor", "action", "detail"])
+
+    def revision(self) -> tuple:
+        """Changes whenever a submission, a report or a setting changes (a cache key for the pages)."""
+        row = self.read("SELECT (SELECT COUNT(*) FROM submissions), (SELECT MAX(id) FROM submissions), "
+                        "(SELECT COUNT(*) FROM reports), (SELECT MAX(scored_at) FROM reports), "
+                        "(SELECT group_concat(key || '=' || value) FROM settings), "
+                        "(SELECT COUNT(*) FROM teams), (SELECT group_concat(name) FROM teams)")[0]
+        return tuple(row)
+
+
+def _remove_empty(folder: Path, stop: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``stop`` while they are empty."""
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

@@ -1,11 +1,17 @@
 """Scoring an upload with the real scorer and storing it (what the Submit page calls).
 
-The order of checks is chosen so that a refused upload changes nothing: token,
-form fields, size, file type, daily limit, then scoring (a malformed file is
-refused with the scorer's own message), then one atomic insert that checks the
-daily limit again. The upload's name is only ever used, sanitised, as a label;
-on disk the file is named by its SHA-256. Messages never show a path of the
-private truth or of the data directory.
+The order of checks is chosen so that a refused upload changes nothing and costs
+little: the store is writable, token, form fields, size, file type, the number
+of pick lines (counted over the bytes, before any parsing), then one of the
+team's daily submissions is **reserved** atomically (so concurrent uploads of
+one team cannot make the server score more than the limit), then scoring (a
+malformed file is refused with the reader's own message, naming the line), and
+only then the file and the scores are stored, in one transaction that consumes
+the reservation. Any refusal or failure gives the reservation back.
+
+The upload's name is only ever used, sanitised, as a label; on disk the file is
+named by its SHA-256. Messages never show a path of the private truth or of the
+data directory.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from tomobench.groundtruth import GroundTruth
 from tomobench.particles import EXTENSIONS
 
 TRUTH_LABEL = "<test ground truth>"
+MAX_COORDINATE_VOXELS = 1e6     # beyond any tomogram by orders of magnitude; larger values overflow the matcher
+# a line that can hold a pick: not blank, not a comment, not a STAR header line (data_, loop_, _rlnLabel)
+_PICK_LINE = re.compile(rb"(?m)^[ \t]*(?!#|_|data_|loop_)[^\s]")
 
 
 @dataclass
@@ -93,13 +102,48 @@ def _clean_report(report: dict, params: LeaderboardParams, replacements: dict[st
     return report
 
 
+def check_pick_count(data: bytes, fmt: str, max_picks: int) -> None:
+    """Refuse a file with more than ``max_picks`` picks by counting its lines, before any parsing.
+
+    Text formats: lines that can hold a pick (the CSV header excepted); copick JSON: ``"location"``
+    keys. Milliseconds for a 20 MB file; the reader's own count stays the exact check.
+    """
+    header = 1 if fmt == "csv" else 0
+    if fmt == "copick":
+        n = data.count(b'"location"')
+        if n > max_picks:
+            raise Refused(f"the file holds {n:,} picks (\"location\" entries); the limit is {max_picks:,} picks")
+        return
+    if data.count(b"\n") + 1 <= max_picks + header:
+        return                                      # cannot exceed the limit: no need to look further
+    n = len(_PICK_LINE.findall(data))
+    if n - header <= max_picks:
+        return
+    match = next(m for i, m in enumerate(_PICK_LINE.finditer(data)) if i == max_picks + header)
+    line = data.count(b"\n", 0, match.start()) + 1
+    raise Refused(f"line {line:,}: pick number {max_picks + 1:,} is beyond the limit of {max_picks:,} picks per "
+                  f"submission (the file has {n - header:,}); remove low-scoring picks")
+
+
+def check_coordinates(picks: pd.DataFrame, source: str | Path) -> None:
+    """Raise :class:`InputError` for coordinates no tomogram can have (they would overflow the matcher)."""
+    xyz = picks[["x", "y", "z"]].to_numpy(dtype=float)
+    bad = np.abs(xyz) > MAX_COORDINATE_VOXELS
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        line = int(picks["line"].iloc[row])
+        where = line if Path(source).suffix.lower() in (".txt", ".csv") else f"pick {line}"   # JSON/STAR: index
+        raise InputError(f"{'xyz'[col]} is {xyz[row, col]:g} voxels, far outside any tomogram; coordinates "
+                         f"are in voxels, at most {MAX_COORDINATE_VOXELS:g} in magnitude", source, where or None)
+
+
 def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path) -> tuple[dict, dict]:
     report = scoring.score_particles(picks, truths, source=path)
     return report, scoring.flatten_report(report)
 
 
 def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[str, GroundTruth] | None = None,
-                 *, phases: tuple[str, ...] | list[str] = PHASES) -> dict[str, tuple[dict, dict]]:
+                 *, phases: tuple[str, ...] | list[str] = PHASES, label: str = "") -> dict[str, tuple[dict, dict]]:
     """Score one file for ``phases``: phase -> (report, flat row). Raises InputError.
 
     ``truths``: the private test truth (:func:`scoring.load_truths`), loaded here when not given. The
@@ -109,6 +153,7 @@ def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[s
     """
     truths = scoring.load_truths(params.private_truth_dir) if truths is None else truths
     picks = scoring.read_submission(path, truths, fmt=fmt, max_picks=params.max_picks)
+    check_coordinates(picks, label or path)
     out = {}
     if "final" in phases:
         out["final"] = _score(picks, truths, path)
@@ -129,14 +174,12 @@ def _score_data(data: bytes, label: str, fmt: str, params: LeaderboardParams,
     Reports and messages name the file ``label``, never a path; a file the scorer refuses raises
     :class:`Refused` with the scorer's message.
     """
-    tmp_root = Path(params.data_dir) / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+    with tempfile.TemporaryDirectory(prefix="tomobench-upload-") as tmp:   # not in the store: it may be full
         path = Path(tmp) / ("upload" + Path(label).suffix.lower())
         path.write_bytes(data)
         replacements = {str(path.resolve()): label, str(path): label}
         try:
-            scored = score_phases(path, fmt, params, truths)
+            scored = score_phases(path, fmt, params, truths, label=label)
         except InputError as exc:
             raise Refused(clean_message(str(exc), params, replacements)) from None
     return {phase: (_clean_report(report, params, replacements), flat) for phase, (report, flat) in scored.items()}
@@ -167,25 +210,29 @@ def _check_form(upload: Upload, params: LeaderboardParams) -> tuple[str, str]:
 
 
 def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: datetime | None = None) -> SubmitResult:
-    """Check, score and store an upload; raise :class:`Refused` with a clear message otherwise."""
+    """Check, score and store an upload; raise :class:`Refused` with a clear message otherwise.
+
+    A refused or failed upload stores nothing: no row, no file, no score (see the module docstring).
+    """
     now = now or utc_now()
+    store.check_writable(len(upload.data))
     team = store.team_for_token(upload.token)
     if team is None:
         raise Refused("invalid team token; ask the organizers for your team's token")
     filename, fmt = _check_form(upload, params)
-    if store.count_today(team.id, now) >= params.daily_limit:
-        raise Refused(f"daily limit reached: {params.daily_limit} submissions per team per UTC day; "
-                      f"try again tomorrow")
-    scored = _score_data(upload.data, filename, fmt, params)
-    sha = store.put_file(upload.data)
-    sub = Submission(method=upload.method.strip(), dataset=params.dataset, source="upload", team_id=team.id,
-                     description=upload.description.strip()[:2000], url=upload.url.strip(),
-                     hardware=upload.hardware.strip()[:200], runtime_s=upload.runtime_s, filename=filename,
-                     fmt=fmt, file_sha256=sha,
-                     timing={} if upload.runtime_s is None else {"wall_s": upload.runtime_s,
-                                                                  "device": upload.hardware.strip()[:200]})
-    sub_id = store.add_submission(sub, scored, daily_limit=params.daily_limit, scorer_version=scorer_version(),
-                                  now=now)
+    check_pick_count(upload.data, fmt, params.max_picks)
+    reservation = store.reserve(team.id, params.daily_limit, now)
+    try:
+        scored = _score_data(upload.data, filename, fmt, params)
+        sub = Submission(method=upload.method.strip(), dataset=params.dataset, source="upload", team_id=team.id,
+                         description=upload.description.strip()[:2000], url=upload.url.strip(),
+                         hardware=upload.hardware.strip()[:200], runtime_s=upload.runtime_s, filename=filename,
+                         fmt=fmt, timing={} if upload.runtime_s is None else {
+                             "wall_s": upload.runtime_s, "device": upload.hardware.strip()[:200]})
+        sub_id = store.add_submission(sub, scored, daily_limit=params.daily_limit, scorer_version=scorer_version(),
+                                      now=now, reservation=reservation, data=upload.data)
+    finally:
+        store.release(reservation)          # a no-op when add_submission consumed it
     return SubmitResult(sub_id, team.name, filename, {phase: report for phase, (report, _) in scored.items()})
 
 
@@ -215,3 +262,29 @@ def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = Non
             store.set_report(int(row.id), phase, report, flat, scorer_version())
         out.append((int(row.id), "ok"))
     return out
+
+
+def rescore_all(store: Store, params: LeaderboardParams, actor: str) -> tuple[list[tuple[int, str]], pd.DataFrame]:
+    """Re-score every stored submission (after a truth fix) and write what changed to the audit log.
+
+    Returns (per-submission status, changes: ``id, phase, f1_before, f1_after`` of scores that moved).
+    """
+    before = _f1s(store)
+    statuses = rescore(store, params)
+    after = _f1s(store)
+    changes = before.merge(after, on=["id", "phase"], how="outer", suffixes=("_before", "_after"))
+    changes[["f1_before", "f1_after"]] = changes[["f1_before", "f1_after"]].astype(float)
+    moved = ~np.isclose(changes["f1_before"], changes["f1_after"], rtol=0, atol=1e-12, equal_nan=True)
+    changes = changes[moved].reset_index(drop=True)
+    ok = sum(status == "ok" for _, status in statuses)
+    detail = (f"{ok} of {len(statuses)} submissions re-scored; {len(changes)} score(s) changed"
+              + "".join(f"; #{r.id} {r.phase} F1 {r.f1_before:.4f} -> {r.f1_after:.4f}"
+                        for r in changes.head(50).itertuples()))
+    failed = [f"#{i}: {status}" for i, status in statuses if status != "ok"]
+    store.audit(actor, "rescore", detail + ("; not re-scored: " + "; ".join(failed[:20]) if failed else ""))
+    return statuses, changes
+
+
+def _f1s(store: Store) -> pd.DataFrame:
+    rows = store.read("SELECT submission_id AS id, phase, f1 FROM reports")
+    return pd.DataFrame([dict(r) for r in rows], columns=["id", "phase", "f1"])

@@ -120,12 +120,21 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
     if not text.strip():
         raise InputError("the file is empty; a submission needs at least one pick", path)
     reader = {"shrec": _read_shrec, "csv": _read_csv, "star": _read_star, "copick": _read_copick}[fmt]
-    if fmt == "star":
-        df = reader(path, text, label_to_class, max_picks)
-    elif fmt == "copick":
-        df = reader(path, text, voxel_size_a, max_picks)
-    else:
-        df = reader(path, text, max_picks)
+    try:
+        if fmt == "star":
+            df = reader(path, text, label_to_class, max_picks)
+        elif fmt == "copick":
+            df = reader(path, text, voxel_size_a, max_picks)
+        else:
+            df = reader(path, text, max_picks)
+    except InputError:
+        raise
+    except RecursionError:      # json.loads of a deeply nested document
+        raise InputError(f"the {fmt} file is nested too deeply to be a particle list", path) from None
+    except (csv.Error, ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        # the readers check what they can; anything else malformed is still the user's input, not a crash
+        raise InputError(f"not a readable {fmt} particle list ({type(exc).__name__}: {str(exc)[:200]})",
+                         path) from None
     if len(df) == 0:
         raise InputError("the file holds no picks", path)
     return df
@@ -166,8 +175,22 @@ def _read_shrec(path: Path, text: str, max_picks: int) -> pd.DataFrame:
     return make_particles(classes, np.array(xyz).reshape(-1, 3), np.array(angles).reshape(-1, 3), line=lines)
 
 
+def _csv_rows(path: Path, text: str):
+    """``csv.reader`` rows, its errors (an over-long field, a stray NUL) as :class:`InputError` with the line."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(f"not a readable CSV line ({exc}); a line holds class,x,y,z[,...] separated by "
+                             f"commas", path, reader.line_num) from None
+        yield fields
+
+
 def _read_csv(path: Path, text: str, max_picks: int) -> pd.DataFrame:
-    rows = csv.reader(io.StringIO(text))
+    rows = _csv_rows(path, text)
     header = [h.strip().lower() for h in next(rows)]
     missing = [c for c in ("class", "x", "y", "z") if c not in header]
     if missing:
