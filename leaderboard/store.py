@@ -368,7 +368,7 @@ class Store:
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)       # a full disk leaves no partial file behind
-                _remove_empty(path.parent, self.files_dir)
+                _remove_empty(path.parent, self.data_dir)
                 raise
         return sha
 
@@ -458,7 +458,7 @@ class Store:
     def _unlink_created(self, path: Path | None) -> None:
         if path is not None:
             path.unlink(missing_ok=True)
-            _remove_empty(path.parent, self.files_dir)
+            _remove_empty(path.parent, self.data_dir)
 
     def _insert_submission(self, con: sqlite3.Connection, sub: Submission, reports: dict[str, tuple[dict, dict]],
                            scorer_version: str, now: datetime) -> int:

@@ -51,3 +51,29 @@ def params_file(params, tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"leaderboard": params.model_dump()}), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def app_factory(params, params_file, store, monkeypatch):
+    """start(page) -> a Streamlit AppTest of the app on that page (the pipeline's results imported)."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    import leaderboard
+    from leaderboard.config import ENV_DATA_DIR, ENV_PARAMS
+    from leaderboard.exchange import import_results
+
+    monkeypatch.setenv(ENV_PARAMS, str(params_file))
+    monkeypatch.delenv(ENV_DATA_DIR, raising=False)
+    import_results(store, params)
+    app = str(Path(leaderboard.__file__).with_name("app.py"))
+
+    def start(page: str = "Leaderboard") -> AppTest:
+        at = AppTest.from_file(app, default_timeout=60)
+        at.run()
+        if page != "Leaderboard":
+            at.sidebar.radio(key="page").set_value(page).run()
+        assert not at.exception, at.exception
+        return at
+    return start
