@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -107,6 +108,8 @@ def _check_port_free(address: str, port: int) -> None:
     """Fail early, before starting Streamlit, when the port is taken."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # as Tornado does: a port held only by closed connections (TIME_WAIT) is free; a listener is not
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address, port))
         except OSError as exc:
@@ -160,17 +163,23 @@ def _serve(args) -> int:
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     app = Path(leaderboard.__file__).with_name("app.py")
     proc = subprocess.Popen(streamlit_command(app, params, args.address, args.port), env=env)
+    received: list[int] = []
 
-    def stop(signum, _frame):       # SIGTERM / SIGINT: stop the Streamlit child too, then exit
-        _stop_child(proc)
-        raise SystemExit(128 + signum)
+    def stop(signum, _frame):
+        # SIGTERM / SIGINT: pass it on as SIGTERM and let the main thread's wait() see the child exit (a
+        # wait() here would deadlock on Popen's lock); a child still running after 10 s is killed
+        received.append(signum)
+        if proc.poll() is None:
+            proc.terminate()
+            threading.Timer(10, lambda: proc.poll() is None and proc.kill()).start()
 
     old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         host = "127.0.0.1" if args.address in ("0.0.0.0", "::") else args.address
-        if _wait_healthy(proc, f"http://{host}:{args.port}"):
+        if _wait_healthy(proc, f"http://{host}:{args.port}") and not received:
             print(f"leaderboard on http://{args.address}:{args.port} (store {params.data_dir})", file=sys.stderr)
-        return proc.wait()
+        code = proc.wait()
+        return 128 + received[0] if received else code
     finally:
         _stop_child(proc)
         for sig, handler in old.items():
