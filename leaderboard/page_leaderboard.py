@@ -76,8 +76,8 @@ def render(params: LeaderboardParams, store: Store) -> None:
     pages = charts.rank_pages(len(table))
     first, last = pages[0]
     if len(pages) > 1:          # the charts draw 25 submissions at a time; every rank is reachable
-        first, last = st.selectbox("Ranks shown in the charts", pages, format_func=lambda p: f"{p[0]}-{p[1]}",
-                                   key="chart_ranks")
+        labels = [f"{a}-{b}" for a, b in pages]
+        first, last = pages[labels.index(st.selectbox("Ranks shown in the charts", labels, key="chart_ranks"))]
     long = charts.per_class_long(results, last - first + 1, first - 1)
     if long.empty:
         return

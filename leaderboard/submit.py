@@ -282,15 +282,15 @@ def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = Non
 def rescore_all(store: Store, params: LeaderboardParams, actor: str) -> tuple[list[tuple[int, str]], pd.DataFrame]:
     """Re-score every stored submission (after a truth fix) and write what changed to the audit log.
 
-    Returns (per-submission status, changes: ``id, phase, f1_before, f1_after`` of scores that moved).
+    Returns (per-submission status, changes: ``id, phase, f1_before, f1_after`` of every report whose
+    scores moved, overall or per class).
     """
-    before = _f1s(store)
+    before = _summaries(store)
     statuses = rescore(store, params)
-    after = _f1s(store)
+    after = _summaries(store)
     changes = before.merge(after, on=["id", "phase"], how="outer", suffixes=("_before", "_after"))
-    changes[["f1_before", "f1_after"]] = changes[["f1_before", "f1_after"]].astype(float)
-    moved = ~np.isclose(changes["f1_before"], changes["f1_after"], rtol=0, atol=1e-12, equal_nan=True)
-    changes = changes[moved].reset_index(drop=True)
+    changes = changes[changes["summary_before"] != changes["summary_after"]].reset_index(drop=True)
+    changes = changes[["id", "phase", "f1_before", "f1_after"]].astype({"f1_before": float, "f1_after": float})
     ok = sum(status == "ok" for _, status in statuses)
     detail = (f"{ok} of {len(statuses)} submissions re-scored; {len(changes)} score(s) changed"
               + "".join(f"; #{r.id} {r.phase} F1 {r.f1_before:.4f} -> {r.f1_after:.4f}"
@@ -300,6 +300,6 @@ def rescore_all(store: Store, params: LeaderboardParams, actor: str) -> tuple[li
     return statuses, changes
 
 
-def _f1s(store: Store) -> pd.DataFrame:
-    rows = store.read("SELECT submission_id AS id, phase, f1 FROM reports")
-    return pd.DataFrame([dict(r) for r in rows], columns=["id", "phase", "f1"])
+def _summaries(store: Store) -> pd.DataFrame:
+    rows = store.read("SELECT submission_id AS id, phase, f1, summary_json AS summary FROM reports")
+    return pd.DataFrame([dict(r) for r in rows], columns=["id", "phase", "f1", "summary"])
