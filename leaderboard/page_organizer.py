@@ -35,6 +35,11 @@ def render(params: LeaderboardParams, store: Store) -> None:
         st.info("This page is for the organizers. Issue the organizer token on the server with "
                 "`tomobench leaderboard organizer token` (it is shown once; only its hash is stored).")
         return
+    flash = st.session_state.pop("org_flash", None)     # the outcome of the last action (before its rerun)
+    if flash:
+        st.success(literal(flash[0]))
+        if flash[1]:
+            st.code(flash[1], language=None)
     try:
         _phase_section(store)
         _teams_section(store)
@@ -46,9 +51,11 @@ def render(params: LeaderboardParams, store: Store) -> None:
     st.dataframe(store.audit_log(), hide_index=True, key="audit_table", width="stretch")
 
 
-def _done(store: Store, action: str, detail: str) -> None:
+def _done(store: Store, action: str, detail: str, message: str = "", token: str | None = None) -> None:
+    """Audit an action, then rerun so that every section shows the new state (the outcome on top)."""
     store.audit(ACTOR, action, detail)
-    st.success(literal(f"{action}: {detail}"))
+    st.session_state["org_flash"] = (message or f"{action}: {detail}", token)
+    st.rerun()
 
 
 def _phase_section(store: Store) -> None:
@@ -91,18 +98,15 @@ def _teams_section(store: Store) -> None:
     name = left.text_input("New team", key="org_team_name")
     if left.button("Create team and issue its token", key="org_team_add") and name.strip():
         token = store.add_team(name)
-        store.audit(ACTOR, "team add", name.strip())
-        left.success(literal(f"Team {name.strip()} created. Its token, shown only now:"))
-        left.code(token, language=None)
+        _done(store, "team add", name.strip(), f"Team {name.strip()} created. Its token, shown only now:", token)
     names = list(store.teams()["name"])
     if names:
         team = right.selectbox("Team", names, key="org_team_pick")
         a, b = right.columns(2)
         if a.button("Issue a new token", key="org_team_token"):
             token = store.replace_token(team)
-            store.audit(ACTOR, "team token", team)
-            right.success(literal(f"New token of {team} (the old one no longer works), shown only now:"))
-            right.code(token, language=None)
+            _done(store, "team token", team, f"New token of {team} (the old one no longer works), shown only now:",
+                  token)
         if b.button("Revoke its token", key="org_team_revoke"):
             store.revoke_token(team)
             _done(store, "team revoke", team)
