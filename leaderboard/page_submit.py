@@ -9,7 +9,7 @@ import scoring
 from leaderboard.config import LeaderboardParams
 from leaderboard.phases import visible_phases
 from leaderboard.store import Refused, Store
-from leaderboard.submit import Upload, submit
+from leaderboard.submit import Upload, submit, truth_stamp
 from leaderboard.ui import apology, literal, report_incident
 from tomobench.particles import EXTENSIONS
 
@@ -24,6 +24,15 @@ def _runtime(text: str) -> float | None:
         return float(text)
     except ValueError:
         raise Refused(f"the runtime {text!r} is not a number of seconds") from None
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def cached_truths(truth_dir: str, stamp: tuple) -> dict:
+    """The private test truth, loaded once per server process (again when a file of it changes).
+
+    Shared read-only by every session; a truth that cannot be loaded raises, and is not cached.
+    """
+    return scoring.load_truths(truth_dir)
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
@@ -54,7 +63,8 @@ def render(params: LeaderboardParams, store: Store) -> None:
         return
     try:
         with st.spinner("Scoring..."):
-            result = submit(store, params, Upload(
+            truths = cached_truths(params.private_truth_dir, truth_stamp(params))
+            result = submit(store, params, truths=truths, upload=Upload(
                 token=token, method=method, filename=upload.name, data=upload.getvalue(), description=description,
                 url=url, hardware=hardware, runtime_s=_runtime(runtime)))
     except Refused as exc:

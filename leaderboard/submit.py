@@ -224,10 +224,22 @@ def _check_form(upload: Upload, params: LeaderboardParams) -> tuple[str, str]:
     return filename, EXTENSIONS[ext]
 
 
-def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: datetime | None = None) -> SubmitResult:
+def truth_stamp(params: LeaderboardParams) -> tuple:
+    """Changes when any file of the private truth changes (a cache key for :func:`scoring.load_truths`)."""
+    root = Path(params.private_truth_dir)
+    if not root.is_dir():
+        return (str(root), None)
+    stats = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()]
+    return (str(root.resolve()), tuple(stats))
+
+
+def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: datetime | None = None,
+           truths: dict[str, GroundTruth] | None = None) -> SubmitResult:
     """Check, score and store an upload; raise :class:`Refused` with a clear message otherwise.
 
-    A refused or failed upload stores nothing: no row, no file, no score (see the module docstring).
+    ``truths``: the private test truth already loaded (the app keeps it per :func:`truth_stamp`);
+    loaded here when not given. A refused or failed upload stores nothing: no row, no file, no
+    score (see the module docstring).
     """
     now = now or utc_now()
     store.check_writable(len(upload.data))
@@ -238,7 +250,7 @@ def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: date
     check_pick_count(upload.data, fmt, params.max_picks)
     reservation = store.reserve(team.id, params.daily_limit, now)
     try:
-        scored = _score_data(upload.data, filename, fmt, params)
+        scored = _score_data(upload.data, filename, fmt, params, truths)
         sub = Submission(method=upload.method.strip(), dataset=params.dataset, source="upload", team_id=team.id,
                          description=upload.description.strip()[:2000], url=upload.url.strip(),
                          hardware=upload.hardware.strip()[:200], runtime_s=upload.runtime_s, filename=filename,
