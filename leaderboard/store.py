@@ -173,13 +173,14 @@ class Store:
                                  self.data_dir) from None
 
     def _probe_disk(self) -> None:
-        """Write and remove a small file: a full or read-only disk fails here, before any upload."""
+        """Write and remove a small file: a full or read-only disk fails here, before any upload.
+
+        No fsync (this runs on every page view): file systems reserve the space at write time.
+        """
         fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".probe-")
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with os.fdopen(fd, "wb", buffering=0) as fh:
                 fh.write(b"\0" * 4096)
-                fh.flush()
-                os.fsync(fh.fileno())
         finally:
             os.unlink(tmp)
 
