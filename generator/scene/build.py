@@ -15,7 +15,7 @@ import pandas as pd
 from generator.scene.canvas import Canvas, Record
 from generator.scene.compaction import compact_and_refill
 from generator.scene.filaments import add_filaments
-from generator.scene.insertion import pack_particles
+from generator.scene.insertion import Packer, PackingRules
 from generator.scene.membranes import add_membranes, place_bound
 from generator.scene.packing import BallIndex, quotas
 from generator.scene.params import SceneParams
@@ -146,14 +146,12 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
         report["membrane_bound"] = place_bound(canvas, index, shapes, counts, surfaces, rng,
                                                params.packing_model, params.max_failures)
         n_bound = sum(report["membrane_bound"]["placed"].values())
-    pack = dict(max_failures=params.max_failures, model=params.packing_model, largest_first=params.largest_first,
-                clusters=params.clusters, voxel_size_a=params.voxel_size_a,
-                keep_crop=params.compaction.enabled, threads=params.render_threads)
-    report["particles"] = pack_particles(
-        canvas, index, shapes, weights, rng, n_particles=None if n_target is None else max(n_target - n_bound, 0),
-        occupancy=params.occupancy, **pack)
-    if params.compaction.enabled:
-        report["compaction"] = compact_and_refill(canvas, shapes, weights, rng, params, report["particles"], pack)
+    n_free = None if n_target is None else max(n_target - n_bound, 0)
+    with Packer(canvas, shapes, rng, PackingRules.from_scene(params)) as packer:
+        first = packer.pack(index, weights, n_particles=n_free, occupancy=params.occupancy)
+        report["particles"] = first.as_dict()
+        if params.compaction.enabled:
+            report["compaction"] = compact_and_refill(canvas, shapes, weights, params, first, packer)
     add_ice(canvas.density, canvas.slab_z, params.ice, level, rng)
     records, ids = canvas.finish()
     report["occupancy_protein"] = canvas.occupied_voxels(("protein",)) / canvas.slab_voxels

@@ -6,7 +6,7 @@ from scipy import stats
 
 from generator.scene import SceneParams, build_scene, write_ground_truth
 from generator.scene.canvas import Canvas
-from generator.scene.packing import draw_rotation
+from generator.scene.packing import RotationPool
 from generator.scene.templates import prepare_shape, render
 from tomobench.euler import euler_to_matrix, matrix_to_euler, random_rotations
 from tomobench.groundtruth import load_truth
@@ -141,8 +141,8 @@ def test_rotation_convention_in_crowded_scene(toy):
 
 def test_uniform_so3_sampling():
     rng = np.random.default_rng(11)
-    canvas = Canvas((8, 8, 8), (0, 8))
-    mats = np.array([draw_rotation(rng, canvas) for _ in range(3000)])   # the batched path the packer uses
+    pool = RotationPool(rng)
+    mats = np.array([pool.next() for _ in range(3000)])   # the batched path the packer uses
     angles = matrix_to_euler(mats)       # what the particle tables store
     back = euler_to_matrix(angles[:, 0], angles[:, 1], angles[:, 2])
     omega = np.arccos(np.clip((np.trace(back, axis1=1, axis2=2) - 1) / 2, -1, 1))
