@@ -166,12 +166,13 @@ def particles_frame(records: list[Record]) -> pd.DataFrame:
     """One row per object, ids 1..N (see :data:`PARTICLE_COLUMNS`)."""
     rows = []
     todo = [r for r in records if r.angles is None]
-    if todo:
+    if todo:        # one batched conversion for the objects that carry a matrix only
         for r, a in zip(todo, matrix_to_euler(np.array([r.matrix for r in todo])).reshape(-1, 3)):
             r.angles = a
     for r in records:
         z0, y0, x0, z1, y1, x1 = r.bbox_zyx
-        rows.append([r.id, r.class_name, r.label, r.kind, *(int(v) for v in r.centre_xyz), *r.angles,
+        angles = np.zeros(3) if r.angles is None else r.angles      # never None after the conversion above
+        rows.append([r.id, r.class_name, r.label, r.kind, *(int(v) for v in r.centre_xyz), *angles,
                      x0, y0, z0, x1, y1, z1, r.cluster, r.voxels])
     df = pd.DataFrame(rows, columns=PARTICLE_COLUMNS)
     for col in ("id", "label", "x", "y", "z", "bbox_x0", "bbox_y0", "bbox_z0", "bbox_x1", "bbox_y1", "bbox_z1",

@@ -88,8 +88,10 @@ def settle(ids: list[int], canvas: Canvas, target_xyz: np.ndarray, passes: int) 
 
 
 def ball_index(canvas: Canvas, shapes: dict[str, Shape]) -> BallIndex:
-    """The broad phase of the refill: the balls of every placed object that has some (particles at their
-    rotation, a fiducial as one ball over its bounding box)."""
+    """The broad phase of the refill: the balls of every placed object that has some.
+
+    Particles contribute their ball models at their rotation, a fiducial one ball over its bounding box.
+    """
     index = BallIndex()
     for r in canvas.records.values():
         if r.matrix is not None:
@@ -113,11 +115,11 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
     requested = first_report.requested
     next_cluster = first_report.next_cluster       # refill chains continue the cluster ids of the first pass
     for _ in range(cp.rounds):
-        bodies = [r for r in canvas.records.values()
-                  if r.kind == "protein" and r.density is not None and not r.extra.get("membrane_bound")]
+        bodies = [r for r in canvas.records.values() if r.kind == "protein" and r.density is not None
+                  and r.matrix is not None and not r.extra.get("membrane_bound")]
         if not bodies:
             break
-        rel = [rotated_balls(shapes[r.class_name].balls, r.matrix, (0, 0, 0)) for r in bodies]
+        rel = [rotated_balls(shapes[r.class_name].balls, r.matrix, (0, 0, 0)) for r in bodies if r.matrix is not None]
         bounds = [centre_range(b, canvas.shape_zyx[::-1], canvas.slab_z) for b in rel]
         start = np.array([r.centre_xyz for r in bodies], dtype=float)
         moved = relax(start, rel, target, bounds, cp.iterations, cp.step_a / params.voxel_size_a,

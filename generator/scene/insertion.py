@@ -38,6 +38,7 @@ class PackingRules:
 
     @classmethod
     def from_scene(cls, params: SceneParams) -> PackingRules:
+        """The rules of the ``scene`` parameters."""
         return cls(max_failures=params.max_failures, model=params.packing_model,
                    largest_first=params.largest_first, clusters=params.clusters, voxel_size_a=params.voxel_size_a,
                    keep_crop=params.compaction.enabled, threads=params.render_threads)
@@ -57,6 +58,7 @@ class PackReport:
     next_cluster: int                     # the next free SAWLC cluster id
 
     def as_dict(self) -> dict:
+        """The report as the JSON-ready dict of ``scene_report.json``."""
         return asdict(self)
 
 
@@ -74,28 +76,41 @@ class Fill:
     @classmethod
     def of(cls, weights: dict[str, float], n_particles: int | None, occupancy: float | None,
            slab_voxels: int) -> Fill:
+        """Quotas for ``n_particles`` (largest remainder by ``weights``), else the ``occupancy`` target."""
         names = [n for n in weights if weights[n] > 0]
-        by_count = n_particles is not None
-        requested = quotas(n_particles, names, np.array([weights[n] for n in names], dtype=float)) \
-            if by_count else None
-        return cls(names, weights, requested, None if by_count else occupancy * slab_voxels,
-                   placed={n: 0 for n in names})
+        placed = {n: 0 for n in names}
+        if n_particles is not None:
+            requested = quotas(n_particles, names, np.array([weights[n] for n in names], dtype=float))
+            return cls(names, weights, requested, None, placed=placed)
+        if occupancy is None:
+            raise ValueError("a packing pass needs n_particles or an occupancy target")
+        return cls(names, weights, None, occupancy * slab_voxels, placed=placed)
 
     @property
     def by_count(self) -> bool:
+        """True with per-class quotas, False with an occupancy target."""
         return self.requested is not None
 
+    @property
+    def goal(self) -> float:
+        """The whole target: the number of particles asked for, or the protein voxels."""
+        if self.requested is not None:
+            return float(sum(self.requested.values()))
+        return float(self.target_voxels or 0.0)
+
     def remaining(self, name: str) -> int:
-        return self.requested[name] - self.placed[name]
+        """Particles of ``name`` still to place (0 with an occupancy target)."""
+        return 0 if self.requested is None else self.requested[name] - self.placed[name]
 
     def active(self) -> list[str]:
         """Classes still to place: not exhausted and (with quotas) not yet complete."""
         return [n for n in self.names if n not in self.exhausted and (not self.by_count or self.remaining(n) > 0)]
 
     def done(self, canvas: Canvas) -> bool:
+        """True when no class is active or the occupancy target is reached."""
         if not self.active():
             return True
-        return (not self.by_count) and canvas.occupied_voxels(("protein",)) >= self.target_voxels
+        return self.target_voxels is not None and canvas.occupied_voxels(("protein",)) >= self.target_voxels
 
     def draw(self, pool: list[str], rng: np.random.Generator) -> str:
         """A class of ``pool``, by the remaining quotas or by the weights."""
@@ -195,7 +210,7 @@ class _Pass:
         cp, fill = self.rules.clusters, self.fill
         if not (cp.enabled and cp.fraction > 0):
             return cluster_id
-        goal = cp.fraction * (sum(fill.requested.values()) if fill.by_count else fill.target_voxels)
+        goal = cp.fraction * fill.goal
         in_clusters = 0.0
         while in_clusters < goal and not fill.done(self.packer.canvas):
             first = self.insert_one(fill.draw(fill.active(), self.rng), cluster_id)
@@ -217,7 +232,7 @@ class _Pass:
             name = fill.draw(pool, self.rng)
             prev = previous
             streak = FailureStreak(cp.max_failures, self.log)
-            rec = streak.first_success(lambda: self.trials.next_to(
+            rec = streak.first_success(lambda name=name, prev=prev: self.trials.next_to(
                 self.shapes[name], prev, self.shapes[prev.class_name],
                 self.rng.uniform(*cp.gap_range_a) / self.rules.voxel_size_a, cluster_id))
             if rec is None:

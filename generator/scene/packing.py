@@ -40,6 +40,7 @@ class BallIndex:
         self._max_r = 0.0
 
     def add(self, balls: np.ndarray, owner: int) -> None:
+        """Index the balls ``(n, 4)`` (x, y, z, r in voxels) of object ``owner``."""
         self._pending.append(np.asarray(balls, dtype=float))
         self._pending_owner.append(np.full(len(balls), owner))
         self._max_r = max(self._max_r, float(balls[:, 3].max()))
@@ -108,6 +109,7 @@ class Renderer:
         return list(self._pool.map(fn, items))
 
     def close(self) -> None:
+        """End the pool's threads (a closed renderer works on one thread)."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -148,6 +150,7 @@ class FailureStreak:
 
     @property
     def exhausted(self) -> bool:
+        """True once ``limit`` trials in a row have failed."""
         return self.run >= self.limit
 
     def first_success(self, trial: Callable[[], Record | None]) -> Record | None:
@@ -264,7 +267,7 @@ class Trials:
                 rotated_balls(body_balls(shape, self.model), p[0], p[1]))) for p in props]
             renders = iter(renderer.map(lambda p: render(shape, p[0]), [p for p, ok in zip(props, live) if ok]))
             for p, ok in zip(props, live):
-                rec = self.place(shape, *p, rendered=next(renders)) if ok else None
+                rec = self.place(shape, p[0], p[1], rendered=next(renders)) if ok and p is not None else None
                 streak.record(rec)
                 if rec is None:
                     if streak.exhausted:

@@ -18,8 +18,14 @@ import numpy as np
 
 from generator.scene.build import Scene
 from tomobench.classes import write_classes
-from tomobench.groundtruth import (CLASS_MASK, CLASSES_CSV, GRANDMODEL, OCCUPANCY_MASK, PARTICLE_LOCATIONS,
-                                   PARTICLES_PARQUET)
+from tomobench.groundtruth import (
+    CLASS_MASK,
+    CLASSES_CSV,
+    GRANDMODEL,
+    OCCUPANCY_MASK,
+    PARTICLE_LOCATIONS,
+    PARTICLES_PARQUET,
+)
 from tomobench.particles import make_particles, write_particles
 from tomobench.volumes import label_dtype, write_volume
 

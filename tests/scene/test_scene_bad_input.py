@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from scene_testlib import NO_EXTRAS
 
 from generator.scene import SceneParams, build_scene
 from generator.scene.synthetic import toy_library
-from scene_testlib import NO_EXTRAS
 from tomobench.errors import InputError
 from tomobench.params import validate
 

@@ -2,17 +2,15 @@
 
 import numpy as np
 import pandas as pd
+from scene_testlib import NO_EXTRAS, small_params
 from scipy import stats
 
 from generator.scene import SceneParams, build_scene, write_ground_truth
-from generator.scene.canvas import Canvas
 from generator.scene.packing import RotationPool
 from generator.scene.templates import prepare_shape, render
 from tomobench.euler import euler_to_matrix, matrix_to_euler, random_rotations
 from tomobench.groundtruth import load_truth
 from tomobench.rotate import rotate_volume
-
-from scene_testlib import NO_EXTRAS, small_params
 
 
 def test_every_kind_is_present(small_scene):

@@ -1,15 +1,14 @@
 """Membranes, filaments, fiducials, ice, clusters and compaction, each against an independent expectation."""
 
 import numpy as np
+from scene_testlib import NO_EXTRAS, small_params
 
 from generator.scene import SceneParams, build_scene
 from generator.scene.canvas import Canvas
 from generator.scene.compaction import relax
 from generator.scene.filaments import UNITS_A, centreline, unit_spheres
-from generator.scene.membranes import render_membrane
+from generator.scene.membranes import add_membranes, render_membrane
 from generator.scene.params import MembraneParams
-from generator.scene.membranes import add_membranes
-from scene_testlib import NO_EXTRAS, small_params
 from tomobench.euler import euler_to_matrix
 
 
@@ -127,7 +126,7 @@ def test_sawlc_cluster_members_are_neighbours(toy):
     assert len(clustered) > 0.8 * len(df)
     sizes = clustered.groupby("cluster").size()
     assert sizes.max() >= 3
-    for cid, group in clustered.groupby("cluster"):
+    for _cid, group in clustered.groupby("cluster"):
         if len(group) < 2:
             continue
         pts = group[["x", "y", "z"]].to_numpy(float)
