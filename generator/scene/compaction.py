@@ -22,9 +22,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from generator.scene.canvas import Canvas
-from generator.scene.insertion import Packer, PackReport
+from generator.scene.insertion import Packer
 from generator.scene.packing import BallIndex, centre_range, rotated_balls
 from generator.scene.params import SceneParams
+from generator.scene.report import PackReport
 from generator.scene.templates import Shape
 
 _NEIGHBOURS = [np.zeros(3, int)] + [s * np.eye(3, dtype=int)[i] for i in range(3) for s in (1, -1)]

@@ -3,13 +3,14 @@
 :class:`Packer` holds what one scene's packing passes share (the canvas, the
 shapes, the random sources, the render threads); :meth:`Packer.pack` runs one
 pass, the first one and each refill after compaction alike, and returns a
-:class:`PackReport`. The state of a pass (what is asked, placed, exhausted)
+:class:`~generator.scene.report.PackReport`. The state of a pass (what is asked, placed, exhausted)
 lives in a :class:`Fill`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from tqdm import tqdm
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from generator.scene.canvas import Canvas, Record
 from generator.scene.packing import BallIndex, FailureStreak, Renderer, RotationPool, TrialLog, Trials, quotas
 from generator.scene.params import ClusterParams, SceneParams
+from generator.scene.report import PackReport
 from generator.scene.templates import Shape
 
 
@@ -42,24 +44,6 @@ class PackingRules:
         return cls(max_failures=params.max_failures, model=params.packing_model,
                    largest_first=params.largest_first, clusters=params.clusters, voxel_size_a=params.voxel_size_a,
                    keep_crop=params.compaction.enabled, threads=params.render_threads)
-
-
-@dataclass
-class PackReport:
-    """What one packing pass was asked for and what it placed (``scene_report.json``, ``particles``)."""
-
-    requested: dict[str, int] | None      # per-class quotas (None: an occupancy target)
-    target_occupancy: float | None        # the occupancy target (None: quotas)
-    placed: dict[str, int]
-    exhausted: list[str]                  # classes that hit N_t consecutive failures
-    trials: int
-    failures: int
-    occupancy: float                      # protein voxels / slab voxels after the pass
-    next_cluster: int                     # the next free SAWLC cluster id
-
-    def as_dict(self) -> dict:
-        """The report as the JSON-ready dict of ``scene_report.json``."""
-        return asdict(self)
 
 
 @dataclass
@@ -230,17 +214,19 @@ class _Pass:
             if not pool or in_clusters >= goal:
                 break
             name = fill.draw(pool, self.rng)
-            prev = previous
             streak = FailureStreak(cp.max_failures, self.log)
-            rec = streak.first_success(lambda name=name, prev=prev: self.trials.next_to(
-                self.shapes[name], prev, self.shapes[prev.class_name],
-                self.rng.uniform(*cp.gap_range_a) / self.rules.voxel_size_a, cluster_id))
+            rec = streak.first_success(partial(self.chain_trial, name, previous, cluster_id))
             if rec is None:
                 break
             self.commit(name)
             in_clusters += fill.amount(rec)
             previous = rec
         return in_clusters
+
+    def chain_trial(self, name: str, previous: Record, cluster_id: int) -> Record | None:
+        """One trial of the next chain member, at a random surface gap from ``previous``."""
+        gap_vox = self.rng.uniform(*self.rules.clusters.gap_range_a) / self.rules.voxel_size_a
+        return self.trials.next_to(self.shapes[name], previous, self.shapes[previous.class_name], gap_vox, cluster_id)
 
     def fill_rest(self) -> None:
         """The particles outside clusters: class by class, largest first, or one at a time by weight."""

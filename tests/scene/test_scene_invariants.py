@@ -17,7 +17,7 @@ def test_every_kind_is_present(small_scene):
     kinds = set(small_scene.particles["kind"])
     assert {"protein", "vesicle", "membrane", "filament", "fiducial"} <= kinds
     assert (small_scene.particles["cluster"] > 0).any()
-    assert small_scene.report["membrane_bound"]["placed"]["asym"] > 0
+    assert small_scene.report.membrane_bound.placed["asym"] > 0
 
 
 def test_ids_match_particle_lines(small_scene):

@@ -37,7 +37,7 @@ def packing_fingerprint(params: SceneParams, seed: int = 11) -> str:
     df = scene.particles.copy()
     for col in ("phi", "theta", "psi"):
         df[col] = df[col].round(6)
-    report = {k: scene.report[k] for k in ("particles", "compaction") if k in scene.report}
+    report = scene.report.model_dump(mode="json", include={"particles", "compaction"}, exclude_unset=True)
     digest = hashlib.sha256()
     digest.update(df.to_csv(index=False).encode())
     digest.update(np.ascontiguousarray(scene.occupancy).tobytes())
