@@ -100,7 +100,7 @@ def sniff_format(path: str | Path) -> str | None:
 
 def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: float | None = None,
                    label_to_class: dict[int, str] | None = None,
-                   max_picks: int = DEFAULT_MAX_PICKS) -> pd.DataFrame:
+                   max_picks: int = DEFAULT_MAX_PICKS, tomo_shape_xyz=None) -> pd.DataFrame:
     """Read a particle list in any format of SPEC.md; see the module docstring.
 
     Raises :class:`InputError` naming the file and line for anything malformed:
@@ -121,7 +121,7 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
         raise InputError("the file is empty; a submission needs at least one pick", path)
     reader = {"shrec": _read_shrec, "csv": _read_csv, "star": _read_star, "copick": _read_copick}[fmt]
     if fmt == "star":
-        df = reader(path, text, label_to_class, max_picks)
+        df = reader(path, label_to_class, voxel_size_a, tomo_shape_xyz, max_picks)
     elif fmt == "copick":
         df = reader(path, text, voxel_size_a, max_picks)
     else:
@@ -195,44 +195,14 @@ def _read_csv(path: Path, text: str, max_picks: int) -> pd.DataFrame:
                           score=score, tomo=tomo, line=lines)
 
 
-def _read_star(path: Path, text: str, label_to_class: dict[int, str] | None, max_picks: int) -> pd.DataFrame:
-    import starfile
+def _read_star(path: Path, label_to_class: dict[int, str] | None, voxel_size_a: float | None,
+               tomo_shape_xyz, max_picks: int) -> pd.DataFrame:
+    from tomobench.relion import read_star
 
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as exc:  # starfile raises assorted parser errors
-        raise InputError(f"not a readable STAR file ({exc})", path) from None
-    tables = [b for b in blocks.values() if isinstance(b, pd.DataFrame) and "rlnCoordinateX" in b.columns]
-    if not tables:
-        raise InputError("no data block with rlnCoordinateX/Y/Z; a RELION particle STAR file is expected", path)
-    df = tables[-1]
+    df = read_star(path, label_to_class=label_to_class, voxel_size_a=voxel_size_a, tomo_shape_xyz=tomo_shape_xyz)
     _check_count(len(df), max_picks, path)
-    missing = [c for c in ("rlnCoordinateY", "rlnCoordinateZ") if c not in df.columns]
-    if missing:
-        raise InputError(f"the particle block lacks {missing}", path)
-    xyz = df[["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]].apply(pd.to_numeric, errors="coerce").to_numpy()
-    if "rlnOriginXAngst" in df.columns and "rlnImagePixelSize" in df.columns:
-        origin = df[["rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]].to_numpy(float)
-        xyz = xyz - origin / df["rlnImagePixelSize"].to_numpy(float)[:, None]
-    bad = ~np.isfinite(xyz).all(axis=1)
-    if bad.any():
-        raise InputError("a coordinate is missing, not a number or not finite", path, f"particle {int(np.argmax(bad)) + 1}")
-    if all(c in df.columns for c in ("rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi")):
-        relion = df[["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]].to_numpy(float)
-        angles = relion_to_zxz(relion[:, 0], relion[:, 1], relion[:, 2]).reshape(-1, 3)
-    else:
-        angles = np.full((len(df), 3), np.nan)
-    if "rlnClassNumber" in df.columns:
-        numbers = pd.to_numeric(df["rlnClassNumber"], errors="coerce").fillna(-1).astype(int)
-        mapping = label_to_class or {}
-        classes = [mapping.get(int(n), str(int(n))) for n in numbers]
-    else:
-        classes = ["unknown"] * len(df)
-    tomo_col = next((c for c in ("rlnTomoName", "rlnMicrographName") if c in df.columns), None)
-    tomo = df[tomo_col].astype(str).tolist() if tomo_col else None
-    score = pd.to_numeric(df["rlnAutopickFigureOfMerit"], errors="coerce").to_numpy() \
-        if "rlnAutopickFigureOfMerit" in df.columns else None
-    return make_particles(classes, xyz, angles, score=score, tomo=tomo, line=np.arange(1, len(df) + 1))
+    return make_particles(df["class"], df[["x", "y", "z"]].to_numpy(), df[["phi", "theta", "psi"]].to_numpy(),
+                          score=df["score"].to_numpy(), tomo=df["tomo"].tolist(), line=np.arange(1, len(df) + 1))
 
 
 def _read_copick(path: Path, text: str, voxel_size_a: float | None, max_picks: int) -> pd.DataFrame:
@@ -276,8 +246,14 @@ def _read_copick(path: Path, text: str, voxel_size_a: float | None, max_picks: i
 # --------------------------------------------------------------------------- writing
 
 def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, *,
-                    voxel_size_a: float | None = None, class_to_label: dict[str, int] | None = None) -> Path:
-    """Write a particle list in one of :data:`FORMATS` (see :func:`read_particles`)."""
+                    voxel_size_a: float | None = None, class_to_label: dict[str, int] | None = None,
+                    relion_version: str = "relion4", tomo_shape_xyz=None) -> Path:
+    """Write a particle list in one of :data:`FORMATS` (see :func:`read_particles`).
+
+    STAR: :func:`tomobench.relion.write_star` (``data_optics`` when ``voxel_size_a`` is
+    given; ``relion_version="relion5"`` writes centred Å coordinates and needs
+    ``tomo_shape_xyz``, the tomogram's (x, y, z) size in voxels).
+    """
     path = Path(path)
     fmt = detect_format(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,7 +274,9 @@ def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, 
             cols.append("tomo")
         df[cols].to_csv(path, index=False, float_format="%.6g")
     elif fmt == "star":
-        _write_star(df, path, has_angles, class_to_label)
+        from tomobench.relion import write_star
+        write_star(df, path, voxel_size_a=voxel_size_a, class_to_label=class_to_label,
+                   relion_version=relion_version, tomo_shape_xyz=tomo_shape_xyz)
     else:
         _write_copick(df, path, voxel_size_a)
     return path
@@ -306,26 +284,6 @@ def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, 
 
 def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
-
-
-def _write_star(df: pd.DataFrame, path: Path, has_angles: bool, class_to_label: dict[str, int] | None) -> None:
-    import starfile
-
-    out = pd.DataFrame({
-        "rlnCoordinateX": df["x"], "rlnCoordinateY": df["y"], "rlnCoordinateZ": df["z"],
-    })
-    if has_angles:
-        relion = zxz_to_relion(df["phi"].to_numpy(), df["theta"].to_numpy(), df["psi"].to_numpy()).reshape(-1, 3)
-        out["rlnAngleRot"], out["rlnAngleTilt"], out["rlnAnglePsi"] = relion.T
-    if class_to_label is None:
-        names = sorted(set(df["class"]))
-        class_to_label = {n: i + 1 for i, n in enumerate(names)}
-    out["rlnClassNumber"] = [class_to_label.get(c, 0) for c in df["class"]]
-    if (df["tomo"] != "").any():
-        out["rlnTomoName"] = df["tomo"]
-    if df["score"].notna().any():
-        out["rlnAutopickFigureOfMerit"] = df["score"]
-    starfile.write({"particles": out}, path, overwrite=True)
 
 
 def _write_copick(df: pd.DataFrame, path: Path, voxel_size_a: float | None) -> None:
