@@ -72,22 +72,19 @@ def test_star_angles_are_relion_zyz(tmp_path):
 
 
 def test_copick_round_trip_in_angstrom(tmp_path, picks):
-    path = write_particles(picks, tmp_path / "p.json", voxel_size_a=7.5)
+    one = picks[(picks["tomo"] == "tomo_000") & (picks["class"] == "1bxn")]
+    path = write_particles(one, tmp_path / "p.json", voxel_size_a=7.5)
     doc = json.loads(path.read_text())
-    first = doc[0]["points"][0]["location"]
-    row = picks[(picks["tomo"] == doc[0]["run_name"]) & (picks["class"] == doc[0]["pickable_object_name"])].iloc[0]
-    assert first["x"] == pytest.approx(row["x"] * 7.5)
+    assert (doc["run_name"], doc["pickable_object_name"]) == ("tomo_000", "1bxn")
+    assert doc["points"][0]["location"]["x"] == pytest.approx(one["x"].iloc[0] * 7.5)
     back = read_particles(path, voxel_size_a=7.5)
-    key = ["tomo", "class", "x"]
-    a = back.sort_values(key).reset_index(drop=True)
-    b = picks.sort_values(key).reset_index(drop=True)
-    assert a["class"].tolist() == b["class"].tolist()
-    np.testing.assert_allclose(a[["x", "y", "z"]], b[["x", "y", "z"]], rtol=1e-9)
-    same_rotations(a, b)
+    assert back["class"].tolist() == one["class"].tolist()
+    np.testing.assert_allclose(back[["x", "y", "z", "score"]], one[["x", "y", "z", "score"]], rtol=1e-9)
+    same_rotations(back, one)
 
 
 def test_copick_needs_voxel_size(tmp_path, picks):
-    path = write_particles(picks, tmp_path / "p.json", voxel_size_a=10)
+    path = write_particles(picks.iloc[:1], tmp_path / "p.json", voxel_size_a=10)
     with pytest.raises(InputError, match="voxel size"):
         read_particles(path)
 
