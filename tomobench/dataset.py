@@ -7,7 +7,8 @@ Layout (SPEC.md)::
         classes.csv, README.md (the dataset card), SHA256SUMS
         structures/             the structure library (templates, classes.csv, balls/)
         train/<tomo>/           everything (reconstruction + full ground truth)
-        test/<tomo>/            reconstruction.mrc, projections.mrc, tilt_angles.txt, acquisition.json
+        test/<tomo>/            reconstruction.mrc, projections.mrc (+ .tlt, .rawtlt), tilt_angles.txt,
+                                acquisition.json
     data/private/test/<tomo>/   the test ground truth (with its own classes.csv)
 
 The test split is the last ``n_test`` tomograms (``tomo_<index>``, index 0-based,
@@ -34,7 +35,9 @@ from tomobench.errors import InputError
 from tomobench.groundtruth import PROJECTIONS, RECONSTRUCTION, TILT_ANGLES
 from tomobench.params import Params
 
-PUBLIC_TEST_FILES = (RECONSTRUCTION, PROJECTIONS, TILT_ANGLES, "acquisition.json")
+REQUIRED_TEST_FILES = (RECONSTRUCTION, PROJECTIONS, TILT_ANGLES, "acquisition.json")
+# IMOD's angle files beside the tilt stack: public when the generator wrote them
+PUBLIC_TEST_FILES = REQUIRED_TEST_FILES + ("projections.tlt", "projections.rawtlt")
 CARD = "README.md"
 CHECKSUMS = "SHA256SUMS"
 SKIP_IN_STRUCTURES = ("cache",)
@@ -142,7 +145,7 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
     if missing:
         raise InputError(f"tomogram(s) {missing} are missing or incomplete; run `tomobench simulate` "
                          f"(or `dvc repro simulate`) first", tomograms)
-    not_public = [f for f in PUBLIC_TEST_FILES if not (tomograms / test[0] / f).is_file()]
+    not_public = [f for f in REQUIRED_TEST_FILES if not (tomograms / test[0] / f).is_file()]
     if not_public:
         raise InputError(f"{test[0]} lacks {not_public}; imaging outputs are missing", tomograms / test[0])
     if not (structures / "classes.csv").is_file():
