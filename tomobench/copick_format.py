@@ -95,7 +95,10 @@ def copick_names(class_names: list[str]) -> dict[str, str]:
 def resolve_class_names(classes: pd.Series, class_names: list[str]) -> pd.Series:
     """Map copick-legal names back to class names (names already in ``class_names`` stay as they are)."""
     known = set(class_names)
-    back = {legal: name for name, legal in copick_names(list(class_names)).items() if legal not in known}
+    legal = {name: copick_name(name) for name in class_names if _INVALID.sub("", name).strip("-")}
+    counts = pd.Series(list(legal.values())).value_counts()
+    # an ambiguous copick name (two classes map to it) is left as it is, and is then an unknown class
+    back = {lg: name for name, lg in legal.items() if lg not in known and counts[lg] == 1}
     return classes.map(lambda c: c if c in known else back.get(c, c))
 
 

@@ -3,11 +3,12 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tomobench.classes import ClassTable, write_classes
 from tomobench.cli import main
-from tomobench.copick_format import copick_name, copick_names, write_copick_picks
+from tomobench.copick_format import copick_name, copick_names, resolve_class_names, write_copick_picks
 from tomobench.errors import InputError
 from tomobench.euler import euler_to_matrix, matrix_to_euler, random_rotations
 from tomobench.groundtruth import PARTICLE_LOCATIONS, RECONSTRUCTION
@@ -39,6 +40,9 @@ def test_colliding_copick_names_are_refused():
     assert copick_names(["pdb_1bxn", "ribosome"]) == {"pdb_1bxn": "pdb-1bxn", "ribosome": "ribosome"}
     with pytest.raises(InputError, match="both become"):
         copick_names(["a_b", "a-b"])
+    # reading never fails on such a table: an ambiguous name is simply not mapped
+    names = pd.Series(["a-b", "c-d", "x y"])
+    assert resolve_class_names(names, ["a_b", "a b", "c_d"]).tolist() == ["a-b", "c_d", "x y"]
 
 
 @pytest.fixture
