@@ -1,5 +1,6 @@
 """copick picks files and projects, checked with the real copick package."""
 
+import json
 import warnings
 
 import numpy as np
@@ -150,3 +151,38 @@ def test_export_copick_writes_a_project_that_copick_opens(tmp_path, rng):
 def test_export_copick_refuses_a_folder_without_tomograms(tmp_path):
     write_classes(ClassTable.from_records([{"class_name": "a", "label": 1}]), tmp_path / "classes.csv")
     assert main(["dataset", "export-copick", "--public", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.parametrize("fmt", ["copick", "relion5"])
+def test_scored_as_the_truth_when_written_by_copick_or_as_relion5(tmp_path, fmt):
+    # The scorer's reading path: copick-legal names, a translation column, RELION 5 centred coordinates.
+    from scoring.api import score_file
+    from tomobench.testing import write_sphere_truth
+    table = ClassTable.from_records([{"class_name": "pdb_1bxn", "label": 1}, {"class_name": "big_one", "label": 2}])
+    centres = [(8, 8, 8), (20, 22, 10), (10, 24, 20)]
+    classes = ["pdb_1bxn", "big_one", "pdb_1bxn"]
+    truth = write_sphere_truth(tmp_path / "tomo_000", classes, centres, [3, 3, 3], shape_zyx=(32, 32, 32),
+                               class_table=table, voxel_size_a=VOXEL_A)
+    picks = make_particles(classes, centres, np.zeros((3, 3)), tomo="tomo_000")
+    if fmt == "copick":
+        from copick.models import CopickLocation, CopickPoint
+        files = []
+        for name in ("pdb-1bxn", "big-one"):
+            mine = picks[picks["class"] == name.replace("-", "_")]
+            points = []
+            for x, y, z in mine[["x", "y", "z"]].to_numpy() * VOXEL_A:
+                matrix = np.eye(4)
+                matrix[:3, 3] = [30.0, 0.0, -20.0]              # the centre is location + translation
+                points.append(CopickPoint(location=CopickLocation(x=x - 30.0, y=y, z=z + 20.0),
+                                          transformation_=matrix.tolist()))
+            files.append(json.loads(CopickPicksFile(pickable_object_name=name, user_id="someone", session_id="1",
+                                                    run_name="tomo_000", points=points).model_dump_json()))
+        path = tmp_path / "sub.json"
+        path.write_text(json.dumps(files))
+    else:
+        path = write_particles(picks, tmp_path / "sub.star", voxel_size_a=VOXEL_A, relion_version="relion5",
+                               tomo_shape_xyz=(32, 32, 32), class_to_label={"pdb_1bxn": 1, "big_one": 2})
+    report = score_file(path, truth)
+    assert (report["TP"], report["FP"], report["FN"]) == (3, 0, 0)
+    assert report["AD"] == pytest.approx(0.0, abs=1e-6)
+    assert report["per_class"]["pdb_1bxn"]["tp"] == 2 and report["per_class"]["big_one"]["tp"] == 1
