@@ -194,16 +194,14 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
 def write_preview(folder: Path, classes, path: Path) -> Path | None:
     """A PNG of slices of a training tomogram with its true particles drawn (the card shows it);
     None when the folder has no reconstruction."""
-    from tomobench.view import write_slices_png
+    from tomobench.view import class_radii_vox, write_slices_png
 
     if not (folder / RECONSTRUCTION).is_file():
         return None
     volume, voxel_size_a = read_volume(folder / RECONSTRUCTION, mmap=True)
     truth = read_particles(folder / PARTICLE_LOCATIONS, "shrec")
-    radii = {name: r * 10.0 / voxel_size_a for name, r in zip(classes.names, classes.table["radius_nm"])
-             if voxel_size_a > 0 and pd.notna(r) and r > 0}
     return write_slices_png(volume, truth, path, title=f"{folder.name}: reconstruction with its true particles",
-                            class_order=classes.names, radius_vox=radii)
+                            class_order=classes.names, radius_vox=class_radii_vox(classes, voxel_size_a))
 
 
 def dataset_card(params: DatasetParams, summary: PackageSummary, parameters: dict[str, Any]) -> str:

@@ -74,7 +74,8 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
     panels = [(f"xy slice z = {z}", np.asarray(volume[z], dtype=np.float32), "z", z, "x", "y"),
               (f"xz slice y = {y}", np.asarray(volume[:, y, :], dtype=np.float32), "y", y, "x", "z")]
     heights = [ny, nz]
-    fig, axes = plt.subplots(2, 1, figsize=(7, 7 * sum(heights) / nx + 0.8),
+    width_in = 6.0              # axes as wide as the figure: cell heights then match the images' aspect
+    fig, axes = plt.subplots(2, 1, figsize=(width_in, width_in * sum(heights) / nx + 0.9),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (label, image, axis, index, u, v) in zip(axes[:, 0], panels):
         lo, hi = _contrast(image)
@@ -88,14 +89,18 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
                 np.full(len(group), 2 * radius), np.full(len(group), 2 * radius), np.zeros(len(group)),
                 units="xy", offsets=group[[u, v]].to_numpy(float), offset_transform=ax.transData,
                 facecolors="none", edgecolors=[colour], linewidths=1.2))
-            ax.plot([], [], "o", mfc="none", mec=colour, label=f"{name} ({len(group)})")
         ax.set_title(f"{label} (picks within ±{slab_vox:g} voxels)", fontsize=9)
         ax.set_xlim(-0.5, image.shape[1] - 0.5)
         ax.set_ylim(-0.5, image.shape[0] - 0.5)
         ax.set_xticks([])
         ax.set_yticks([])
     if colours:
-        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        from matplotlib.lines import Line2D
+        handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=colour,
+                          label=f"{name} ({int((picks['class'] == name).sum())} in all)")
+                   for name, colour in colours.items()]
+        axes[-1, 0].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8,
+                           ncol=2, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -103,9 +108,17 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig.savefig(path, dpi=dpi, metadata={"Software": None})
+        fig.savefig(path, dpi=dpi, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def class_radii_vox(classes, voxel_size_a: float) -> dict[str, float]:
+    """Circle radius per class in voxels: the class table's ``radius_nm`` at ``voxel_size_a`` Å per voxel."""
+    if classes is None or not voxel_size_a or voxel_size_a <= 0:
+        return {}
+    return {name: float(r) * 10.0 / voxel_size_a for name, r in zip(classes.names, classes.table["radius_nm"])
+            if np.isfinite(r) and r > 0}
 
 
 def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: float = 1.0,

@@ -79,8 +79,9 @@ def run_view(args: argparse.Namespace) -> int:
         picks = load_picks(args.picks, voxel_size_a=voxel_size_a, classes=classes,
                            tomo=args.tomo or tomogram.parent.name, tomo_shape_xyz=volume.shape[::-1])
     if args.png:
-        from tomobench.view import write_slices_png
-        out = write_slices_png(volume, picks, args.png, title=str(tomogram), class_order=order)
+        from tomobench.view import class_radii_vox, write_slices_png
+        out = write_slices_png(volume, picks, args.png, title=str(tomogram), class_order=order,
+                               radius_vox=class_radii_vox(classes, voxel_size_a) or 5.0)
         print(f"wrote {out}", file=sys.stderr)
         return 0
     from tomobench.view import open_napari
