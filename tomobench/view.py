@@ -136,6 +136,14 @@ def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: 
     return layers
 
 
+def add_layers(viewer, volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: float = 1.0,
+               class_order: list[str] | None = None):
+    """Add the layers of :func:`napari_layers` to a napari viewer (or a headless ``ViewerModel``)."""
+    for data, kwargs, kind in napari_layers(volume, picks, voxel_size_a, class_order):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    return viewer
+
+
 def open_napari(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: float = 1.0,
                 class_order: list[str] | None = None, *, run: bool = True):
     """Open napari with the tomogram and the picks; returns the viewer (``run=False``: do not block)."""
@@ -144,9 +152,7 @@ def open_napari(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: fl
     except ImportError:
         raise InputError('the viewer needs napari, an optional extra: pip install "tomobench[view]" '
                          "(or write a picture with --png FILE)") from None
-    viewer = napari.Viewer(title="tomobench view")
-    for data, kwargs, kind in napari_layers(volume, picks, voxel_size_a, class_order):
-        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    viewer = add_layers(napari.Viewer(title="tomobench view"), volume, picks, voxel_size_a, class_order)
     if run:
         napari.run()
     return viewer

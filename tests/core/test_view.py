@@ -104,16 +104,16 @@ def test_without_napari_the_viewer_says_how_to_install_it():
         open_napari(volume, picks, run=False)
 
 
-def test_napari_opens_the_layers():
-    napari = pytest.importorskip("napari")
+def test_napari_takes_the_layers():
+    # napari's own layer models (headless ViewerModel: no Qt, no OpenGL), so kwargs are checked by napari.
+    components = pytest.importorskip("napari.components")
+    from tomobench.view import add_layers
     volume, picks = _scene()
-    viewer = open_napari(volume, picks, 10.0, run=False)
-    try:
-        assert [layer.name for layer in viewer.layers] == ["tomogram", "picks"]
-        np.testing.assert_array_equal(viewer.layers["picks"].data, picks[["z", "y", "x"]].to_numpy())
-    finally:
-        viewer.close()
-    del napari
+    viewer = add_layers(components.ViewerModel(), volume, picks, 10.0)
+    assert [layer.name for layer in viewer.layers] == ["tomogram", "picks"]
+    np.testing.assert_array_equal(viewer.layers["picks"].data, picks[["z", "y", "x"]].to_numpy())
+    assert viewer.layers["picks"].features["class"].tolist() == picks["class"].tolist()
+    assert tuple(viewer.layers["tomogram"].scale) == (10.0, 10.0, 10.0)
 
 
 def test_dataset_preview_draws_the_training_truth(tmp_path):
