@@ -51,6 +51,26 @@ def _contrast(image: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi if hi > lo else lo + 1)
 
 
+def _draw_panel(ax, image: np.ndarray, near: pd.DataFrame, uv: tuple[str, str], colours: dict,
+                radius_vox: float | dict[str, float]) -> None:
+    """One slice with its picks as circles in data units (voxels), so that their size is the particle's."""
+    from matplotlib.collections import EllipseCollection
+
+    lo, hi = _contrast(image)
+    ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, origin="lower", interpolation="nearest")
+    for name, colour in colours.items():
+        group = near[near["class"] == name]
+        radius = radius_vox.get(name, DEFAULT_RADIUS_VOX) if isinstance(radius_vox, dict) else radius_vox
+        diameters = np.full(len(group), 2 * radius)
+        ax.add_collection(EllipseCollection(diameters, diameters, np.zeros(len(group)), units="xy",
+                                            offsets=group[list(uv)].to_numpy(float), offset_transform=ax.transData,
+                                            facecolors="none", edgecolors=[colour], linewidths=1.2))
+    ax.set_xlim(-0.5, image.shape[1] - 0.5)
+    ax.set_ylim(-0.5, image.shape[0] - 0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str | Path, *, title: str = "",
                      class_order: list[str] | None = None, slab_vox: float = DEFAULT_SLAB_VOX,
                      radius_vox: float | dict[str, float] = 5.0, dpi: int = 80) -> Path:
@@ -63,7 +83,6 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.collections import EllipseCollection
 
     picks = picks if picks is not None else pd.DataFrame(columns=["class", "x", "y", "z"])
     nz, ny, nx = volume.shape
@@ -78,22 +97,8 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
     fig, axes = plt.subplots(2, 1, figsize=(width_in, width_in * sum(heights) / nx + 0.9),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (label, image, axis, index, u, v) in zip(axes[:, 0], panels):
-        lo, hi = _contrast(image)
-        ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, origin="lower", interpolation="nearest")
-        near = slice_picks(picks, axis, index, slab_vox)
-        for name, colour in colours.items():
-            group = near[near["class"] == name]
-            radius = radius_vox.get(name, DEFAULT_RADIUS_VOX) if isinstance(radius_vox, dict) else radius_vox
-            # circles in data units (voxels), so that their size is the particle's
-            ax.add_collection(EllipseCollection(
-                np.full(len(group), 2 * radius), np.full(len(group), 2 * radius), np.zeros(len(group)),
-                units="xy", offsets=group[[u, v]].to_numpy(float), offset_transform=ax.transData,
-                facecolors="none", edgecolors=[colour], linewidths=1.2))
+        _draw_panel(ax, image, slice_picks(picks, axis, index, slab_vox), (u, v), colours, radius_vox)
         ax.set_title(f"{label} (picks within ±{slab_vox:g} voxels)", fontsize=9)
-        ax.set_xlim(-0.5, image.shape[1] - 0.5)
-        ax.set_ylim(-0.5, image.shape[0] - 0.5)
-        ax.set_xticks([])
-        ax.set_yticks([])
     if colours:
         from matplotlib.lines import Line2D
         handles = [Line2D([], [], ls="", marker="o", mfc="none", mec=colour,
