@@ -41,6 +41,7 @@ from generator.reconstruction.params import ReconstructionParams
 from generator.reconstruction.wbp import contrast_images, reconstruct
 from tomobench.errors import InputError
 from tomobench.params import Params
+from tomobench.imod import write_tilt_stack
 from tomobench.volumes import write_volume
 
 
@@ -219,11 +220,12 @@ def _finish(img: torch.Tensor, attenuation: np.ndarray, tilt_axis_deg: float, mt
 
 
 def write_imaging(result: ImagingResult, out_dir: str | Path) -> None:
-    """Write projections.mrc, tilt_angles.txt, misalignment.txt, reconstruction.mrc, acquisition.json,
+    """Write projections.mrc (+ .tlt, .rawtlt), tilt_angles.txt, misalignment.txt, reconstruction.mrc, acquisition.json,
     imaging.png (and noise_free_reconstruction.mrc when present) into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_volume(out / "projections.mrc", result.projections, result.voxel_size_a)
+    # an IMOD image stack (ISPG 0) with projections.tlt / projections.rawtlt beside it
+    write_tilt_stack(out / "projections.mrc", result.projections, result.voxel_size_a, result.tilt_angles_deg)
     np.savetxt(out / "tilt_angles.txt", result.tilt_angles_deg, fmt="%.4f")
     if result.misalignment is not None:
         np.savetxt(out / "misalignment.txt", result.misalignment, fmt="%.6g",

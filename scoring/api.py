@@ -102,7 +102,8 @@ def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, f
     any_truth = next(iter(truths.values()))
     label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
     return read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
-                          label_to_class=label_to_class, max_picks=max_picks)
+                          label_to_class=label_to_class, max_picks=max_picks,
+                          tomo_shape_xyz=any_truth.occupancy.shape[::-1])
 
 
 def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,

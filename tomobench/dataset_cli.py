@@ -4,6 +4,7 @@
                               [--public data/public] [--private data/private] [--params params.yaml]
     tomobench dataset release VERSION [--push] [--no-repro]
     tomobench dataset preset NAME [--set-params | --write FILE]
+    tomobench dataset export-copick [--public data/public] [--out copick] [--split train|all]
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help='print `-S key=value` arguments: eval "dvc exp run $(tomobench dataset preset NAME --set-params)"')
     how.add_argument("--write", default=None, metavar="FILE", help="write the merged parameters to FILE")
     s.set_defaults(func=run_preset)
+
+    c = sub.add_parser("export-copick", help="write a copick project (config, runs, tomograms, picks) of a dataset")
+    c.add_argument("--public", default="data/public", help="the public dataset folder (default data/public)")
+    c.add_argument("--out", default="copick", help="the project folder to write (default ./copick)")
+    c.add_argument("--split", default="train", choices=("train", "all"),
+                   help="train: training tomograms with their picks; all: also the test tomograms (no picks)")
+    c.add_argument("--name", default=None, help="project name (default: the dataset folder's name)")
+    c.set_defaults(func=run_export_copick)
 
 
 def run_package(args: argparse.Namespace) -> int:
@@ -134,3 +143,11 @@ def run_preset(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     return 0
 
+
+
+def run_export_copick(args: argparse.Namespace) -> int:
+    from tomobench.copick_project import export_copick
+
+    config = export_copick(args.public, args.out, split=args.split, name=args.name)
+    print(f"wrote the copick project {config} (open it with copick.from_file({str(config)!r}))", file=sys.stderr)
+    return 0

@@ -98,7 +98,8 @@ def test_repro_is_complete_and_a_second_repro_does_nothing(repo):
     public, private = repo / "data" / "public", repo / "data" / "private"
     assert sorted(p.name for p in (public / "train").iterdir()) == ["tomo_000"]
     assert sorted(p.name for p in (public / "test" / "tomo_001").iterdir()) == \
-        ["acquisition.json", "projections.mrc", "reconstruction.mrc", "tilt_angles.txt"]
+        ["acquisition.json", "projections.mrc", "projections.rawtlt", "projections.tlt", "reconstruction.mrc",
+         "tilt_angles.txt"]
     assert (private / "test" / "tomo_001" / "particle_locations.txt").is_file()
     assert (public / "README.md").read_text().startswith("# tomobench-tiny (version dev)")
     status = dvc(repo, "status", "package")

@@ -13,6 +13,7 @@ import yaml
 from tomobench.classes import ClassTable, write_classes
 from tomobench.dataset import PUBLIC_TEST_FILES, DatasetParams, package, tomo_index
 from tomobench.errors import InputError
+from tomobench.imod import write_tilt_stack
 from tomobench.presets import deep_merge, key_line, load_preset, set_params_args, set_scalar, validate_section
 from tomobench.testing import write_sphere_truth
 from tomobench.volumes import write_volume
@@ -141,7 +142,8 @@ def _fake_dataset(root: Path, n: int) -> tuple[Path, Path]:
         centres = [[4 + 6 * k, 8 + i, 10] for k in range(len(classes))]
         write_sphere_truth(folder, classes, centres, [2] * len(classes), shape_zyx=(20, 32, 48), class_table=TABLE)
         write_volume(folder / "reconstruction.mrc", rng.normal(size=(20, 32, 48)).astype(np.float32), 10.0)
-        write_volume(folder / "projections.mrc", rng.normal(size=(3, 32, 48)).astype(np.float32), 10.0)
+        write_tilt_stack(folder / "projections.mrc", rng.normal(size=(3, 32, 48)).astype(np.float32), 10.0,
+                         [-30, 0, 30])
         write_volume(folder / "grandmodel.mrc", rng.normal(size=(20, 32, 48)).astype(np.float32), 10.0)
         (folder / "tilt_angles.txt").write_text("-30\n0\n30\n")
         (folder / "acquisition.json").write_text(json.dumps({"voltage_kv": 300}))
