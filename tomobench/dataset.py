@@ -1,6 +1,6 @@
 """A dataset version: its parameters, its train/test split and the public/private packaging.
 
-Layout (SPEC.md)::
+Layout (docs/conventions.md, "Data layout of the pipeline")::
 
     data/tomograms/<tomo>/      everything simulated for one tomogram
     data/public/                what participants pull

@@ -1,4 +1,4 @@
-"""Particle lists: the in-memory form and the formats of SPEC.md.
+"""Particle lists: the in-memory form and the formats of docs/conventions.md.
 
 In memory a particle list is a :class:`pandas.DataFrame` with the columns
 :data:`PICK_COLUMNS` in submission order: ``class`` (str), ``x y z`` (voxels,
@@ -101,7 +101,7 @@ def sniff_format(path: str | Path) -> str | None:
 def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: float | None = None,
                    label_to_class: dict[int, str] | None = None,
                    max_picks: int = DEFAULT_MAX_PICKS) -> pd.DataFrame:
-    """Read a particle list in any format of SPEC.md; see the module docstring.
+    """Read a particle list in any format of docs/conventions.md; see the module docstring.
 
     Raises :class:`InputError` naming the file and line for anything malformed:
     missing columns, non-numeric or non-finite values, an empty file, more than
