@@ -74,7 +74,8 @@ def run_package(args: argparse.Namespace) -> int:
                          f"preset {args.preset!r}; give the preset (or --params FILE) the tomograms were simulated "
                          f"with: tomobench dataset package --preset NAME --tomograms {args.tomograms}")
     sections = {name: doc.get(name) or {} for name in GENERATOR_SECTIONS}
-    sections["dataset"] = {k: v for k, v in sections["dataset"].items() if k not in ("workers", "scheduler")}
+    # where the tomograms were computed is not part of the dataset: the card stays the same bytes
+    sections["dataset"] = {k: v for k, v in sections["dataset"].items() if k not in ("workers", "scheduler", "slurm")}
     summary = package(args.tomograms, args.structures, args.public, args.private, params, parameters=sections)
     print(f"packaged {params.name} {params.version}: train {len(summary.train)}, test {len(summary.test)} "
           f"tomogram(s), {int(summary.counts['train'].sum())} train particles; public -> {args.public}, "
@@ -117,12 +118,18 @@ def config_remotes(path: Path) -> dict[str, str]:
     return remotes
 
 
-def _pin_remote_urls(dvc_dir: Path) -> None:
-    """Write relative remote urls of ``.dvc/config`` as absolute ones: a release must name where its data are."""
+def _public_remote_defined(dvc_dir: Path) -> dict[str, str]:
+    """The remotes of ``.dvc/config``; an error when `public` (where dvc.yaml sends data/public) is not one."""
     remotes = config_remotes(dvc_dir / "config")
     if "public" not in remotes:
         raise InputError("no remote `public` in .dvc/config (dvc.yaml sends data/public there); add it with "
                          "`dvc remote add public URL`", dvc_dir / "config")
+    return remotes
+
+
+def _pin_remote_urls(dvc_dir: Path) -> None:
+    """Write relative remote urls of ``.dvc/config`` as absolute ones: a release must name where its data are."""
+    remotes = _public_remote_defined(dvc_dir)
     for name, url in remotes.items():
         absolute = absolute_remote_url(url, dvc_dir)
         if absolute is not None:
@@ -168,6 +175,7 @@ def run_release(args: argparse.Namespace) -> int:
     _git("rev-parse", "--git-dir")
     if _git("tag", "--list", version).strip():
         raise InputError(f"git tag {version!r} exists already; pick a new version")
+    _public_remote_defined(Path(".dvc"))
     released = (str(params_file), "dvc.lock", ".dvc/config")   # files the release commits with its tag
     dirty = [ln for ln in _git("status", "--porcelain", "--untracked-files=no").splitlines()
              if not (ln[3:].strip() in released or _released_output(ln[3:].strip()))]

@@ -169,6 +169,28 @@ def test_serial_and_two_dask_workers_write_identical_files(repo, tmp_path):
     assert (out / "classes.csv").read_bytes() == (repo / "data" / "tomograms" / "tomo_000" / "classes.csv").read_bytes()
 
 
+def test_an_external_dask_scheduler_gives_identical_files_and_its_workers_thread_settings_are_checked(repo, tmp_path):
+    """A scheduler and two workers started here (as `dask scheduler` + `dask worker` would be), used by address."""
+    from distributed import LocalCluster
+
+    argv = ["simulate", "--preset", "default", "--params", str(repo / "params.yaml"),
+            "--library", str(repo / "data" / "structures"), "--no-progress"]
+    # no env given: each worker's nanny sets the thread variables before the worker's python starts
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        out = tmp_path / "external"
+        done = tomobench(repo, *argv, "--out", str(out), "--scheduler", cluster.scheduler_address)
+        assert f"Dask scheduler {cluster.scheduler_address}" in done.stderr
+    for name in ("tomo_000", "tomo_001"):
+        assert digests(out / name) == digests(repo / "data" / "tomograms" / name)
+    # a worker whose BLAS/OpenMP would run 4 threads: refused before any work, naming the variable
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"OMP_NUM_THREADS": "4"}) as cluster:
+        never = tmp_path / "never"
+        done = tomobench(repo, *argv, "--out", str(never), "--scheduler", cluster.scheduler_address, ok=False)
+    assert done.returncode == 2 and "OMP_NUM_THREADS=4" in done.stderr and "--nthreads 1" in done.stderr
+    assert not never.exists()
+
+
 def test_bad_input_stops_before_any_work(repo, tmp_path, monkeypatch, capsys):
     from tomobench.cli import main
 
