@@ -374,7 +374,9 @@ def test_queued_experiments_show_their_metrics(release):
     assert yaml.safe_load((repo / "params.yaml").read_text())["baselines"]["dog"]["threshold_t"] == 5.0
     for threshold in (2.0, 8.0):
         dvc(repo, "exp", "run", "--queue", "-S", f"baselines.dog.threshold_t={threshold}")
-    dvc(repo, "exp", "run", "--run-all")
+    done = dvc(repo, "exp", "run", "--run-all")
+    # stages the thresholds do not touch are restored from the cache in each experiment's workspace
+    assert ran(done) == {"baseline@dog", "score@dog", "leaderboard"}, done.stdout
     exps = _experiments(json.loads(dvc(repo, "exp", "show", "--json").stdout))
     assert sorted(exps) == [2.0, 8.0]
     # a lower DoG threshold keeps more peaks: more picks reported (RR)
