@@ -108,7 +108,7 @@ def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, f
 
 def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,
                voxel_size_a: float | None = None, options: ScoringOptions | None = None) -> dict:
-    """Read a submission file in any SPEC.md format and score it against ``truth``."""
+    """Read a submission file in any format of docs/conventions.md and score it against ``truth``."""
     options = options or ScoringOptions()
     truths = load_truths(truth)
     picks = read_submission(submission, truths, fmt=fmt, max_picks=max_picks or options.max_picks,

@@ -26,7 +26,7 @@ def fbeta_score(precision: float, recall: float, beta: float) -> float:
 def build_report(tally: Tally, scored: list[str], classes: ClassTable | None, *, beta: float,
                  radius_multiplier: float, class_weights: dict[str, float],
                  warnings: list[str], tomograms: list[str]) -> dict:
-    """The JSON report of SPEC.md from the tally summed over tomograms."""
+    """The JSON report (docs/conventions.md, docs/score_report.schema.json) from the tally summed over tomograms."""
     warnings = list(warnings)
     precision = _ratio(tally.TP, tally.RR)
     recall = _ratio(tally.TP, tally.n_particles)

@@ -1,6 +1,6 @@
 """A dataset version: its parameters, its train/test split and the public/private packaging.
 
-Layout (SPEC.md)::
+Layout (docs/conventions.md, "Data layout of the pipeline")::
 
     data/tomograms/<tomo>/      everything simulated for one tomogram
     data/public/                what participants pull
@@ -59,6 +59,24 @@ def tomo_index(name: str) -> int:
     return int(match.group(1))
 
 
+class SlurmParams(Params):
+    """``dataset.slurm``: the SLURM jobs of ``tomobench simulate --slurm`` (through dask-jobqueue).
+
+    Each job is one Dask worker with one core and one thread (one tomogram at a
+    time); ``memory`` and ``walltime`` are per job, in SLURM's forms.
+    """
+
+    jobs: int = Field(1, ge=1, le=100_000, description="number of worker jobs (one tomogram at a time each)")
+    queue: str | None = Field(None, description="SLURM partition (#SBATCH -p)")
+    account: str | None = Field(None, description="SLURM account (#SBATCH -A)")
+    memory: str = Field("8GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", description="memory per job, e.g. 8GB")
+    walltime: str = Field("02:00:00", pattern=r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$", description="HH:MM:SS per job")
+    job_extra_directives: list[str] = Field(default_factory=list,
+                                            description="more #SBATCH options, e.g. ['--gres=gpu:1']")
+    python: str | None = Field(None, description="python of the nodes (default: the one running tomobench)")
+    local_directory: str | None = Field(None, description="node-local scratch folder of the workers")
+
+
 class DatasetParams(Params):
     """``params.yaml`` section ``dataset``.
 
@@ -76,6 +94,7 @@ class DatasetParams(Params):
     tomograms: list[str] | None = None
     workers: int = Field(0, ge=0, le=4096, description="Dask local workers for `tomobench simulate` (0 = serial)")
     scheduler: str | None = Field(None, description="address of a running Dask scheduler (tcp://host:8786)")
+    slurm: SlurmParams | None = Field(None, description="SLURM jobs for `tomobench simulate --slurm`")
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetParams":

@@ -1,4 +1,4 @@
-"""Ground-truth files of one tomogram (SPEC.md): ``write_ground_truth(scene, out_dir)``.
+"""Ground-truth files of one tomogram (docs/conventions.md): ``write_ground_truth(scene, out_dir)``.
 
 ``grandmodel.mrc`` (float32), ``class_mask.mrc`` and ``occupancy_mask.mrc``
 (the smallest MRC label dtype: uint8/uint16, float32 beyond 65,535 ids),
