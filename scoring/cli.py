@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(report_schema_json(), end="")
         return 0
     if not args.submission or not args.truth:
-        raise InputError("give a submission file and --truth DIR (or --schema)", "tomobench score")
+        raise InputError("give a submission file and --truth DIR (or --schema)")
     options = options_from_args(args)
     start = time.perf_counter()
     report = score_file(args.submission, args.truth, fmt=args.format, voxel_size_a=args.voxel_size, options=options)

@@ -3,8 +3,9 @@
 One module-scoped repository runs `dvc repro package` once (structures, two
 simulated tomograms, packaging); the tests then push to two local remotes,
 clone and pull the public data only, check that nothing reruns, that a
-parameter change reruns only what depends on it, release a version, and that a
-serial and a 2-worker Dask simulation write identical files.
+parameter change reruns only what depends on it, release a version, that a
+serial and a 2-worker Dask simulation write identical files, and that the
+pipeline's baselines reach the leaderboard (and a real browser) with no extra command.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 COPY = ["dvc.yaml", "params", "scripts/collect_results.py", "tomobench", "generator", "baselines", "scoring",
-        ".dvcignore"]
+        "leaderboard", ".dvcignore"]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 pytestmark = pytest.mark.slow
 
@@ -215,3 +217,89 @@ def test_full_pipeline_then_release_and_dvc_get(repo, tmp_path):
     assert (got / "README.md").read_text().startswith("# tomobench-tiny (version v0.1)")
     again = tomobench(repo, "dataset", "release", "v0.1", ok=False)
     assert again.returncode == 2 and "exists already" in again.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(repo: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`tomobench leaderboard serve` in the repository, as `make leaderboard` runs it."""
+    import time
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tomobench", "leaderboard", "serve", "--port", str(port)],
+                            cwd=repo, env=_env(repo), stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the leaderboard exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(proc.pid, 9)
+    raise AssertionError(f"the leaderboard did not come up in 90 s:\n{log.read_text()}")
+
+
+def test_pipeline_baselines_are_on_the_leaderboard_idempotently(repo):
+    """The `leaderboard` stage imports the results as baselines; re-running it duplicates nothing."""
+    import pandas as pd
+
+    from leaderboard.store import Store
+
+    dvc(repo, "repro")
+    store = Store(repo / "data" / "leaderboard")
+    table = pd.read_parquet(repo / "data" / "results.parquet")
+    subs = store.submissions()
+    assert list(subs["method"]) == ["dog"] and list(subs["source"]) == ["pipeline"]
+    assert list(subs["is_baseline"]) == [1] and list(subs["dataset"]) == ["default"]
+    final = store.results("default", "final")
+    assert final["f1"].tolist() == pytest.approx(table["f1"].tolist())
+    assert final["fbeta"].tolist() == pytest.approx(table["fbeta"].tolist())
+    assert len(store.results("default", "public")) == 1          # one test tomogram: the public phase is it
+    status = sh(repo, sys.executable, "scripts/collect_results.py", "--leaderboard-status")
+    assert "1 baseline(s) (dog) on dataset 'default'" in status.stdout
+    assert ran(dvc(repo, "repro", "--force", "--single-item", "leaderboard")) == {"leaderboard"}
+    assert len(store.submissions()) == 1 and len(store.results("default", "final")) == 1
+    assert store.results("default", "final")["f1"].tolist() == final["f1"].tolist()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make browser)")
+def test_pipeline_baselines_show_in_a_real_browser(repo, tmp_path):
+    """After the pipeline, the Leaderboard page (as `make leaderboard` serves it) lists the baselines."""
+    from playwright.sync_api import sync_playwright
+
+    dvc(repo, "repro")
+    proc, url = _serve(repo, tmp_path / "server.log")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1400})
+                page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+                grid = page.locator('[data-testid="stDataFrame"]').first
+                grid.wait_for(state="visible", timeout=90_000)
+                assert page.get_by_text("No scored submission").count() == 0
+                header = [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
+                method = grid.locator(f'[data-testid="glide-cell-{header.index("method")}-0"]').inner_text().strip()
+                assert method == "dog"
+            finally:
+                browser.close()
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
