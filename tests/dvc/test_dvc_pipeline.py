@@ -291,8 +291,15 @@ def test_pipeline_baselines_show_in_a_real_browser(repo, tmp_path):
                 page.goto(url, wait_until="domcontentloaded", timeout=60_000)
                 grid = page.locator('[data-testid="stDataFrame"]').first
                 grid.wait_for(state="visible", timeout=90_000)
+                header: list[str] = []
+                for _ in range(60):          # glide-data-grid fills its accessible table after drawing
+                    header = [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
+                    if "method" in header:
+                        break
+                    page.wait_for_timeout(1000)
+                page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
                 assert page.get_by_text("No scored submission").count() == 0
-                header = [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
+                assert "method" in header, f"no method column in {header} (see {tmp_path / 'leaderboard.png'})"
                 method = grid.locator(f'[data-testid="glide-cell-{header.index("method")}-0"]').inner_text().strip()
                 assert method == "dog"
             finally:
@@ -303,3 +310,35 @@ def test_pipeline_baselines_show_in_a_real_browser(repo, tmp_path):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
+
+
+def test_scoring_params_reach_the_score_stage(repo):
+    """`scoring.*` of params.yaml reruns score@* and the leaderboard, with the figures the scorer gives
+    for those options; a limit that refuses the submission stops `dvc repro` with the scorer's message."""
+    import json
+
+    from scoring import ScoringOptions, score_file
+
+    dvc(repo, "repro")
+    params, report_path = repo / "params.yaml", repo / "data" / "scores" / "dog.json"
+    original, before = params.read_text(), json.loads(report_path.read_text())
+    try:
+        doc = yaml.safe_load(original)
+        doc["scoring"].update(radius_multiplier=3.0, dilate=False)
+        params.write_text(yaml.safe_dump(doc, sort_keys=False))
+        assert ran(dvc(repo, "repro")) == {"score@dog", "leaderboard"}
+        after = json.loads(report_path.read_text())
+        expected = score_file(repo / "data" / "submissions" / "dog.csv", repo / "data" / "private" / "test",
+                              options=ScoringOptions(radius_multiplier=3.0, dilate=False))
+        assert after["fbeta"]["radius_multiplier"] == 3.0
+        for key in ("RR", "TP", "FP", "FN", "MH", "AD", "f1"):
+            assert after[key] == expected[key], key
+        doc["scoring"]["max_picks"] = 1
+        params.write_text(yaml.safe_dump(doc, sort_keys=False))
+        failed = dvc(repo, "repro", ok=False)
+        assert failed.returncode != 0 and "exceed the limit of 1" in failed.stdout + failed.stderr
+    finally:
+        params.write_text(original)
+        dvc(repo, "repro")
+    restored = json.loads(report_path.read_text())
+    assert {k: restored[k] for k in ("TP", "AD", "fbeta")} == {k: before[k] for k in ("TP", "AD", "fbeta")}
