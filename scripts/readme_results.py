@@ -13,6 +13,16 @@ rewrites what lies between the marker comments
 ``--extra`` adds rows scored outside the pipeline (e.g. TM-T); ``--spread`` adds the F1 range of a
 learned baseline over several seeds' reports. ``--check`` changes nothing and exits 1 when the
 README is not what the files give. Never edit the tables by hand: run this after ``make run``.
+
+The seed spread of a learned baseline (the rows of a single seed are one draw), e.g. the U-Net
+over three more seeds (each trains from scratch: minutes on 2 cores; the same for ``cnn``):
+
+    for s in 1 2 3; do
+      tomobench baseline unet --data data/public --out /tmp/unet_s$s.csv --params params.yaml \
+        --seed $s --checkpoint-dir /tmp/unet_ck_s$s --quiet
+      tomobench score /tmp/unet_s$s.csv --truth data/private/test --out /tmp/unet_s$s.json --quiet
+    done
+    python scripts/readme_results.py --spread unet=data/scores/unet.json,/tmp/unet_s1.json,/tmp/unet_s2.json,/tmp/unet_s3.json
 """
 
 from __future__ import annotations
