@@ -342,3 +342,20 @@ def test_scoring_params_reach_the_score_stage(repo):
         dvc(repo, "repro")
     restored = json.loads(report_path.read_text())
     assert {k: restored[k] for k in ("TP", "AD", "fbeta")} == {k: before[k] for k in ("TP", "AD", "fbeta")}
+
+
+def test_readme_results_from_the_pipeline_files(repo, tmp_path):
+    """scripts/readme_results.py writes the tiny pipeline's figures between the README's markers."""
+    import json
+
+    dvc(repo, "repro")
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- results-table:begin -->\nold\n<!-- results-table:end -->\ny\n")
+    sh(repo, sys.executable, str(ROOT / "scripts" / "readme_results.py"), "--params", "params.yaml", "--data", "data",
+       "--readme", str(readme))
+    report = json.loads((repo / "data" / "scores" / "dog.json").read_text())
+    row = next(line for line in readme.read_text().splitlines() if line.startswith("| DoG"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:6] == [str(report[k]) for k in ("RR", "TP", "FP", "FN", "MH")]
+    assert cells[9] == ("0" if report["f1"] == 0 else f"{report['f1']:.3f}")
+    assert readme.read_text().startswith("x\n") and readme.read_text().endswith("y\n")
