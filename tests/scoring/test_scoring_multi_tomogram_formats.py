@@ -58,13 +58,26 @@ def check(report):
     assert report["fbeta"]["score"] == pytest.approx(f_a / 3)
 
 
-@pytest.mark.parametrize("fmt, name", [("csv", "sub.csv"), ("star", "sub.star"), ("copick", "sub.json")])
+@pytest.mark.parametrize("fmt, name", [("csv", "sub.csv"), ("star", "sub.star")])
 def test_two_tomograms_in_each_format_that_names_them(split, tmp_path, class_table, fmt, name):
-    path = write_particles(picks(), tmp_path / name, fmt, voxel_size_a=VOXEL_SIZE_A,
+    path = write_particles(picks(), tmp_path / name, fmt,
                            class_to_label={n: class_table.label_of(n) for n in class_table.names})
-    text = path.read_text()
-    assert {"csv": "tomo", "star": "rlnTomoName", "copick": "run_name"}[fmt] in text
+    assert {"csv": "tomo", "star": "rlnTomoName"}[fmt] in path.read_text()
     check(score_file(path, split))
+
+
+def test_two_tomograms_as_copick_picks_files(split, tmp_path):
+    """One copick picks object per (run, class), locations in Å, written here by hand."""
+    docs = []
+    for (tomo, cls), group in picks().groupby(["tomo", "class"], sort=False):
+        points = [{"location": {c: float(getattr(row, c)) * VOXEL_SIZE_A for c in "xyz"},
+                   "transformation_": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], "instance_id": 0}
+                  for row in group.itertuples()]
+        docs.append({"pickable_object_name": cls, "user_id": "someone", "session_id": "1", "run_name": tomo,
+                     "voxel_spacing": VOXEL_SIZE_A, "unit": "angstrom", "points": points})
+    path = tmp_path / "sub.json"
+    path.write_text(json.dumps(docs), encoding="utf-8")
+    check(score_file(path, split))             # the voxel size comes from the truth's MRC header (8 Å)
 
 
 def test_shrec_text_against_a_split_is_refused_with_what_to_do(split, tmp_path, capsys):
