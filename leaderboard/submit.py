@@ -10,6 +10,7 @@ private truth or of the data directory.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import unicodedata
@@ -22,7 +23,7 @@ import pandas as pd
 
 import scoring
 import tomobench
-from leaderboard.config import PHASES, LeaderboardParams
+from leaderboard.config import ENV_PARAMS, PHASES, LeaderboardParams
 from leaderboard.phases import public_tomograms
 from leaderboard.store import Refused, Store, Submission, utc_now
 from tomobench.errors import InputError
@@ -93,8 +94,17 @@ def _clean_report(report: dict, params: LeaderboardParams, replacements: dict[st
     return report
 
 
-def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path) -> tuple[dict, dict]:
-    report = scoring.score_particles(picks, truths, source=path)
+def scoring_options(params_file: str | Path | None = None) -> scoring.ScoringOptions:
+    """The ``scoring`` section of the parameter file the leaderboard runs with, so that uploads are
+    scored as the pipeline's ``score`` stage scores: ``params_file``, else ``$TOMOBENCH_LEADERBOARD_PARAMS``
+    (set by ``tomobench leaderboard serve --params``), else ``./params.yaml`` when present."""
+    params_file = params_file or os.environ.get(ENV_PARAMS) or ("params.yaml" if Path("params.yaml").is_file() else None)
+    return scoring.load_options(params_file)
+
+
+def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path,
+           options: scoring.ScoringOptions) -> tuple[dict, dict]:
+    report = scoring.score_particles(picks, truths, options, source=path)
     return report, scoring.flatten_report(report)
 
 
@@ -109,16 +119,18 @@ def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[s
     """
     truths = scoring.load_truths(params.private_truth_dir) if truths is None else truths
     picks = scoring.read_submission(path, truths, fmt=fmt, max_picks=params.max_picks)
+    options = scoring_options()
     out = {}
     if "final" in phases:
-        out["final"] = _score(picks, truths, path)
+        out["final"] = _score(picks, truths, path, options)
     if "public" in phases:
         names = public_tomograms(params)
         if set(names) == set(truths):
-            out["public"] = out["final"] if "final" in out else _score(picks, truths, path)
+            out["public"] = out["final"] if "final" in out else _score(picks, truths, path, options)
         else:
             keep = picks["tomo"].isin(names) | (picks["tomo"] == "")
-            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), {n: truths[n] for n in names}, path)
+            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), {n: truths[n] for n in names},
+                                   path, options)
     return {phase: out[phase] for phase in phases}
 
 

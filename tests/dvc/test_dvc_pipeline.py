@@ -3,11 +3,13 @@
 One module-scoped repository runs `dvc repro package` once (structures, two
 simulated tomograms, packaging); the tests then push to two local remotes,
 clone and pull the public data only, check that nothing reruns, that a
-parameter change reruns only what depends on it, and that a serial and a
-2-worker Dask simulation write identical files. A module-scoped release
-(`dvc repro` of the whole pipeline, then `tomobench dataset release v0.1
---push`) serves the participant routes of README.md, run as written from a
-path, a file:// URL and an HTTP remote, and two queued experiments.
+parameter change reruns only what depends on it, that a serial and a
+2-worker Dask simulation write identical files, and that the pipeline's
+baselines reach the leaderboard (and a real browser) with no extra command.
+A module-scoped release (`dvc repro` of the whole pipeline, then `tomobench
+dataset release v0.1 --push`) serves the participant routes of README.md, run
+as written from a path, a file:// URL and an HTTP remote, and two queued
+experiments.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 COPY = ["dvc.yaml", "params", "scripts/collect_results.py", "tomobench", "generator", "baselines", "scoring",
-        ".dvcignore"]
+        "leaderboard", ".dvcignore"]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 pytestmark = pytest.mark.slow
 
@@ -385,3 +388,137 @@ def test_queued_experiments_show_their_metrics(release):
     for exp in exps.values():          # the experiment commit itself holds the metrics file
         committed = json.loads(sh(repo, "git", "show", f"{exp['rev']}:data/metrics.json").stdout)["dog"]
         assert committed["RR"] == exp["RR"] and committed["f1"] == exp["f1"]
+
+
+def _serve(repo: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`tomobench leaderboard serve` in the repository, as `make leaderboard` runs it."""
+    import time
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tomobench", "leaderboard", "serve", "--port", str(port)],
+                            cwd=repo, env=_env(repo), stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the leaderboard exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(proc.pid, 9)
+    raise AssertionError(f"the leaderboard did not come up in 90 s:\n{log.read_text()}")
+
+
+def test_pipeline_baselines_are_on_the_leaderboard_idempotently(repo):
+    """The `leaderboard` stage imports the results as baselines; re-running it duplicates nothing."""
+    import pandas as pd
+
+    from leaderboard.store import Store
+
+    dvc(repo, "repro")
+    store = Store(repo / "data" / "leaderboard")
+    table = pd.read_parquet(repo / "data" / "results.parquet")
+    subs = store.submissions()
+    assert list(subs["method"]) == ["dog"] and list(subs["source"]) == ["pipeline"]
+    assert list(subs["is_baseline"]) == [1] and list(subs["dataset"]) == ["default"]
+    final = store.results("default", "final")
+    assert final["f1"].tolist() == pytest.approx(table["f1"].tolist())
+    assert final["fbeta"].tolist() == pytest.approx(table["fbeta"].tolist())
+    assert len(store.results("default", "public")) == 1          # one test tomogram: the public phase is it
+    status = sh(repo, sys.executable, "scripts/collect_results.py", "--leaderboard-status")
+    assert "1 baseline(s) (dog) on dataset 'default'" in status.stdout
+    assert ran(dvc(repo, "repro", "--force", "--single-item", "leaderboard")) == {"leaderboard"}
+    assert len(store.submissions()) == 1 and len(store.results("default", "final")) == 1
+    assert store.results("default", "final")["f1"].tolist() == final["f1"].tolist()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (make browser)")
+def test_pipeline_baselines_show_in_a_real_browser(repo, tmp_path):
+    """After the pipeline, the Leaderboard page (as `make leaderboard` serves it) lists the baselines."""
+    from playwright.sync_api import sync_playwright
+
+    dvc(repo, "repro")
+    proc, url = _serve(repo, tmp_path / "server.log")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1400})
+                page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+                grid = page.locator('[data-testid="stDataFrame"]').first
+                grid.wait_for(state="visible", timeout=90_000)
+                header: list[str] = []
+                for _ in range(60):          # glide-data-grid fills its accessible table after drawing
+                    header = [h.strip() for h in grid.locator('[role="columnheader"]').all_text_contents()]
+                    if "method" in header:
+                        break
+                    page.wait_for_timeout(1000)
+                page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+                assert page.get_by_text("No scored submission").count() == 0
+                assert "method" in header, f"no method column in {header} (see {tmp_path / 'leaderboard.png'})"
+                method = grid.locator(f'[data-testid="glide-cell-{header.index("method")}-0"]').inner_text().strip()
+                assert method == "dog"
+            finally:
+                browser.close()
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+def test_scoring_params_reach_the_score_stage(repo):
+    """`scoring.*` of params.yaml reruns score@* and the leaderboard, with the figures the scorer gives
+    for those options; a limit that refuses the submission stops `dvc repro` with the scorer's message."""
+    import json
+
+    from scoring import ScoringOptions, score_file
+
+    dvc(repo, "repro")
+    params, report_path = repo / "params.yaml", repo / "data" / "scores" / "dog.json"
+    original, before = params.read_text(), json.loads(report_path.read_text())
+    try:
+        doc = yaml.safe_load(original)
+        doc["scoring"].update(radius_multiplier=3.0, dilate=False)
+        params.write_text(yaml.safe_dump(doc, sort_keys=False))
+        assert ran(dvc(repo, "repro")) == {"score@dog", "leaderboard"}
+        after = json.loads(report_path.read_text())
+        expected = score_file(repo / "data" / "submissions" / "dog.csv", repo / "data" / "private" / "test",
+                              options=ScoringOptions(radius_multiplier=3.0, dilate=False))
+        assert after["fbeta"]["radius_multiplier"] == 3.0
+        for key in ("RR", "TP", "FP", "FN", "MH", "AD", "f1"):
+            assert after[key] == expected[key], key
+        doc["scoring"]["max_picks"] = 1
+        params.write_text(yaml.safe_dump(doc, sort_keys=False))
+        failed = dvc(repo, "repro", ok=False)
+        assert failed.returncode != 0 and "exceed the limit of 1" in failed.stdout + failed.stderr
+    finally:
+        params.write_text(original)
+        dvc(repo, "repro")
+    restored = json.loads(report_path.read_text())
+    assert {k: restored[k] for k in ("TP", "AD", "fbeta")} == {k: before[k] for k in ("TP", "AD", "fbeta")}
+
+
+def test_readme_results_from_the_pipeline_files(repo, tmp_path):
+    """scripts/readme_results.py writes the tiny pipeline's figures between the README's markers."""
+    import json
+
+    dvc(repo, "repro")
+    readme = tmp_path / "README.md"
+    readme.write_text("x\n<!-- results-table:begin -->\nold\n<!-- results-table:end -->\ny\n")
+    sh(repo, sys.executable, str(ROOT / "scripts" / "readme_results.py"), "--params", "params.yaml", "--data", "data",
+       "--readme", str(readme))
+    report = json.loads((repo / "data" / "scores" / "dog.json").read_text())
+    row = next(line for line in readme.read_text().splitlines() if line.startswith("| DoG"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:6] == [str(report[k]) for k in ("RR", "TP", "FP", "FN", "MH")]
+    assert cells[9] == ("0" if report["f1"] == 0 else f"{report['f1']:.3f}")
+    assert readme.read_text().startswith("x\n") and readme.read_text().endswith("y\n")
