@@ -4,6 +4,7 @@ the fast mode against multislice at the shrec2020 setting. Prints figures; asser
     PYTHONPATH=$PWD python benchmarks/bench_noise_models.py detect            # default preset, tomo_000
     PYTHONPATH=$PWD python benchmarks/bench_noise_models.py detect --settings '{"dose30": {"detector.noise_mode": "dose", "acquisition.dose_total_e_per_a2": 30}}'
     PYTHONPATH=$PWD python benchmarks/bench_noise_models.py fast-vs-multislice   # shrec2020 scene, 128x128x200 crop
+    PYTHONPATH=$PWD python benchmarks/bench_noise_models.py picture --out docs/microscope_noise_models.png
 
 detect: builds the preset's library and tomo_000's scene once, then images it under each setting
 (keys ``section.key`` of the imaging parameters) with the noise-free reconstruction too, and prints per
@@ -112,14 +113,45 @@ def fast_vs_multislice() -> None:
                   f"rms difference / rms contrast {np.sqrt(((x - y) ** 2).mean() / (y ** 2).mean()):.3f}")
 
 
+def picture(out: str) -> None:
+    """Central xy slice of tomo_000 of the default preset under each noise model, side by side."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg, scene = _scene("default")
+    settings = {"none": {"detector.noise_mode": "none"}, **{k: v for k, v in DEFAULT_SETTINGS.items()
+                                                             if k != "dose 30 e/A2"}}
+    fig, axes = plt.subplots(1, len(settings), figsize=(3.2 * len(settings), 3.9))
+    for ax, (name, update) in zip(axes, settings.items()):
+        p = cfg.imaging.model_copy(deep=True)
+        p.progress = False
+        for key, value in update.items():
+            section, field = key.split(".")
+            setattr(getattr(p, section), field, value)
+        r = image_sample(scene.grandmodel, scene.voxel_size_a, p, np.random.default_rng(1))
+        img = r.reconstruction[r.reconstruction.shape[0] // 2]
+        lo, hi = np.percentile(img, [1, 99])
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, origin="lower")
+        snr = r.acquisition["snr_measured"]
+        ax.set_title(f"{name}\nSNR {snr:.3g}" if snr else name, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(out, dpi=70)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["detect", "fast-vs-multislice"])
+    ap.add_argument("what", choices=["detect", "fast-vs-multislice", "picture"])
+    ap.add_argument("--out", default="docs/microscope_noise_models.png")
     ap.add_argument("--preset", default="default")
     ap.add_argument("--settings", default=None, help="JSON {name: {section.key: value}}")
     args = ap.parse_args()
     if args.what == "detect":
         detect(args.preset, json.loads(args.settings) if args.settings else DEFAULT_SETTINGS)
+    elif args.what == "picture":
+        picture(args.out)
     else:
         fast_vs_multislice()
 

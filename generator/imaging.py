@@ -145,19 +145,8 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     t0 = time.perf_counter()
 
     nz_rec = rec.thickness_vox or nz
-    flip = rec.ctf_correction == "phase_flip"
-    bar = tqdm(total=len(series.nominal_deg) * (1 + rec.noise_free) if rec.method == "wbp"
-               else rec.sirt_iterations * (1 + rec.noise_free),
-               desc=f"reconstruction ({rec.method})", file=sys.stderr, disable=not params.progress, leave=False)
-
-    def reconstruct_series(images: np.ndarray) -> np.ndarray:
-        views = contrast_images(to_specimen(torch.from_numpy(images).to(dev), axis_deg, (ny, nx)), voxel_size_a,
-                                opt_specimen, flip, rec.contrast)
-        return reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
-
-    volume = reconstruct_series(noisy)
-    nf_volume = reconstruct_series(noise_free) if rec.noise_free else None
-    bar.close()
+    volume, nf_volume = _reconstruct(noisy, noise_free if rec.noise_free else None, series.nominal_deg, nz_rec,
+                                     params, opt_specimen, (ny, nx), voxel_size_a, dev)
     timings["reconstruction"] = time.perf_counter() - t0
 
     misalignment = np.column_stack([series.nominal_deg, series.true_deg, series.order, series.dose_e_per_a2,
@@ -167,6 +156,25 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
                "grandmodel_xz": np.asarray(grandmodel[:, ny // 2, :], np.float32)}
     return ImagingResult(noisy, series.nominal_deg.copy(), volume, acquisition, float(voxel_size_a),
                          nf_volume, noise_free, misalignment, preview, timings)
+
+
+def _reconstruct(noisy: np.ndarray, noise_free: np.ndarray | None, angles_deg: np.ndarray, nz_rec: int,
+                 params: ImagingParams, optics, specimen_yx: tuple[int, int], voxel_size_a: float, dev):
+    """Reconstructions ``[nz_rec, y, x]`` of the noisy views and, when given, of the noise-free ones."""
+    rec, axis_deg = params.reconstruction, params.acquisition.tilt_axis_deg
+    runs = 1 + (noise_free is not None)
+    bar = tqdm(total=len(angles_deg) * runs if rec.method == "wbp" else rec.sirt_iterations * runs,
+               desc=f"reconstruction ({rec.method})", file=sys.stderr, disable=not params.progress, leave=False)
+
+    def one(images: np.ndarray) -> np.ndarray:
+        views = contrast_images(to_specimen(torch.from_numpy(images).to(dev), axis_deg, specimen_yx), voxel_size_a,
+                                optics, rec.ctf_correction == "phase_flip", rec.contrast)
+        return reconstruct(views, angles_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
+
+    volume = one(noisy)
+    nf_volume = one(noise_free) if noise_free is not None else None
+    bar.close()
+    return volume, nf_volume
 
 
 def phase_rows(grandmodel: np.ndarray, voxel_size_a: float, optics, projection, detector,
