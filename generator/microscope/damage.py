@@ -39,19 +39,26 @@ def critical_exposure_e_per_a2(k_per_a: np.ndarray | torch.Tensor):
         return np.where(k > 0, GG_A * np.where(k > 0, k, 1.0) ** GG_B + GG_C, np.inf)
 
 
-def gg_amplitude(k_per_a, before_e_per_a2: float, view_e_per_a2: float = 0.0):
+def gg_amplitude(k_per_a, before_e_per_a2, view_e_per_a2=0.0):
     """Mean amplitude kept at ``k`` (1/Å) by a view exposed from ``before`` to ``before + view`` e/Å².
 
-    ``view_e_per_a2 = 0`` gives the instantaneous ``exp(-before / (2 N_e))``.
+    ``view_e_per_a2 = 0`` gives the instantaneous ``exp(-before / (2 N_e))``. With numpy ``k``,
+    ``before`` and ``view`` may be arrays that broadcast with it (e.g. ``[n, 1]`` against ``[m]``);
+    with a torch ``k`` they are numbers.
     """
     ne = critical_exposure_e_per_a2(k_per_a)
-    lib = torch if isinstance(ne, torch.Tensor) else np
-    q0 = lib.exp(-before_e_per_a2 / (2.0 * ne))
-    if view_e_per_a2 <= 0:
-        return q0
-    q1 = lib.exp(-(before_e_per_a2 + view_e_per_a2) / (2.0 * ne))
-    finite = 2.0 * ne / view_e_per_a2 * (q0 - q1)
-    return lib.where(lib.isinf(ne), lib.ones_like(q0), finite)
+    if isinstance(ne, torch.Tensor):
+        q0 = torch.exp(-float(before_e_per_a2) / (2.0 * ne))
+        if view_e_per_a2 <= 0:
+            return q0
+        q1 = torch.exp(-(float(before_e_per_a2) + float(view_e_per_a2)) / (2.0 * ne))
+        return torch.where(torch.isinf(ne), torch.ones_like(q0), 2.0 * ne / float(view_e_per_a2) * (q0 - q1))
+    before, view = np.asarray(before_e_per_a2, dtype=np.float64), np.asarray(view_e_per_a2, dtype=np.float64)
+    q0 = np.exp(-before / (2.0 * ne))
+    q1 = np.exp(-(before + view) / (2.0 * ne))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = 2.0 * ne / np.where(view > 0, view, 1.0) * (q0 - q1)
+    return np.where(np.isinf(ne), 1.0, np.where(view > 0, mean, q0))
 
 
 def damage_filters(k_per_a: torch.Tensor, model: str, before_e_per_a2: np.ndarray,
@@ -98,11 +105,16 @@ def damage_dose_e_per_a2(spec: torch.Tensor, nx: int, k_per_a: torch.Tensor, mod
     ring = torch.clamp((k_per_a.reshape(-1) / k_max * (n_bins - 1)).round().long(), 0, n_bins - 1)
     ring_power = torch.zeros((n, n_bins), dtype=torch.float64, device=spec.device)
     ring_power.index_add_(1, ring, power.reshape(n, -1))
-    ring_k = torch.linspace(0.0, k_max, n_bins, dtype=torch.float64, device=spec.device)
+    ring_power = ring_power.cpu().numpy()
+    ring_k = np.linspace(0.0, k_max, n_bins)
 
     def g(dose: float) -> float:
-        f = damage_filters(ring_k, model, order_fraction * dose, np.full(n, dose / n), b_per_e_a2)
-        var_sum = float((ring_power * f.double() ** 2).sum()) / npix**2
+        before = (np.asarray(order_fraction, dtype=np.float64) * dose)[:, None]
+        if model == "b_factor":
+            f = np.exp(-(b_per_e_a2 * before / 4.0) * ring_k[None, :] ** 2)
+        else:
+            f = gg_amplitude(ring_k[None, :], before, dose / n)
+        var_sum = float((ring_power * f**2).sum()) / npix**2
         return math.inf if var_sum <= 0 else target_snr * n * mean_sum / (q * var_sum * pixel_a**2)
 
     dose = g(0.0)
