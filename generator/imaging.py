@@ -251,8 +251,8 @@ def _damage(clean: np.ndarray, series, voxel_size_a: float, det, dose_set: float
         if not reached:
             warnings.warn(f"no dose reaches SNR {target:.3g} under {det.damage_model} damage (the sample has too "
                           f"little low-frequency contrast); damage applied for {dose:.3g} e/Å², the dose of the "
-                          "highest SNR, and the equivalent dose in acquisition.json is that of the measured SNR "
-                          "without damage", stacklevel=3)
+                          "highest SNR (acquisition.json records it as dose_total_e_per_a2, next to the "
+                          "equivalent dose of the measured SNR)", stacklevel=3)
     else:
         dose = dose_set
     if not math.isfinite(dose) or dose <= 0:
