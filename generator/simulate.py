@@ -220,6 +220,8 @@ def simulate_many(library, config: SimulationConfig, indices: list[int], out_dir
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed, scene_p, imaging_p = config.dataset.seed, config.scene, config.imaging
+    if not progress:  # --no-progress silences the imaging bars too (they do not change the outputs)
+        imaging_p = imaging_p.model_copy(update={"progress": False})
     bar = tqdm(total=len(indices), desc="simulate", unit="tomo", file=sys.stderr, disable=not progress)
     done: list[Path] = []
     try:
