@@ -1,7 +1,7 @@
 """``tomobench baseline {dog,tm,unet,cnn} --data PUBLIC_DIR --out SUBMISSION``.
 
 Each method is a module exposing ``add_arguments(parser)`` and ``run(args) -> int``;
-it reads only the public dataset folder (SPEC.md) and writes a submission.
+it reads only the public dataset folder (docs/conventions.md) and writes a submission.
 """
 
 from __future__ import annotations

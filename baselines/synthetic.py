@@ -2,7 +2,7 @@
 
 Simple shapes (sphere, shell, cube, rod) are planted at random non-overlapping
 positions and random orientations into Gaussian noise; the truth files follow
-SPEC.md (class_mask.mrc, occupancy_mask.mrc, particle_locations.txt). This is
+docs/conventions.md (class_mask.mrc, occupancy_mask.mrc, particle_locations.txt). This is
 not a physical simulation: no CTF, no missing wedge, white noise.
 """
 

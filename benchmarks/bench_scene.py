@@ -36,7 +36,7 @@ def run(library, params: SceneParams, seed: int = 0):
     scene = build_scene(library, params, np.random.default_rng(seed))
     wall = time.perf_counter() - t
     n = int((scene.particles["kind"] == "protein").sum())
-    return wall, n, scene.report
+    return wall, n, scene.report.model_dump()
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
 """The tomobench simulator: structures -> scene -> microscope -> reconstruction.
 
-Imports only :mod:`tomobench` and libraries (SPEC.md dependency rule).
+Imports only :mod:`tomobench` and libraries (the dependency rule of docs/conventions.md).
 """

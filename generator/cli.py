@@ -1,7 +1,8 @@
 """``tomobench simulate``: a dataset of simulated tomograms from a preset.
 
     tomobench simulate --preset NAME --out DIR [--n-tomos N] [--seed S] [--structures SOURCE]
-                       [--workers N | --scheduler ADDRESS] [--params FILE] [--library DIR] [--only TOMO ...]
+                       [--workers N | --scheduler ADDRESS | --slurm] [--slurm-script]
+                       [--params FILE] [--library DIR] [--only TOMO ...]
 
 Writes ``DIR/classes.csv`` and ``DIR/tomo_000``, ``DIR/tomo_001``, ... Every
 parameter is validated before any work starts.
@@ -13,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tomobench.dataset import tomo_index, tomo_name
+from tomobench.dataset import SlurmParams, tomo_index, tomo_name
 from tomobench.errors import InputError
 
 
@@ -38,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run on a local Dask cluster of N worker processes (default: dataset.workers; 0 = serial)")
     parser.add_argument("--scheduler", default=None,
                         help="run on the existing Dask cluster at this address (tcp://host:8786)")
+    parser.add_argument("--slurm", action="store_true",
+                        help="run on SLURM jobs as dataset.slurm describes them (pip install \"tomobench[slurm]\")")
+    parser.add_argument("--slurm-script", action="store_true",
+                        help="print the SLURM job script of dataset.slurm and stop (nothing is submitted)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -63,9 +68,13 @@ def run(args: argparse.Namespace) -> int:
     workers = config.dataset.workers if args.workers is None else args.workers
     if len(indices) == 1 and args.workers is None:
         workers = 0   # one tomogram (a DVC simulate stage): a local cluster would only add start-up time
-    scheduler = args.scheduler or (config.dataset.scheduler if args.workers is None else None)
+    scheduler = args.scheduler or (config.dataset.scheduler if args.workers is None and not args.slurm else None)
+    slurm = (config.dataset.slurm or SlurmParams()) if (args.slurm or args.slurm_script) else None
+    if args.slurm_script:
+        print(_job_script(slurm))
+        return 0
 
-    client = connect(workers, scheduler)
+    client = connect(workers, scheduler, slurm=slurm)
     try:
         library = _library(config, library_dir)
         done = simulate_many(library, config, indices, args.out, client=client, progress=not args.no_progress)
@@ -77,10 +86,22 @@ def run(args: argparse.Namespace) -> int:
                 cluster.close()
     if not args.only:
         write_dataset_classes(args.out, done[0], library)
-    where = f"{workers} local Dask workers" if workers else (f"Dask scheduler {scheduler}" if scheduler else "serial")
+    where = (f"{workers} local Dask workers" if workers else f"Dask scheduler {scheduler}" if scheduler
+             else f"{slurm.jobs} SLURM jobs" if slurm else "serial")
     print(f"simulated {len(done)} tomogram(s) into {args.out} ({where}; preset {args.preset}, "
           f"seed {config.dataset.seed})", file=sys.stderr)
     return 0
+
+
+def _job_script(slurm: SlurmParams) -> str:
+    """The job script SLURM would run for each worker (the cluster's scheduler is started and closed)."""
+    from generator.simulate import slurm_cluster
+
+    cluster = slurm_cluster(slurm)
+    try:
+        return cluster.job_script()
+    finally:
+        cluster.close()
 
 
 def _library(config, library_dir: Path | None):

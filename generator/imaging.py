@@ -19,7 +19,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,13 @@ from pydantic import Field
 from tqdm import tqdm
 
 from generator.microscope import ctf as ctfm
-from generator.microscope.detector import (add_noise, apply_filter, detector_mtf, fourier_shift,
-                                           ice_attenuation)
+from generator.microscope.damage import damage_dose_e_per_a2, damage_filters
+from generator.microscope.detector import (add_noise, apply_filter, detected_fraction, detector_mtf,
+                                           equivalent_dose_total_e_per_a2, fourier_disk, fourier_shift,
+                                           ice_attenuation, shrec2020_expected_snr, shrec_noise_filter,
+                                           snr_per_view)
 from generator.microscope.detector_frame import detector_shape, specimen_footprint, to_detector, to_specimen
-from generator.microscope.formation import fast_views, multislice_view
+from generator.microscope.formation import fast_views, material_rows, multislice_view
 from generator.microscope.geometry import make_tilt_series
 from generator.microscope.params import (AcquisitionParams, DetectorParams, OpticsParams,
                                          ProjectionParams)
@@ -41,7 +44,12 @@ from generator.reconstruction.params import ReconstructionParams
 from generator.reconstruction.wbp import contrast_images, reconstruct
 from tomobench.errors import InputError
 from tomobench.params import Params
+from tomobench.imod import write_tilt_stack
 from tomobench.volumes import write_volume
+
+
+SNR_DEFINITION = ("mean_i var(noise-free view_i) / mean_i var(noise_i), variances over the pixels of each "
+                  "view (the noise-free view after CTF, damage, attenuation and detector MTF)")
 
 
 class ImagingParams(Params):
@@ -106,102 +114,186 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     _check_input(grandmodel, voxel_size_a)
     t0 = time.perf_counter()
     dev = _device(params.device)
-    acq, opt, prj, det, rec = (params.acquisition, params.optics, params.projection, params.detector,
-                               params.reconstruction)
+    acq, opt, det, rec = params.acquisition, params.optics, params.detector, params.reconstruction
     nz, ny, nx = grandmodel.shape
     axis_deg = acq.tilt_axis_deg
     # views are formed in the specimen frame (tilt axis = y), where the astigmatism sits at another angle
     opt_specimen = opt.model_copy(update={"astigmatism_angle_deg": opt.astigmatism_angle_deg - axis_deg})
     series = make_tilt_series(acq, rng)
-    n = len(series.nominal_deg)
     depth_half = 0.5 * math.hypot(nz, nx) * voxel_size_a
     ctfm.check_sampling(voxel_size_a, min(ny, nx), opt, abs(opt.defocus_um * 1e4) + depth_half)
-
-    # phase per voxel of path (rad), mean removed: the uniform part only attenuates (inelastic model)
-    sigma = ctfm.interaction_constant(opt.voltage_kv) * prj.potential_scale_v * voxel_size_a
-    gm = torch.from_numpy(np.ascontiguousarray(grandmodel, dtype=np.float32)).to(dev)
-    phase = (gm - gm.mean()) * sigma
-    struct_sigma = det.structural_noise_rel * float(phase.std())
-    rows = volume_rows(phase)
-    del gm, phase
-    damage_b = det.damage_b_per_e_a2 * series.accumulated_dose_e_per_a2
     det_yx = detector_shape((ny, nx), axis_deg)
-    mtf = detector_mtf(det_yx, det.detector, dev)
-    attenuation = ice_attenuation(series.true_deg, nz * voxel_size_a, det.inelastic_mfp_nm)
-    shifts = torch.from_numpy(series.shifts_px).to(dev)
-
+    mask = None if axis_deg == 0 else specimen_footprint((ny, nx), axis_deg).numpy()
     timings = {"setup": time.perf_counter() - t0}
+
     t0 = time.perf_counter()
-    show = params.progress
-    clean = np.empty((n, *det_yx), dtype=np.float32)
-    bar = tqdm(total=n, desc=f"tilt series ({prj.mode})", file=sys.stderr, disable=not show, leave=False)
-    if prj.mode == "fast":
-        slab_vox = prj.slab_thickness_nm * 10.0 / voxel_size_a
-        for start in range(0, n, prj.tilt_batch):
-            idx = list(range(start, min(n, start + prj.tilt_batch)))
-            views = [view_matrix(float(series.true_deg[i]), nz, nx, slab_vox=slab_vox, device=dev) for i in idx]
-            img = fast_views(rows, views, nz, nx, voxel_size_a, opt_specimen, [float(damage_b[i]) for i in idx],
-                             struct_sigma, rng, dev)
-            clean[idx] = _finish(img, attenuation[idx], axis_deg, mtf, shifts[idx])
-            bar.update(len(idx))
-    else:
-        slice_vox = prj.multislice_slice_nm * 10.0 / voxel_size_a
-        for i in range(n):
-            img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, opt_specimen, slice_vox,
-                                  float(damage_b[i]), struct_sigma, rng, dev)[None]
-            clean[i] = _finish(img, attenuation[[i]], axis_deg, mtf, shifts[[i]])[0]
-            bar.update(1)
-    bar.close()
-    del rows
+    clean = _clean_series(grandmodel, voxel_size_a, params, opt_specimen, series, det_yx, rng, dev)
     timings["tilt_series"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-
+    shrec_filter = (shrec_noise_filter(det_yx, voxel_size_a, opt, opt.ctf_decay_nyquist, dev)
+                    if det.noise_mode == "shrec2020" else None)
+    clean, series, dose_total = _damage(clean, series, voxel_size_a, det, acq.dose_total_e_per_a2, shrec_filter, dev)
     dose_per_pixel = series.dose_e_per_a2 * voxel_size_a**2
     noisy, noise_free, snr_measured = add_noise(
-        clean, mode=det.noise_mode, snr=det.snr, dose_per_pixel=dose_per_pixel, attenuation=attenuation,
-        detector=det.detector, dqe_zero=det.dqe_zero, rng=rng,
-        signal_mask=None if axis_deg == 0 else specimen_footprint((ny, nx), axis_deg).numpy())
+        clean, mode=det.noise_mode, snr=det.snr, dose_per_pixel=dose_per_pixel, detector=det.detector,
+        dqe_zero=det.dqe_zero, rng=rng, signal_mask=mask, shrec_filter=shrec_filter)
+    noise = {"snr_measured": snr_measured, "dose_total": dose_total,
+             "per_view": snr_per_view(noise_free, noisy, mask),
+             "equivalent_dose": equivalent_dose_total_e_per_a2(
+                 clean, snr_measured, voxel_size_a, det.detector, det.dqe_zero, mask)}
     del clean
     timings["noise"] = time.perf_counter() - t0
     t0 = time.perf_counter()
 
     nz_rec = rec.thickness_vox or nz
-    flip = rec.ctf_correction == "phase_flip"
-    bar = tqdm(total=n * (1 + rec.noise_free) if rec.method == "wbp" else rec.sirt_iterations * (1 + rec.noise_free),
-               desc=f"reconstruction ({rec.method})", file=sys.stderr, disable=not show, leave=False)
-
-    def reconstruct_series(images: np.ndarray) -> np.ndarray:
-        views = contrast_images(to_specimen(torch.from_numpy(images).to(dev), axis_deg, (ny, nx)), voxel_size_a,
-                                opt_specimen, flip)
-        return reconstruct(views, series.nominal_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
-
-    volume = reconstruct_series(noisy)
-    nf_volume = reconstruct_series(noise_free) if rec.noise_free else None
-    bar.close()
+    volume, nf_volume = _reconstruct(noisy, noise_free if rec.noise_free else None, series.nominal_deg, nz_rec,
+                                     params, opt_specimen, (ny, nx), voxel_size_a, dev)
     timings["reconstruction"] = time.perf_counter() - t0
 
     misalignment = np.column_stack([series.nominal_deg, series.true_deg, series.order, series.dose_e_per_a2,
                                     series.accumulated_dose_e_per_a2, series.shifts_px])
-    acquisition = {
-        "voltage_kv": opt.voltage_kv, "cs_mm": opt.cs_mm, "amplitude_contrast": opt.amplitude_contrast,
-        "defocus_um": opt.defocus_um, "astigmatism_um": opt.astigmatism_um,
-        "astigmatism_angle_deg": opt.astigmatism_angle_deg,
-        "tilt_angles_deg": [float(a) for a in series.nominal_deg], "tilt_axis_deg": float(axis_deg),
-        "reconstruction_tilt_axis_deg": 0.0, "projection_shape_yx": list(det_yx),
-        "tilt_scheme": acq.scheme, "voxel_size_a": float(voxel_size_a),
-        "dose_total_e_per_a2": acq.dose_total_e_per_a2,
-        "snr": det.snr if det.noise_mode == "snr" else (None if det.noise_mode == "none" else _finite(snr_measured)),
-        "snr_measured": _finite(snr_measured), "noise_mode": det.noise_mode,
-        "phase_plate": opt.phase_plate, "phase_shift_deg": opt.phase_shift_deg if opt.phase_plate else 0.0,
-        "projection_mode": prj.mode, "detector": det.detector, "reconstruction_method": rec.method,
-        "ctf_correction": rec.ctf_correction, "reconstruction_shape_zyx": [nz_rec, ny, nx],
-        "reconstruction_z_offset_vox": nz_rec // 2 - nz // 2,
-        "projection_units": "electrons per pixel" if det.noise_mode == "dose" else "relative intensity",
-    }
+    acquisition = _acquisition_record(params, series, det_yx, voxel_size_a, (nz_rec, ny, nx), nz, noise)
     preview = {"grandmodel_xy": np.asarray(grandmodel[nz // 2], np.float32),
                "grandmodel_xz": np.asarray(grandmodel[:, ny // 2, :], np.float32)}
     return ImagingResult(noisy, series.nominal_deg.copy(), volume, acquisition, float(voxel_size_a),
                          nf_volume, noise_free, misalignment, preview, timings)
+
+
+def _reconstruct(noisy: np.ndarray, noise_free: np.ndarray | None, angles_deg: np.ndarray, nz_rec: int,
+                 params: ImagingParams, optics, specimen_yx: tuple[int, int], voxel_size_a: float, dev):
+    """Reconstructions ``[nz_rec, y, x]`` of the noisy views and, when given, of the noise-free ones."""
+    rec, axis_deg = params.reconstruction, params.acquisition.tilt_axis_deg
+    runs = 1 + (noise_free is not None)
+    bar = tqdm(total=len(angles_deg) * runs if rec.method == "wbp" else rec.sirt_iterations * runs,
+               desc=f"reconstruction ({rec.method})", file=sys.stderr, disable=not params.progress, leave=False)
+
+    def one(images: np.ndarray) -> np.ndarray:
+        views = contrast_images(to_specimen(torch.from_numpy(images).to(dev), axis_deg, specimen_yx), voxel_size_a,
+                                optics, rec.ctf_correction == "phase_flip", rec.contrast)
+        return reconstruct(views, angles_deg, nz_rec, rec, bar).cpu().numpy().astype(np.float32)
+
+    volume = one(noisy)
+    nf_volume = one(noise_free) if noise_free is not None else None
+    bar.close()
+    return volume, nf_volume
+
+
+def phase_rows(grandmodel: np.ndarray, voxel_size_a: float, optics, projection, detector,
+               device) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """``(rows, material, struct_sigma)``: the phase volume as projector rows, its material fraction
+    per layer (:func:`material_rows`) and the structural-noise std (rad per voxel).
+
+    Phase per voxel of path ``sigma * V * voxel_a``. The mean of each z layer is removed: a laterally
+    uniform layer (ice, the vacuum above and below it) shifts the phase of every ray alike in an
+    infinite slab, so it has no contrast; removing it per layer (not one global mean) keeps rays
+    that leave the box through its sides at high tilt from seeing a step (the vacuum-edge artefact).
+    The uniform matter only attenuates (the inelastic model). The structural noise is
+    ``structural_noise_rel`` times the ice potential, taken as the median of the matter voxels (> 0).
+    """
+    sigma = ctfm.interaction_constant(optics.voltage_kv) * projection.potential_scale_v * voxel_size_a
+    gm = torch.from_numpy(np.ascontiguousarray(grandmodel, dtype=np.float32)).to(device)
+    material = material_rows(gm)
+    struct_sigma = 0.0
+    if detector.structural_noise_rel > 0:
+        sample = grandmodel[::2, ::2, ::2]
+        matter = sample[sample > 0]
+        ice = float(np.median(matter)) if matter.size else 0.0
+        struct_sigma = detector.structural_noise_rel * ice * sigma
+    phase = (gm - gm.mean(dim=(1, 2), keepdim=True)) * sigma
+    return volume_rows(phase), material, struct_sigma
+
+
+def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingParams, optics, series,
+                  det_yx: tuple[int, int], rng: np.random.Generator, dev) -> np.ndarray:
+    """Noise-free, undamaged views ``[n, *det_yx]`` (relative intensity, attenuation and MTF applied)."""
+    prj, det, acq = params.projection, params.detector, params.acquisition
+    nz, _, nx = grandmodel.shape
+    n = len(series.nominal_deg)
+    rows, material, struct_sigma = phase_rows(grandmodel, voxel_size_a, params.optics, prj, det, dev)
+    mtf = detector_mtf(det_yx, det.detector, dev)
+    attenuation = ice_attenuation(series.true_deg, nz * voxel_size_a, det.inelastic_mfp_nm)
+    shifts = torch.from_numpy(series.shifts_px).to(dev)
+    clean = np.empty((n, *det_yx), dtype=np.float32)
+    bar = tqdm(total=n, desc=f"tilt series ({prj.mode})", file=sys.stderr, disable=not params.progress, leave=False)
+    if prj.mode == "fast":
+        slab_vox = prj.slab_thickness_nm * 10.0 / voxel_size_a
+        for start in range(0, n, prj.tilt_batch):
+            idx = list(range(start, min(n, start + prj.tilt_batch)))
+            views = [view_matrix(float(series.true_deg[i]), nz, nx, slab_vox=slab_vox, device=dev) for i in idx]
+            img = fast_views(rows, views, voxel_size_a, optics, material, struct_sigma, rng, dev)
+            clean[idx] = _finish(img, attenuation[idx], acq.tilt_axis_deg, mtf, shifts[idx])
+            bar.update(len(idx))
+    else:
+        slice_vox = prj.multislice_slice_nm * 10.0 / voxel_size_a
+        for i in range(n):
+            img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, optics, slice_vox,
+                                  material, struct_sigma, rng, dev)[None]
+            clean[i] = _finish(img, attenuation[[i]], acq.tilt_axis_deg, mtf, shifts[[i]])[0]
+            bar.update(1)
+    bar.close()
+    return clean
+
+
+def _damage(clean: np.ndarray, series, voxel_size_a: float, det, dose_set: float, shrec_filter, dev):
+    """Beam damage for the dose the data correspond to: ``(damaged views, series with that dose, dose)``.
+
+    dose and none modes: the set dose. snr and shrec2020 modes: the equivalent dose of their SNR
+    (:func:`damage_dose_e_per_a2`), so the recorded dose, the damage and the noise agree.
+    """
+    n, ny, nx = clean.shape
+    k, _ = ctfm.frequency_grid((ny, nx), voxel_size_a, device=dev)
+    spec = torch.fft.rfft2(torch.from_numpy(clean).to(dev))
+    share = series.order / n  # equal dose per view: the share received before each view
+    if det.noise_mode in ("snr", "shrec2020"):
+        signal = spec if shrec_filter is None else spec * fourier_disk((ny, nx), dev)
+        target = det.snr if shrec_filter is None else shrec2020_expected_snr(det.snr, shrec_filter, (ny, nx))
+        dose, reached = damage_dose_e_per_a2(signal, nx, k, det.damage_model, share, target, voxel_size_a,
+                                             detected_fraction(det.detector, det.dqe_zero), det.damage_b_per_e_a2)
+        if not reached:
+            warnings.warn(f"no dose reaches SNR {target:.3g} under {det.damage_model} damage (the sample has too "
+                          f"little low-frequency contrast); damage applied for {dose:.3g} e/Å², the dose of the "
+                          "highest SNR (acquisition.json records it as dose_total_e_per_a2, next to the "
+                          "equivalent dose of the measured SNR)", stacklevel=3)
+    else:
+        dose = dose_set
+    if not math.isfinite(dose) or dose <= 0:
+        raise InputError("the noise-free views have no contrast (empty grandmodel?); cannot relate the SNR to a dose")
+    filt = damage_filters(k, det.damage_model, share * dose, np.full(n, dose / n), det.damage_b_per_e_a2)
+    damaged = torch.fft.irfft2(spec * filt, s=(ny, nx)).float().cpu().numpy()
+    scale = dose / dose_set
+    series = replace(series, dose_e_per_a2=series.dose_e_per_a2 * scale,
+                                 accumulated_dose_e_per_a2=series.accumulated_dose_e_per_a2 * scale)
+    return damaged, series, float(dose)
+
+
+def _acquisition_record(params: ImagingParams, series, det_yx, voxel_size_a: float, rec_shape, nz: int,
+                        noise: dict) -> dict[str, Any]:
+    """The acquisition.json content: the optics, geometry and what the noise really is (docs/microscope.md)."""
+    acq, opt, prj, det, rec = (params.acquisition, params.optics, params.projection, params.detector,
+                               params.reconstruction)
+    mode = det.noise_mode
+    return {
+        "voltage_kv": opt.voltage_kv, "cs_mm": opt.cs_mm, "amplitude_contrast": opt.amplitude_contrast,
+        "defocus_um": opt.defocus_um, "astigmatism_um": opt.astigmatism_um,
+        "astigmatism_angle_deg": opt.astigmatism_angle_deg, "ctf_decay_nyquist": opt.ctf_decay_nyquist,
+        "tilt_angles_deg": [float(a) for a in series.nominal_deg], "tilt_axis_deg": float(acq.tilt_axis_deg),
+        "reconstruction_tilt_axis_deg": 0.0, "projection_shape_yx": list(det_yx),
+        "tilt_scheme": acq.scheme, "voxel_size_a": float(voxel_size_a),
+        "noise_mode": mode,
+        "snr_definition": SNR_DEFINITION,
+        "snr": _finite(noise["snr_measured"]), "snr_measured": _finite(noise["snr_measured"]),
+        "snr_measured_per_view": [_finite(v) for v in noise["per_view"]],
+        "snr_nominal": det.snr if mode in ("snr", "shrec2020") else None,
+        "dose_total_e_per_a2": noise["dose_total"],
+        "equivalent_dose_total_e_per_a2": _finite(noise["equivalent_dose"]) if mode != "none" else None,
+        "damage_model": det.damage_model, "structural_noise_rel": det.structural_noise_rel,
+        "phase_plate": opt.phase_plate, "phase_shift_deg": opt.phase_shift_deg if opt.phase_plate else 0.0,
+        "projection_mode": prj.mode, "detector": det.detector, "reconstruction_method": rec.method,
+        "reconstruction_contrast": rec.contrast,
+        "ctf_correction": rec.ctf_correction, "reconstruction_shape_zyx": list(rec_shape),
+        "reconstruction_z_offset_vox": rec_shape[0] // 2 - nz // 2,
+        "projection_units": "electrons per pixel" if mode == "dose" else "relative intensity",
+    }
 
 
 def _finite(x: float) -> float | None:
@@ -219,11 +311,12 @@ def _finish(img: torch.Tensor, attenuation: np.ndarray, tilt_axis_deg: float, mt
 
 
 def write_imaging(result: ImagingResult, out_dir: str | Path) -> None:
-    """Write projections.mrc, tilt_angles.txt, misalignment.txt, reconstruction.mrc, acquisition.json,
+    """Write projections.mrc (+ .tlt, .rawtlt), tilt_angles.txt, misalignment.txt, reconstruction.mrc, acquisition.json,
     imaging.png (and noise_free_reconstruction.mrc when present) into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_volume(out / "projections.mrc", result.projections, result.voxel_size_a)
+    # an IMOD image stack (ISPG 0) with projections.tlt / projections.rawtlt beside it
+    write_tilt_stack(out / "projections.mrc", result.projections, result.voxel_size_a, result.tilt_angles_deg)
     np.savetxt(out / "tilt_angles.txt", result.tilt_angles_deg, fmt="%.4f")
     if result.misalignment is not None:
         np.savetxt(out / "misalignment.txt", result.misalignment, fmt="%.6g",

@@ -122,28 +122,93 @@ def fixed_threads(n: int):
         torch.set_num_threads(before)
 
 
+def thread_environment() -> dict[str, str | None]:
+    """This process's values of the thread variables of :data:`THREAD_ENV` (None = unset)."""
+    return {key: os.environ.get(key) for key in THREAD_ENV}
+
+
+def thread_problems(environments: dict[str, dict[str, str | None]]) -> list[str]:
+    """``worker: VAR=value`` for every worker whose thread variables differ from :data:`THREAD_ENV`.
+
+    BLAS and OpenMP read these variables once, when numpy or torch is first
+    imported, so they must hold in a worker's environment before Python starts
+    (Dask's nanny sets them so by default: ``distributed.nanny.pre-spawn-environ``);
+    setting them inside a task would come too late.
+    """
+    return [f"{worker}: {key}={env.get(key)}" for worker, env in sorted(environments.items())
+            for key, wanted in THREAD_ENV.items() if env.get(key) != wanted]
+
+
+def _thread_advice(problems: list[str]) -> str:
+    wanted = " ".join(f"{k}={v}" for k, v in THREAD_ENV.items())
+    return (f"Dask worker(s) run with other thread settings ({'; '.join(problems)}): results would depend on "
+            f"the thread count. Start the workers with `dask worker ADDRESS --nthreads 1` (its nanny sets "
+            f"{wanted} before Python starts) and do not override these variables, or export {wanted} first")
+
+
 def _task(library, scene_params, imaging_params, seed, index, out_dir) -> str:
-    for key, value in THREAD_ENV.items():
-        os.environ.setdefault(key, value)
+    problems = thread_problems({"this worker": thread_environment()})
+    if problems:        # a worker that joined after the check in connect() (e.g. a SLURM job)
+        raise InputError(_thread_advice(problems))
     return str(simulate_tomogram(library, scene_params, imaging_params, seed, index, out_dir))
 
 
-def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 5.0):
-    """A Dask client: a local cluster of ``workers`` processes or the one at ``scheduler``; None = serial."""
-    if workers and scheduler:
-        raise InputError("give --workers (a local Dask cluster) or --scheduler (an existing one), not both")
-    if not workers and not scheduler:
+def check_worker_threads(client) -> None:
+    """Stop before any work when a worker of ``client``'s cluster has other thread settings."""
+    problems = thread_problems(client.run(thread_environment))
+    if problems:
+        raise InputError(_thread_advice(problems))
+
+
+def slurm_cluster(params):
+    """A dask-jobqueue ``SLURMCluster`` of single-core, single-thread worker jobs (not yet scaled).
+
+    ``params`` is :class:`tomobench.dataset.SlurmParams`. The job script exports
+    :data:`THREAD_ENV` before the worker's Python starts. Nothing is submitted
+    until ``cluster.scale(jobs=...)``; ``cluster.job_script()`` shows the script.
+    """
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise InputError('SLURM needs dask-jobqueue: pip install "tomobench[slurm]"') from None
+    return SLURMCluster(
+        cores=THREADS_PER_TOMOGRAM, processes=1, memory=params.memory, walltime=params.walltime,
+        queue=params.queue, account=params.account, job_name="tomobench-simulate",
+        job_extra_directives=list(params.job_extra_directives),
+        job_script_prologue=[f"export {key}={value}" for key, value in THREAD_ENV.items()],
+        python=params.python or sys.executable, local_directory=params.local_directory,
+        scheduler_options={"dashboard_address": ":0"})   # any free port: several clusters per machine
+
+
+def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 5.0, *, slurm=None):
+    """A Dask client: a local cluster of ``workers`` processes, the one at ``scheduler``, or SLURM jobs
+    (``slurm``: :class:`tomobench.dataset.SlurmParams`); None = serial."""
+    if sum(bool(x) for x in (workers, scheduler, slurm)) > 1:
+        raise InputError("give one of --workers (a local Dask cluster), --scheduler (an existing one) "
+                         "or --slurm (SLURM jobs)")
+    if not workers and not scheduler and not slurm:
         return None
     from distributed import Client, LocalCluster
 
     if scheduler:
         try:
-            return Client(scheduler, timeout=timeout_s)
+            client = Client(scheduler, timeout=timeout_s)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one with "
                              f"`dask scheduler` or use --workers N for a local cluster") from None
+        try:
+            check_worker_threads(client)
+        except InputError:
+            client.close()
+            raise
+        return client
+    if slurm:
+        cluster = slurm_cluster(slurm)
+        cluster.scale(jobs=slurm.jobs)
+        return Client(cluster)
     import logging
 
+    # env: set by each worker's nanny before the worker process starts, i.e. before numpy/torch load
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                            env=THREAD_ENV, silence_logs=logging.ERROR)
     return Client(cluster)
@@ -155,6 +220,8 @@ def simulate_many(library, config: SimulationConfig, indices: list[int], out_dir
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     seed, scene_p, imaging_p = config.dataset.seed, config.scene, config.imaging
+    if not progress:  # --no-progress silences the imaging bars too (they do not change the outputs)
+        imaging_p = imaging_p.model_copy(update={"progress": False})
     bar = tqdm(total=len(indices), desc="simulate", unit="tomo", file=sys.stderr, disable=not progress)
     done: list[Path] = []
     try:

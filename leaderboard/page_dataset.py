@@ -17,6 +17,7 @@ from tomobench.classes import read_classes
 from tomobench.errors import InputError
 from tomobench.groundtruth import CLASS_MASK, OCCUPANCY_MASK, PARTICLE_LOCATIONS, RECONSTRUCTION
 from tomobench.particles import read_particles
+from tomobench.view import PREVIEW_PNG
 from tomobench.volumes import read_volume
 
 
@@ -99,6 +100,12 @@ def render(params: LeaderboardParams, store: Store) -> None:
         st.dataframe(table, hide_index=True, key="classes_table")
     if not counts.empty:
         st.bar_chart(counts.pivot_table(index="class", columns="tomogram", values="particles", fill_value=0))
+
+    preview = public / PREVIEW_PNG
+    if preview.is_file():
+        st.subheader("A training tomogram with its particles")
+        st.image(str(preview), caption="slices where most particles are, true particles drawn per class "
+                 "(`tomobench view` opens the tomogram in napari)")
 
     st.subheader("A training tomogram: central slices")
     tomos = sorted(p.name for p in train.iterdir() if p.is_dir()) if train.is_dir() else []

@@ -16,6 +16,7 @@ data directory.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import unicodedata
@@ -28,7 +29,7 @@ import pandas as pd
 
 import scoring
 import tomobench
-from leaderboard.config import PHASES, LeaderboardParams
+from leaderboard.config import ENV_PARAMS, PHASES, LeaderboardParams
 from leaderboard.phases import public_tomograms
 from leaderboard.store import Refused, Store, Submission, utc_now
 from tomobench.errors import InputError
@@ -152,8 +153,17 @@ def check_coordinates(picks: pd.DataFrame, source: str | Path) -> None:
                          f"are in voxels, at most {MAX_COORDINATE_VOXELS:g} in magnitude", source, where or None)
 
 
-def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path) -> tuple[dict, dict]:
-    report = scoring.score_particles(picks, truths, source=path)
+def scoring_options(params_file: str | Path | None = None) -> scoring.ScoringOptions:
+    """The ``scoring`` section of the parameter file the leaderboard runs with, so that uploads are
+    scored as the pipeline's ``score`` stage scores: ``params_file``, else ``$TOMOBENCH_LEADERBOARD_PARAMS``
+    (set by ``tomobench leaderboard serve --params``), else ``./params.yaml`` when present."""
+    params_file = params_file or os.environ.get(ENV_PARAMS) or ("params.yaml" if Path("params.yaml").is_file() else None)
+    return scoring.load_options(params_file)
+
+
+def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path,
+           options: scoring.ScoringOptions) -> tuple[dict, dict]:
+    report = scoring.score_particles(picks, truths, options, source=path)
     return report, scoring.flatten_report(report)
 
 
@@ -169,16 +179,18 @@ def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[s
     truths = scoring.load_truths(params.private_truth_dir) if truths is None else truths
     picks = scoring.read_submission(path, truths, fmt=fmt, max_picks=params.max_picks)
     check_coordinates(picks, label or path)
+    options = scoring_options()
     out = {}
     if "final" in phases:
-        out["final"] = _score(picks, truths, path)
+        out["final"] = _score(picks, truths, path, options)
     if "public" in phases:
         names = public_tomograms(params)
         if set(names) == set(truths):
-            out["public"] = out["final"] if "final" in out else _score(picks, truths, path)
+            out["public"] = out["final"] if "final" in out else _score(picks, truths, path, options)
         else:
             keep = picks["tomo"].isin(names) | (picks["tomo"] == "")
-            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), {n: truths[n] for n in names}, path)
+            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), {n: truths[n] for n in names},
+                                   path, options)
     return {phase: out[phase] for phase in phases}
 
 

@@ -2,12 +2,14 @@
 
 Public API: :func:`score_file`, :func:`score_particles`, :func:`load_truths`,
 :func:`read_submission`, :func:`format_report`, :func:`flatten_report`,
-:class:`ScoringOptions`. See ``docs/scoring.md``.
+:func:`as_report`, :class:`ScoringOptions`, :func:`load_options` (options from ``params.yaml``),
+:class:`ScoreReport` (the report's typed model). See ``docs/scoring.md``.
 """
 
 from scoring.api import load_truths, read_submission, score_file, score_particles
-from scoring.options import ScoringOptions
-from scoring.report import FLAT_COLUMNS, flatten_report, format_report
+from scoring.options import ScoringOptions, load_options
+from scoring.report import FLAT_COLUMNS, as_report, flatten_report, format_report
+from scoring.report_model import ScoreReport
 
 __all__ = ["score_file", "score_particles", "load_truths", "read_submission", "format_report", "flatten_report",
-           "ScoringOptions", "FLAT_COLUMNS"]
+           "as_report", "ScoringOptions", "load_options", "ScoreReport", "FLAT_COLUMNS"]

@@ -49,22 +49,37 @@ def _radius_voxels(truths: dict[str, GroundTruth], table: ClassTable | None, sco
 
 
 def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path) -> dict[str, pd.DataFrame]:
-    """Assign picks to tomograms by their ``tomo`` column (SPEC: multi-tomogram submissions)."""
+    """Assign picks to tomograms by their ``tomo`` column (CSV ``tomo``, STAR ``rlnTomoName``, copick
+    ``run_name``). A SHREC .txt file names no tomogram, so it can only be scored against one."""
     has_tomo = (picks["tomo"] != "").any()
     if not has_tomo:
         if len(names) == 1:
             return {names[0]: picks}
-        raise InputError(f"the truth holds {len(names)} tomograms ({', '.join(names)}) but the submission has no "
-                         f"'tomo' column saying which pick belongs to which", source)
+        raise InputError(f"the truth holds {len(names)} tomograms ({', '.join(names)}) but the picks name none. "
+                         f"A SHREC .txt file cannot name its tomogram: score each tomogram's file against its "
+                         f"own folder (--truth SPLIT/{names[0]}), or submit CSV with a 'tomo' column, STAR with "
+                         f"rlnTomoName or copick JSON with run_name", source)
+    if (picks["tomo"] == "").any():
+        first = picks[picks["tomo"] == ""].iloc[0]
+        raise InputError("this pick names no tomogram while others do; give every pick its tomogram",
+                         source, int(first["line"]) or None)
     unknown = ~picks["tomo"].isin(names)
     if len(names) == 1 and unknown.all() and picks["tomo"].nunique() == 1:
         raise InputError(f"the picks are for tomogram {picks['tomo'].iloc[0]!r} but the truth is {names[0]!r}",
                          source, int(picks["line"].iloc[0]) or None)
-    if unknown.any() and len(names) > 1:
+    if unknown.any():
         first = picks[unknown].iloc[0]
         raise InputError(f"unknown tomogram {first['tomo']!r}; the truth holds {', '.join(names)}",
                          source, int(first["line"]) or None)
     return {name: picks[picks["tomo"] == name] for name in names}
+
+
+def check_class_weights(weights: dict[str, float], scored: list[str]) -> None:
+    """Refuse ``scoring.class_weights`` that name a class the truth does not score."""
+    unknown = sorted(set(weights) - set(scored))
+    if unknown:
+        raise InputError(f"scoring.class_weights names {', '.join(map(repr, unknown))}, not a scored class; "
+                         f"the scored classes are: {', '.join(scored)}", "scoring options")
 
 
 def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None = None, *,
@@ -83,16 +98,18 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
     if duplicated:
         warnings.append(f"{duplicated} duplicate pick(s) (same class, position and tomogram); "
                         f"each counts in RR and extra hits count as multiple hits")
+    check_class_weights(options.class_weights, scored)
     radius = _radius_voxels(truths, table, scored)
+    match_radius = {cls: r * options.radius_multiplier for cls, r in radius.items()}
     total = Tally()
     for name, tomo_picks in split_by_tomogram(picks, list(truths), source).items():
         t = truths[name]
-        total = total + tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), radius,
+        total = total + tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), match_radius,
                                        dilate=options.dilate)
     if total.RO:
         warnings.append(f"{total.RO} pick(s) outside the volume were clamped to its border (RO)")
-    return build_report(total, scored, table, beta=options.fbeta_beta, radius_multiplier=options.radius_multiplier,
-                        class_weights=options.class_weights, warnings=warnings, tomograms=list(truths))
+    return build_report(total, scored, table, options=options, radius_vox=radius, warnings=warnings,
+                        tomograms=list(truths))
 
 
 def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, fmt: str | None = None,
@@ -102,12 +119,13 @@ def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, f
     any_truth = next(iter(truths.values()))
     label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
     return read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
-                          label_to_class=label_to_class, max_picks=max_picks)
+                          label_to_class=label_to_class, max_picks=max_picks,
+                          tomo_shape_xyz=any_truth.occupancy.shape[::-1])
 
 
 def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,
                voxel_size_a: float | None = None, options: ScoringOptions | None = None) -> dict:
-    """Read a submission file in any SPEC.md format and score it against ``truth``."""
+    """Read a submission file in any format of docs/conventions.md and score it against ``truth``."""
     options = options or ScoringOptions()
     truths = load_truths(truth)
     picks = read_submission(submission, truths, fmt=fmt, max_picks=max_picks or options.max_picks,

@@ -19,10 +19,13 @@ _CROSS = np.array([[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 
 
 @dataclass(frozen=True)
 class Matches:
-    """Per pick: ``hit_id`` (1-based particle id, 0 = background) and ``outside`` (was clamped: RO)."""
+    """Per pick: ``hit_id`` (1-based particle id, 0 = background), ``outside`` (was clamped: RO) and
+    ``voxel`` (N, 3: the rounded, clamped x, y, z voxel the mask is read at; AD is measured from it,
+    as in the official scripts)."""
 
     hit_id: np.ndarray
     outside: np.ndarray
+    voxel: np.ndarray
 
 
 def round_half_even(xyz: np.ndarray) -> np.ndarray:
@@ -49,4 +52,4 @@ def match_picks(xyz: np.ndarray, occupancy: np.ndarray, *, dilate: bool = True) 
         nb = neighbour[inside]
         values = np.asarray(occupancy[nb[:, 2], nb[:, 1], nb[:, 0]]).astype(np.int64)
         best[inside] = np.maximum(best[inside], values)
-    return Matches(best, outside)
+    return Matches(best, outside, clamped)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
+from scoring.options import ScoringOptions
+from scoring.report_model import ScoreReport
 from scoring.tally import Tally
 from tomobench.classes import BACKGROUND, SIZE_GROUPS, UNKNOWN_CLASS, ClassTable
 
@@ -23,10 +23,13 @@ def fbeta_score(precision: float, recall: float, beta: float) -> float:
     return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
 
 
-def build_report(tally: Tally, scored: list[str], classes: ClassTable | None, *, beta: float,
-                 radius_multiplier: float, class_weights: dict[str, float],
-                 warnings: list[str], tomograms: list[str]) -> dict:
-    """The JSON report of SPEC.md from the tally summed over tomograms."""
+def build_report(tally: Tally, scored: list[str], classes: ClassTable | None, *, options: ScoringOptions,
+                 radius_vox: dict[str, float], warnings: list[str], tomograms: list[str]) -> dict:
+    """The JSON report (:class:`scoring.report_model.ScoreReport`) from the tally summed over tomograms.
+
+    ``radius_vox``: the class radius per scored class in voxels (F-beta matches within
+    ``options.radius_multiplier`` times it).
+    """
     warnings = list(warnings)
     precision = _ratio(tally.TP, tally.RR)
     recall = _ratio(tally.TP, tally.n_particles)
@@ -49,10 +52,10 @@ def build_report(tally: Tally, scored: list[str], classes: ClassTable | None, *,
                         f"out of the size-group means")
     report["size_groups"] = _size_groups(report["per_class"], classes, absent, warnings)
     report["cumulative_f1"] = _cumulative(report["per_class"], classes, absent)
-    report["fbeta"] = _fbeta(tally, scored, beta, radius_multiplier, class_weights)
+    report["fbeta"] = _fbeta(tally, scored, options, radius_vox, warnings)
     report["tomograms"] = list(tomograms)
     report["warnings"] = warnings
-    return report
+    return ScoreReport.model_validate(report).model_dump(by_alias=True)
 
 
 def _confusion(tally: Tally, scored: list[str]) -> dict:
@@ -107,20 +110,33 @@ def _cumulative(per_class: dict, classes: ClassTable | None, absent: list[str]) 
     return out
 
 
-def _fbeta(tally: Tally, scored: list[str], beta: float, radius_multiplier: float,
-           weights: dict[str, float]) -> dict:
+def _fbeta(tally: Tally, scored: list[str], options: ScoringOptions, radius_vox: dict[str, float],
+           warnings: list[str]) -> dict:
+    """CZII F-beta: per class from tp/fp/fn summed over tomograms, then the weighted mean over the
+    classes present in the truth (CZII averages over the classes of its solution)."""
     per_class, weighted, weight_sum = {}, 0.0, 0.0
     for cls in scored:
         tp, fp, fn = (int(v) for v in tally.fbeta.get(cls, np.zeros(3, int)))
         precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-        score = fbeta_score(precision, recall, beta)
+        score = fbeta_score(precision, recall, options.fbeta_beta)
+        present = tp + fn > 0
+        weight = float(options.class_weights.get(cls, 1.0))
+        radius = radius_vox.get(cls, float("nan"))
         per_class[cls] = {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
-                          "fbeta": score}
-        weight = float(weights.get(cls, 1.0))
-        weighted += weight * score
-        weight_sum += weight
-    return {"score": _ratio(weighted, weight_sum), "beta": beta, "radius_multiplier": radius_multiplier,
-            "per_class": per_class}
+                          "fbeta": score, "present": present, "weight": weight,
+                          "radius_vox": _json_float(radius),
+                          "match_radius_vox": _json_float(radius * options.radius_multiplier)}
+        if present:
+            weighted += weight * score
+            weight_sum += weight
+    absent = [cls for cls in scored if not per_class[cls]["present"]]
+    if absent:
+        warnings.append(f"F-beta: {len(absent)} class(es) absent from the truth ({', '.join(absent)}) are left out "
+                        f"of the mean, as CZII averages over the classes present")
+    if weight_sum == 0:
+        warnings.append("F-beta: no class present in the truth has a positive weight; the score is 0")
+    return {"score": _ratio(weighted, weight_sum), "beta": options.fbeta_beta,
+            "radius_multiplier": options.radius_multiplier, "per_class": per_class}
 
 
 def _json_float(value) -> float | None:
@@ -133,39 +149,44 @@ FLAT_COLUMNS = ["RR", "TP", "FP", "FN", "MH", "RO", "AD", "precision", "recall",
                 "f1_small", "f1_medium", "f1_large", "fbeta"]
 
 
-def flatten_report(report: dict) -> dict:
+def as_report(report: dict | ScoreReport) -> ScoreReport:
+    """A report dict (``tomobench score --out``, ``data/scores``, the leaderboard store) as the model."""
+    return report if isinstance(report, ScoreReport) else ScoreReport.model_validate(report)
+
+
+def flatten_report(report: dict | ScoreReport) -> dict:
     """One flat row of the headline figures (for tables such as ``data/results.parquet``)."""
-    row = {k: report[k] for k in FLAT_COLUMNS[:11]}
+    r = as_report(report)
+    row = {k: getattr(r, k) for k in FLAT_COLUMNS[:11]}
     for group in SIZE_GROUPS:
-        row[f"f1_{group}"] = report["size_groups"].get(group, 0.0)
-    row["fbeta"] = report["fbeta"]["score"]
+        row[f"f1_{group}"] = r.size_groups.get(group, 0.0)
+    row["fbeta"] = r.fbeta.score
     return row
 
 
-def format_report(report: dict, title: str = "") -> str:
+def format_report(report: dict | ScoreReport, title: str = "") -> str:
     """The report as text tables in the layout of SHREC 2020 Tables 3, 4 and 6."""
+    r = as_report(report)
     lines = [title] if title else []
     lines.append("Localization (SHREC 2020 Table 3)")
     head = ["RR", "TP", "FP", "FN", "MH", "RO", "AD", "Recall", "Precision", "Miss rate", "F1"]
-    vals = [report["RR"], report["TP"], report["FP"], report["FN"], report["MH"], report["RO"],
-            f"{report['AD']:.3f}", f"{report['recall']:.3f}", f"{report['precision']:.3f}",
-            f"{report['miss_rate']:.3f}", f"{report['f1']:.3f}"]
+    vals = [r.RR, r.TP, r.FP, r.FN, r.MH, r.RO, f"{r.AD:.3f}", f"{r.recall:.3f}", f"{r.precision:.3f}",
+            f"{r.miss_rate:.3f}", f"{r.f1:.3f}"]
     lines += _table([head, [str(v) for v in vals]])
     lines.append("")
     lines.append("Classification F1 per class (SHREC 2020 Table 4)")
-    classes = list(report["per_class"])
     lines += _table([["class", "TP", "FP", "FN", "precision", "recall", "F1"]] + [
-        [c, str(r["tp"]), str(r["fp"]), str(r["fn"]), f"{r['precision']:.3f}", f"{r['recall']:.3f}",
-         f"{r['f1']:.3f}"] for c, r in ((c, report["per_class"][c]) for c in classes)])
+        [c, str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}"]
+        for c, s in r.per_class.items()])
     lines.append("")
     lines.append("F1 per size group (SHREC 2020 Table 6)")
-    lines += _table([["Small", "Medium", "Large"],
-                     [f"{report['size_groups'].get(g, 0.0):.3f}" for g in SIZE_GROUPS]])
-    fb = report["fbeta"]
+    lines += _table([["Small", "Medium", "Large"], [f"{r.size_groups.get(g, 0.0):.3f}" for g in SIZE_GROUPS]])
+    fb = r.fbeta
+    present = [c for c, s in fb.per_class.items() if s.present]
     lines.append("")
-    lines.append(f"F-beta (beta={fb['beta']:g}, match within {fb['radius_multiplier']:g} x class radius): "
-                 f"{fb['score']:.3f}")
-    for warning in report.get("warnings", []):
+    lines.append(f"F-beta (beta={fb.beta:g}, match within {fb.radius_multiplier:g} x class radius, mean over the "
+                 f"{len(present)} class(es) present): {fb.score:.3f}")
+    for warning in r.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
 
@@ -176,7 +197,3 @@ def _table(rows: list[list[str]]) -> list[str]:
            for r in rows]
     out.insert(1, "  ".join("-" * w for w in widths))
     return out
-
-
-def dumps(report: dict) -> str:
-    return json.dumps(report, indent=2, sort_keys=False)

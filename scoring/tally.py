@@ -43,12 +43,13 @@ class Tally:
 
 
 def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy: np.ndarray,
-                   scored: set[str], radius_vox: dict[str, float], *, dilate: bool = True) -> Tally:
+                   scored: set[str], match_radius_vox: dict[str, float], *, dilate: bool = True) -> Tally:
     """SHREC counts of one tomogram.
 
     ``picks``: particle list in submission order; ``truth_particles``: the ground-truth
-    list (particle id = row + 1); ``scored``: the class names that count; ``radius_vox``:
-    the F-beta match radius per scored class, in voxels.
+    list (particle id = row + 1); ``scored``: the class names that count; ``match_radius_vox``:
+    the F-beta match distance per scored class in voxels (``radius_multiplier`` x the class
+    radius, already multiplied: CZII's ``particle_radius * distance_multiplier``).
     """
     tally = Tally(RR=len(picks))
     truth_class = truth_particles["class"].to_numpy()
@@ -75,7 +76,8 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
     tally.TP = len(first_hit)
     tally.MH = sum(1 for count in hits_per_particle.values() if count > 1)
     tally.FN = tally.n_particles - tally.TP
-    tally.distances = [float(np.linalg.norm(xyz[i] - truth_xyz[pid - 1])) for pid, i in first_hit.items()]
+    # AD from the rounded, clamped voxel (the one the mask is read at), as the official scripts do
+    tally.distances = [float(np.linalg.norm(matches.voxel[i] - truth_xyz[pid - 1])) for pid, i in first_hit.items()]
 
     for pid in np.flatnonzero(is_scored) + 1:
         predicted = pick_class[first_hit[pid]] if pid in first_hit else BACKGROUND
@@ -84,12 +86,13 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
     for cls in scored:
         reference = truth_xyz[truth_class == cls]
         candidates = xyz[pick_class == cls]
-        tally.fbeta[cls] = _distance_counts(reference, candidates, radius_vox.get(cls, np.nan))
+        tally.fbeta[cls] = _distance_counts(reference, candidates, match_radius_vox.get(cls, np.nan))
     return tally
 
 
 def _distance_counts(reference: np.ndarray, candidates: np.ndarray, radius: float) -> np.ndarray:
-    """CZII counts: tp = reference particles with a candidate within ``radius``; fp = candidates - tp."""
+    """CZII counts: tp = reference particles with a candidate within ``radius`` (inclusive, voxels);
+    fp = candidates - tp; fn = references - tp. No reference: every candidate is a false positive."""
     if len(reference) == 0 or len(candidates) == 0 or not np.isfinite(radius):
         tp = 0
     else:

@@ -1,6 +1,7 @@
 """The pipeline's `leaderboard` stage: score reports -> data/results.parquet, DVC metrics and plots.
 
     python scripts/collect_results.py [--params params.yaml] [--data data]
+    python scripts/collect_results.py --leaderboard-status [--params params.yaml]
 
 Reads data/scores/<method>.json and data/submissions/<method>.timing.json for the
 methods of ``baselines.methods`` and writes:
@@ -9,6 +10,10 @@ methods of ``baselines.methods`` and writes:
   is_baseline, dataset, phase, the flat report columns, report_json, timing_json),
 * ``data/metrics.json``: {method: flat report} (``dvc metrics show``),
 * ``data/plots/f1_per_class.csv`` and ``f1_size_group.csv`` (``dvc plots show``).
+
+The stage then runs ``tomobench leaderboard import`` (dvc.yaml); ``--leaderboard-status``
+prints which baselines the leaderboard's store holds for its dataset (exit 1 when none),
+the last line of ``make run``.
 """
 
 from __future__ import annotations
@@ -54,11 +59,34 @@ def collect(data: Path, methods: list[str], dataset: str) -> pd.DataFrame:
     return table
 
 
+def leaderboard_status(params_file: str | Path) -> str:
+    """"N baseline(s) (a, b) on dataset 'D' in DIR" for the pipeline's rows in the leaderboard's store,
+    or "" when it holds none."""
+    from leaderboard.config import load_params
+    from leaderboard.store import Store
+
+    params = load_params(params_file)
+    subs = Store(params.data_dir).submissions()
+    if subs.empty:
+        return ""
+    subs = subs[(subs["source"] == "pipeline") & (subs["dataset"] == params.dataset)]
+    if subs.empty:
+        return ""
+    return (f"{len(subs)} baseline(s) ({', '.join(sorted(subs['method']))}) on dataset '{params.dataset}' "
+            f"in {params.data_dir}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--data", default="data")
+    parser.add_argument("--leaderboard-status", action="store_true",
+                        help="print the baselines the leaderboard's store holds (exit 1 when none)")
     args = parser.parse_args(argv)
+    if args.leaderboard_status:
+        status = leaderboard_status(args.params)
+        print(status)
+        return 0 if status else 1
     try:
         doc = read_yaml(args.params)
         methods = list((doc.get("baselines") or {}).get("methods") or [])

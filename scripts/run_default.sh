@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole benchmark on the `default` preset (params.yaml), end to end:
 #   set-up (local DVC remotes) -> dvc repro (structures, simulate@tomo_*, package,
-#   baseline@{dog,tm,unet,cnn}, score@*, leaderboard) -> dvc push to the two local
-#   remotes -> SHREC tables of every baseline -> how to open the leaderboard.
+#   baseline@{dog,tm,unet,cnn}, score@*, leaderboard: results table + import into the
+#   leaderboard's store) -> dvc push to the two local remotes -> SHREC tables of every
+#   baseline -> what the leaderboard now shows, and how to open it.
 # Re-running it is cheap: DVC reruns only stages whose code, data or parameters changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,5 +48,11 @@ cat <<'EOF'
 Outputs: data/public (what participants pull, with its dataset card README.md),
 data/private/test (hidden test truth), data/submissions, data/scores (full JSON reports),
 data/results.parquet (the results table), data/plots (dvc plots show).
-Open the leaderboard:   make leaderboard      (or: tomobench leaderboard serve; http://localhost:8501)
 EOF
+# the `leaderboard` stage imported the baselines into the leaderboard's store: say what it holds
+if populated=$(python scripts/collect_results.py --leaderboard-status); then
+  echo "The leaderboard is populated: $populated."
+else
+  echo "warning: the leaderboard's store holds no baseline of this dataset; run: tomobench leaderboard import" >&2
+fi
+echo "Open the leaderboard:   make leaderboard      (or: tomobench leaderboard serve; http://localhost:8501)"

@@ -1,6 +1,6 @@
 """The class table of a dataset: ``classes.csv``.
 
-One row per class, with the columns of SPEC.md plus ``kind`` (``protein``,
+One row per class, with the columns of docs/conventions.md ("Class table") plus ``kind`` (``protein``,
 ``membrane``, ``filament``, ``fiducial``, ``vesicle``, ...) and ``scored``
 (whether picks of it count in the scores). Size groups follow SHREC 2020
 Table 5: small < 200 kDa, medium 200-600 kDa, large > 600 kDa.

@@ -1,13 +1,14 @@
 """A dataset version: its parameters, its train/test split and the public/private packaging.
 
-Layout (SPEC.md)::
+Layout (docs/conventions.md, "Data layout of the pipeline")::
 
     data/tomograms/<tomo>/      everything simulated for one tomogram
     data/public/                what participants pull
-        classes.csv, README.md (the dataset card), SHA256SUMS
+        classes.csv, README.md (the dataset card), preview.png (slices with picks), SHA256SUMS
         structures/             the structure library (templates, classes.csv, balls/)
         train/<tomo>/           everything (reconstruction + full ground truth)
-        test/<tomo>/            reconstruction.mrc, projections.mrc, tilt_angles.txt, acquisition.json
+        test/<tomo>/            reconstruction.mrc, projections.mrc (+ .tlt, .rawtlt), tilt_angles.txt,
+                                acquisition.json
     data/private/test/<tomo>/   the test ground truth (with its own classes.csv)
 
 The test split is the last ``n_test`` tomograms (``tomo_<index>``, index 0-based,
@@ -31,10 +32,15 @@ from pydantic import Field, model_validator
 from tomobench import __version__
 from tomobench.classes import read_classes
 from tomobench.errors import InputError
-from tomobench.groundtruth import PROJECTIONS, RECONSTRUCTION, TILT_ANGLES
+from tomobench.groundtruth import PARTICLE_LOCATIONS, PROJECTIONS, RECONSTRUCTION, TILT_ANGLES
 from tomobench.params import Params
+from tomobench.particles import read_particles
+from tomobench.view import PREVIEW_PNG
+from tomobench.volumes import read_volume
 
-PUBLIC_TEST_FILES = (RECONSTRUCTION, PROJECTIONS, TILT_ANGLES, "acquisition.json")
+REQUIRED_TEST_FILES = (RECONSTRUCTION, PROJECTIONS, TILT_ANGLES, "acquisition.json")
+# IMOD's angle files beside the tilt stack: public when the generator wrote them
+PUBLIC_TEST_FILES = REQUIRED_TEST_FILES + ("projections.tlt", "projections.rawtlt")
 CARD = "README.md"
 CHECKSUMS = "SHA256SUMS"
 SKIP_IN_STRUCTURES = ("cache",)
@@ -51,6 +57,24 @@ def tomo_index(name: str) -> int:
     if not match:
         raise InputError(f"{name!r} is not a tomogram name; they look like tomo_000, tomo_001, ...")
     return int(match.group(1))
+
+
+class SlurmParams(Params):
+    """``dataset.slurm``: the SLURM jobs of ``tomobench simulate --slurm`` (through dask-jobqueue).
+
+    Each job is one Dask worker with one core and one thread (one tomogram at a
+    time); ``memory`` and ``walltime`` are per job, in SLURM's forms.
+    """
+
+    jobs: int = Field(1, ge=1, le=100_000, description="number of worker jobs (one tomogram at a time each)")
+    queue: str | None = Field(None, description="SLURM partition (#SBATCH -p)")
+    account: str | None = Field(None, description="SLURM account (#SBATCH -A)")
+    memory: str = Field("8GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", description="memory per job, e.g. 8GB")
+    walltime: str = Field("02:00:00", pattern=r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$", description="HH:MM:SS per job")
+    job_extra_directives: list[str] = Field(default_factory=list,
+                                            description="more #SBATCH options, e.g. ['--gres=gpu:1']")
+    python: str | None = Field(None, description="python of the nodes (default: the one running tomobench)")
+    local_directory: str | None = Field(None, description="node-local scratch folder of the workers")
 
 
 class DatasetParams(Params):
@@ -70,6 +94,7 @@ class DatasetParams(Params):
     tomograms: list[str] | None = None
     workers: int = Field(0, ge=0, le=4096, description="Dask local workers for `tomobench simulate` (0 = serial)")
     scheduler: str | None = Field(None, description="address of a running Dask scheduler (tcp://host:8786)")
+    slurm: SlurmParams | None = Field(None, description="SLURM jobs for `tomobench simulate --slurm`")
 
     @model_validator(mode="after")
     def _check(self) -> "DatasetParams":
@@ -142,7 +167,7 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
     if missing:
         raise InputError(f"tomogram(s) {missing} are missing or incomplete; run `tomobench simulate` "
                          f"(or `dvc repro simulate`) first", tomograms)
-    not_public = [f for f in PUBLIC_TEST_FILES if not (tomograms / test[0] / f).is_file()]
+    not_public = [f for f in REQUIRED_TEST_FILES if not (tomograms / test[0] / f).is_file()]
     if not_public:
         raise InputError(f"{test[0]} lacks {not_public}; imaging outputs are missing", tomograms / test[0])
     if not (structures / "classes.csv").is_file():
@@ -176,12 +201,26 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
         counts[split] = [int(total.get(c, 0)) for c in counts.index]
     counts = counts.reset_index()
 
+    write_preview(public / "train" / train[0], classes, public / PREVIEW_PNG)
     checksums = {p.relative_to(public).as_posix(): sha256(p)
                  for p in sorted(public.rglob("*")) if p.is_file()}
     (public / CHECKSUMS).write_text("".join(f"{h}  {rel}\n" for rel, h in checksums.items()))
     summary = PackageSummary(train, test, counts, checksums)
     (public / CARD).write_text(dataset_card(params, summary, parameters or {}), encoding="utf-8")
     return summary
+
+
+def write_preview(folder: Path, classes, path: Path) -> Path | None:
+    """A PNG of slices of a training tomogram with its true particles drawn (the card shows it);
+    None when the folder has no reconstruction."""
+    from tomobench.view import class_radii_vox, write_slices_png
+
+    if not (folder / RECONSTRUCTION).is_file():
+        return None
+    volume, voxel_size_a = read_volume(folder / RECONSTRUCTION, mmap=True)
+    truth = read_particles(folder / PARTICLE_LOCATIONS, "shrec")
+    return write_slices_png(volume, truth, path, title=f"{folder.name}: reconstruction with its true particles",
+                            class_order=classes.names, radius_vox=class_radii_vox(classes, voxel_size_a))
 
 
 def dataset_card(params: DatasetParams, summary: PackageSummary, parameters: dict[str, Any]) -> str:
@@ -192,6 +231,15 @@ def dataset_card(params: DatasetParams, summary: PackageSummary, parameters: dic
     files = "\n".join(f"| `{rel}` | `{h}` |" for rel, h in summary.checksums.items()
                       if rel.count("/") <= 2 or rel.endswith("reconstruction.mrc"))
     params_yaml = yaml.safe_dump(parameters, sort_keys=False, default_flow_style=None).rstrip()
+    first = summary.train[0]
+    look = "" if PREVIEW_PNG not in summary.checksums else f"""## A look at {first}
+
+![Slices of {first} with its particles]({PREVIEW_PNG})
+
+(`tomobench view train/{first}/reconstruction.mrc --picks train/{first}/particle_locations.txt`
+opens it in napari; `--png FILE` writes such a picture.)
+
+"""
     return f"""# {params.name} (version {params.version})
 
 {params.description}
@@ -211,7 +259,7 @@ version's git tag for every command and hash).
 - `structures/`: the structure library (class templates, `classes.csv`, multi-ball models).
 - `classes.csv`: the class table (labels, masses, SHREC size groups, which classes are scored).
 
-## Particles per class (train)
+{look}## Particles per class (train)
 
 | class | size group | train |
 |---|---|---|

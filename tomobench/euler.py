@@ -11,9 +11,17 @@ to the tomogram: ``r_tomo = R @ r_template + centre``. So a particle is made by
 rotating the template by ``R`` and placing it at its centre, and a picker that
 finds ``R`` undoes it with ``R.T``.
 
-RELION stores ZYZ angles ``(rot, tilt, psi)`` whose matrix
-``A = Rz'(psi) Ry'(tilt) Rz'(rot)`` (passive rotations) maps the tomogram to the
-reference; hence ``R = A.T = Rz(rot) @ Ry(tilt) @ Rz(psi)`` in active form.
+RELION stores ZYZ angles ``(rot, tilt, psi)``. Its matrix ``A`` (``Euler_angles2matrix``
+in RELION's ``euler.cpp``) is the reference-to-particle rotation: RELION's projector
+samples the reference at ``A.T @ r`` for a point ``r`` of the particle, so the
+particle is the reference turned by ``A``. In active form
+``A = Rz(-psi) @ Ry(-tilt) @ Rz(-rot) = (Rz(rot) @ Ry(tilt) @ Rz(psi)).T``, hence
+
+    R = A = Rotation.from_euler("ZYZ", [rot, tilt, psi]).inv()
+
+(the conversion of copick's and teamtomo's RELION readers). The scipy ZYZ
+matrix of RELION's angles is the *inverse* of the particle's rotation; see
+docs/conventions.md, "Orientations and RELION".
 """
 
 from __future__ import annotations
@@ -57,17 +65,33 @@ def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
     return _as_euler(matrix, _ZXZ).reshape(matrix.shape[:-2] + (3,))
 
 
+def relion_matrix(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
+    """RELION's ``Euler_angles2matrix`` of ``(rot, tilt, psi)`` degrees: the reference-to-particle
+    rotation ``A`` acting on ``(x, y, z)``, shape ``(3, 3)`` or ``(N, 3, 3)``."""
+    angles = np.stack(np.broadcast_arrays(rot_deg, tilt_deg, psi_deg), axis=-1).astype(float)
+    # scipy's intrinsic ZYZ gives Rz(rot) Ry(tilt) Rz(psi); RELION's matrix is its inverse (transpose).
+    matrix = Rotation.from_euler(_ZYZ, angles.reshape(-1, 3), degrees=True).inv().as_matrix()
+    return matrix.reshape(angles.shape[:-1] + (3, 3))
+
+
+def matrix_to_relion(matrix: np.ndarray) -> np.ndarray:
+    """Reference-to-particle rotations ``(..., 3, 3)`` to RELION ``(rot, tilt, psi)`` degrees ``(..., 3)``."""
+    matrix = np.asarray(matrix, dtype=float)
+    inverse = np.swapaxes(matrix, -1, -2)
+    return _as_euler(inverse, _ZYZ).reshape(matrix.shape[:-2] + (3,))
+
+
 def zxz_to_relion(phi_deg, theta_deg, psi_deg) -> np.ndarray:
-    """tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``."""
-    matrix = euler_to_matrix(phi_deg, theta_deg, psi_deg)
-    return _as_euler(matrix, _ZYZ).reshape(matrix.shape[:-2] + (3,))
+    """tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``.
+
+    The same particle rotation: ``relion_matrix(*zxz_to_relion(a)) == euler_to_matrix(*a)``.
+    """
+    return matrix_to_relion(euler_to_matrix(phi_deg, theta_deg, psi_deg))
 
 
 def relion_to_zxz(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
     """RELION ``(rot, tilt, psi)`` ZYZ angles to tomobench ZXZ ``(phi, theta, psi)``, degrees."""
-    angles = np.stack(np.broadcast_arrays(rot_deg, tilt_deg, psi_deg), axis=-1).astype(float)
-    matrix = Rotation.from_euler(_ZYZ, angles.reshape(-1, 3), degrees=True).as_matrix()
-    return _as_euler(matrix, _ZXZ).reshape(angles.shape[:-1] + (3,))
+    return matrix_to_euler(relion_matrix(rot_deg, tilt_deg, psi_deg))
 
 
 def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:

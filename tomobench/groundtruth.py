@@ -1,4 +1,4 @@
-"""Ground-truth folders: the files of one simulated tomogram (SPEC.md).
+"""Ground-truth folders: the files of one simulated tomogram (docs/conventions.md).
 
 A ground-truth folder holds ``particle_locations.txt`` and ``occupancy_mask.mrc``
 (and usually ``class_mask.mrc``, ``grandmodel.mrc``, ``particles.parquet``).
@@ -19,7 +19,7 @@ from tomobench.errors import InputError
 from tomobench.particles import read_particles
 from tomobench.volumes import read_volume
 
-# File names of SPEC.md, in one place.
+# File names of docs/conventions.md ("Ground truth of one tomogram"), in one place.
 GRANDMODEL = "grandmodel.mrc"
 CLASS_MASK = "class_mask.mrc"
 OCCUPANCY_MASK = "occupancy_mask.mrc"

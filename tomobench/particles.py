@@ -1,4 +1,4 @@
-"""Particle lists: the in-memory form and the formats of SPEC.md.
+"""Particle lists: the in-memory form and the file formats (docs/conventions.md).
 
 In memory a particle list is a :class:`pandas.DataFrame` with the columns
 :data:`PICK_COLUMNS` in submission order: ``class`` (str), ``x y z`` (voxels,
@@ -10,17 +10,21 @@ Formats (:data:`FORMATS`), detected from the extension or forced:
 
 * ``shrec``: ``class x y z [phi theta psi]``, whitespace separated (``.txt``);
 * ``csv``: a header with ``class,x,y,z`` and optionally ``phi,theta,psi,score,tomo``;
-* ``star``: RELION STAR (ZYZ angles converted; ``rlnClassNumber`` maps through
+* ``star``: RELION 4/5 tomography STAR (:mod:`tomobench.relion`: ZYZ angles
+  converted, origins applied, centred Å coordinates; ``rlnClassNumber`` maps through
   the class table's labels, ``rlnTomoName`` / ``rlnMicrographName`` give ``tomo``);
-* ``copick``: copick picks JSON, locations in Å (needs the voxel size), the
-  rotation part of ``transformation_`` as the particle's rotation matrix.
+* ``copick``: a copick picks file (:mod:`tomobench.copick_format`): locations in Å
+  (needs the voxel size) plus the translation of ``transformation_``, whose rotation
+  block is the particle's rotation matrix.
+
+Given the class table (``label_to_class``), class names written under their
+copick-legal names (``pdb-1bxn`` for ``pdb_1bxn``) are mapped back, in any format.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
@@ -28,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from tomobench.errors import InputError
-from tomobench.euler import euler_to_matrix, matrix_to_euler, relion_to_zxz, zxz_to_relion
 
 PICK_COLUMNS = ["class", "x", "y", "z", "phi", "theta", "psi", "score", "tomo", "line"]
 ANGLE_COLUMNS = ["phi", "theta", "psi"]
@@ -100,8 +103,8 @@ def sniff_format(path: str | Path) -> str | None:
 
 def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: float | None = None,
                    label_to_class: dict[int, str] | None = None,
-                   max_picks: int = DEFAULT_MAX_PICKS) -> pd.DataFrame:
-    """Read a particle list in any format of SPEC.md; see the module docstring.
+                   max_picks: int = DEFAULT_MAX_PICKS, tomo_shape_xyz=None) -> pd.DataFrame:
+    """Read a particle list in any format of :data:`FORMATS`; see the module docstring.
 
     Raises :class:`InputError` naming the file and line for anything malformed:
     missing columns, non-numeric or non-finite values, an empty file, more than
@@ -122,7 +125,7 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
     reader = {"shrec": _read_shrec, "csv": _read_csv, "star": _read_star, "copick": _read_copick}[fmt]
     try:
         if fmt == "star":
-            df = reader(path, text, label_to_class, max_picks)
+            df = reader(path, label_to_class, voxel_size_a, tomo_shape_xyz, max_picks)
         elif fmt == "copick":
             df = reader(path, text, voxel_size_a, max_picks)
         else:
@@ -137,6 +140,9 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
                          path) from None
     if len(df) == 0:
         raise InputError("the file holds no picks", path)
+    if label_to_class:
+        from tomobench.copick_format import resolve_class_names
+        df["class"] = resolve_class_names(df["class"], list(label_to_class.values()))
     return df
 
 
@@ -218,89 +224,36 @@ def _read_csv(path: Path, text: str, max_picks: int) -> pd.DataFrame:
                           score=score, tomo=tomo, line=lines)
 
 
-def _read_star(path: Path, text: str, label_to_class: dict[int, str] | None, max_picks: int) -> pd.DataFrame:
-    import starfile
+def _read_star(path: Path, label_to_class: dict[int, str] | None, voxel_size_a: float | None,
+               tomo_shape_xyz, max_picks: int) -> pd.DataFrame:
+    from tomobench.relion import read_star
 
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as exc:  # starfile raises assorted parser errors
-        raise InputError(f"not a readable STAR file ({exc})", path) from None
-    tables = [b for b in blocks.values() if isinstance(b, pd.DataFrame) and "rlnCoordinateX" in b.columns]
-    if not tables:
-        raise InputError("no data block with rlnCoordinateX/Y/Z; a RELION particle STAR file is expected", path)
-    df = tables[-1]
+    df = read_star(path, label_to_class=label_to_class, voxel_size_a=voxel_size_a, tomo_shape_xyz=tomo_shape_xyz)
     _check_count(len(df), max_picks, path)
-    missing = [c for c in ("rlnCoordinateY", "rlnCoordinateZ") if c not in df.columns]
-    if missing:
-        raise InputError(f"the particle block lacks {missing}", path)
-    xyz = df[["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]].apply(pd.to_numeric, errors="coerce").to_numpy()
-    if "rlnOriginXAngst" in df.columns and "rlnImagePixelSize" in df.columns:
-        origin = df[["rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst"]].to_numpy(float)
-        xyz = xyz - origin / df["rlnImagePixelSize"].to_numpy(float)[:, None]
-    bad = ~np.isfinite(xyz).all(axis=1)
-    if bad.any():
-        raise InputError("a coordinate is missing, not a number or not finite", path, f"particle {int(np.argmax(bad)) + 1}")
-    if all(c in df.columns for c in ("rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi")):
-        relion = df[["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]].to_numpy(float)
-        angles = relion_to_zxz(relion[:, 0], relion[:, 1], relion[:, 2]).reshape(-1, 3)
-    else:
-        angles = np.full((len(df), 3), np.nan)
-    if "rlnClassNumber" in df.columns:
-        numbers = pd.to_numeric(df["rlnClassNumber"], errors="coerce").fillna(-1).astype(int)
-        mapping = label_to_class or {}
-        classes = [mapping.get(int(n), str(int(n))) for n in numbers]
-    else:
-        classes = ["unknown"] * len(df)
-    tomo_col = next((c for c in ("rlnTomoName", "rlnMicrographName") if c in df.columns), None)
-    tomo = df[tomo_col].astype(str).tolist() if tomo_col else None
-    score = pd.to_numeric(df["rlnAutopickFigureOfMerit"], errors="coerce").to_numpy() \
-        if "rlnAutopickFigureOfMerit" in df.columns else None
-    return make_particles(classes, xyz, angles, score=score, tomo=tomo, line=np.arange(1, len(df) + 1))
+    return make_particles(df["class"], df[["x", "y", "z"]].to_numpy(), df[["phi", "theta", "psi"]].to_numpy(),
+                          score=df["score"].to_numpy(), tomo=df["tomo"].tolist(), line=np.arange(1, len(df) + 1))
 
 
 def _read_copick(path: Path, text: str, voxel_size_a: float | None, max_picks: int) -> pd.DataFrame:
-    if not voxel_size_a or voxel_size_a <= 0:
-        raise InputError("copick picks are in Å; the voxel size is needed (it is read from the truth's "
-                         "MRC header, or pass --voxel-size)", path)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path, exc.lineno) from None
-    docs = doc if isinstance(doc, list) else [doc]
-    frames = []
-    for i, picks in enumerate(docs):
-        if not isinstance(picks, dict) or "points" not in picks:
-            raise InputError(f"picks object {i + 1} has no 'points' list (copick picks JSON expected)", path)
-        name = str(picks.get("pickable_object_name") or "unknown")
-        tomo = str(picks.get("run_name") or "")
-        points = picks["points"] or []
-        _check_count(sum(len(f) for f in frames) + len(points), max_picks, path)
-        xyz, angles, score = [], [], []
-        for j, point in enumerate(points):
-            where = f"picks object {i + 1}, point {j + 1}"
-            try:
-                loc = point["location"]
-                xyz.append([_number(str(loc[c]), c, path, None) / voxel_size_a for c in "xyz"])
-            except (KeyError, TypeError):
-                raise InputError(f"{where} lacks location x/y/z", path) from None
-            matrix = point.get("transformation_")
-            if matrix is not None:
-                angles.append(matrix_to_euler(np.asarray(matrix, dtype=float)[:3, :3]))
-            else:
-                angles.append([np.nan] * 3)
-            score.append(float(point.get("score", np.nan)) if point.get("score") is not None else np.nan)
-        frames.append(make_particles([name] * len(xyz), np.array(xyz).reshape(-1, 3),
-                                     np.array(angles).reshape(-1, 3), score=score, tomo=[tomo] * len(xyz)))
-    df = pd.concat(frames, ignore_index=True) if frames else empty_particles()
-    df["line"] = np.arange(1, len(df) + 1)
-    return df
+    from tomobench.copick_format import read_picks_json
+
+    df = read_picks_json(path, text, voxel_size_a)
+    _check_count(len(df), max_picks, path)
+    return make_particles(df["class"], df[["x", "y", "z"]].to_numpy(), df[["phi", "theta", "psi"]].to_numpy(),
+                          score=df["score"].to_numpy(), tomo=df["tomo"].tolist(), line=np.arange(1, len(df) + 1))
 
 
 # --------------------------------------------------------------------------- writing
 
 def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, *,
-                    voxel_size_a: float | None = None, class_to_label: dict[str, int] | None = None) -> Path:
-    """Write a particle list in one of :data:`FORMATS` (see :func:`read_particles`)."""
+                    voxel_size_a: float | None = None, class_to_label: dict[str, int] | None = None,
+                    relion_version: str = "relion4", tomo_shape_xyz=None) -> Path:
+    """Write a particle list in one of :data:`FORMATS` (see :func:`read_particles`).
+
+    STAR: :func:`tomobench.relion.write_star` (``data_optics`` when ``voxel_size_a`` is
+    given; ``relion_version="relion5"`` writes centred Å coordinates and needs
+    ``tomo_shape_xyz``, the tomogram's (x, y, z) size in voxels).
+    """
     path = Path(path)
     fmt = detect_format(path, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -321,55 +274,17 @@ def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, 
             cols.append("tomo")
         df[cols].to_csv(path, index=False, float_format="%.6g")
     elif fmt == "star":
-        _write_star(df, path, has_angles, class_to_label)
+        from tomobench.relion import write_star
+        write_star(df, path, voxel_size_a=voxel_size_a, class_to_label=class_to_label,
+                   relion_version=relion_version, tomo_shape_xyz=tomo_shape_xyz)
     else:
-        _write_copick(df, path, voxel_size_a)
+        from tomobench.copick_format import write_picks_file
+        write_picks_file(df, path, voxel_size_a)
     return path
 
 
 def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
-
-
-def _write_star(df: pd.DataFrame, path: Path, has_angles: bool, class_to_label: dict[str, int] | None) -> None:
-    import starfile
-
-    out = pd.DataFrame({
-        "rlnCoordinateX": df["x"], "rlnCoordinateY": df["y"], "rlnCoordinateZ": df["z"],
-    })
-    if has_angles:
-        relion = zxz_to_relion(df["phi"].to_numpy(), df["theta"].to_numpy(), df["psi"].to_numpy()).reshape(-1, 3)
-        out["rlnAngleRot"], out["rlnAngleTilt"], out["rlnAnglePsi"] = relion.T
-    if class_to_label is None:
-        names = sorted(set(df["class"]))
-        class_to_label = {n: i + 1 for i, n in enumerate(names)}
-    out["rlnClassNumber"] = [class_to_label.get(c, 0) for c in df["class"]]
-    if (df["tomo"] != "").any():
-        out["rlnTomoName"] = df["tomo"]
-    if df["score"].notna().any():
-        out["rlnAutopickFigureOfMerit"] = df["score"]
-    starfile.write({"particles": out}, path, overwrite=True)
-
-
-def _write_copick(df: pd.DataFrame, path: Path, voxel_size_a: float | None) -> None:
-    if not voxel_size_a or voxel_size_a <= 0:
-        raise ValueError("copick picks are in Å: pass voxel_size_a")
-    docs = []
-    for (tomo, name), group in df.groupby(["tomo", "class"], sort=False):
-        points = []
-        for row in group.itertuples(index=False):
-            matrix = np.eye(4)
-            if not np.isnan([row.phi, row.theta, row.psi]).any():
-                matrix[:3, :3] = euler_to_matrix(row.phi, row.theta, row.psi)
-            point = {"location": {c: float(getattr(row, c)) * voxel_size_a for c in "xyz"},
-                     "transformation_": matrix.tolist(), "instance_id": 0}
-            if not math.isnan(row.score):
-                point["score"] = float(row.score)
-            points.append(point)
-        docs.append({"pickable_object_name": name, "user_id": "tomobench", "session_id": "0",
-                     "run_name": tomo, "voxel_spacing": voxel_size_a, "unit": "angstrom",
-                     "points": points, "trust_orientation": True})
-    path.write_text(json.dumps(docs if len(docs) != 1 else docs[0], indent=1), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- checks

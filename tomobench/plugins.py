@@ -1,6 +1,6 @@
 """Services the parts of tomobench offer each other through entry points.
 
-The dependency rule (SPEC.md) lets ``baselines`` import only ``tomobench``; a
+The dependency rule (docs/conventions.md) lets ``baselines`` import only ``tomobench``; a
 baseline that tunes itself on the training split (the DoG grid search) still
 needs the project's scorer. ``scoring`` registers it under the entry-point group
 :data:`SCORER_GROUP` (``pyproject.toml``) and :func:`scorer` hands it out, so

@@ -1,6 +1,6 @@
 """Small ground truths built in code, for tests and examples (like ``numpy.testing``).
 
-:func:`write_sphere_truth` writes a complete SPEC.md ground-truth folder whose
+:func:`write_sphere_truth` writes a complete ground-truth folder (docs/conventions.md) whose
 particles are voxelised spheres, so every score can be computed by hand.
 """
 

@@ -39,8 +39,11 @@ def read_volume(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, fl
     return data, voxel_size_a
 
 
-def write_volume(path: str | Path, data: np.ndarray, voxel_size_a: float) -> Path:
+def write_volume(path: str | Path, data: np.ndarray, voxel_size_a: float, *, image_stack: bool = False) -> Path:
     """Write a 3D array (``[z, y, x]``) as MRC with ``voxel_size_a`` (Å) in the header.
+
+    ``image_stack=True`` marks the file as a stack of 2D images (MRC2014 space group
+    ISPG 0, ``mz = 1``), as IMOD expects of a tilt series; the default is a volume (ISPG 1).
 
     Floating arrays are stored as float32; integer arrays must already have an
     MRC-compatible dtype (int8, int16, uint8, uint16; see :func:`label_dtype`).
@@ -61,6 +64,8 @@ def write_volume(path: str | Path, data: np.ndarray, voxel_size_a: float) -> Pat
     tmp = path.with_name(path.name + ".tmp")
     with mrcfile.new(tmp, overwrite=True) as mrc:
         mrc.set_data(np.ascontiguousarray(data))
+        if image_stack:
+            mrc.set_image_stack()
         mrc.voxel_size = float(voxel_size_a)
         # mrcfile stamps the creation time into label 0: a fixed label keeps files byte-identical
         # for identical data (reproducible datasets, DVC hashes).

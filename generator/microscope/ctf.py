@@ -12,7 +12,8 @@ Astigmatism: ``df(alpha) = df + astig/2 * cos(2 (alpha - alpha_astig))``.
 Envelopes multiply: B-factor ``exp(-B k^2 / 4)``, spatial coherence
 ``exp(-(pi alpha_ill / lambda)^2 (Cs lambda^3 k^3 - df lambda k)^2)`` and temporal
 coherence ``exp(-(pi lambda delta k^2)^2 / 2)`` with the focal spread
-``delta = Cc * dE / E``.
+``delta = Cc * dE / E``; PyTom's (SHREC 2020's) Gaussian decay
+``exp(-(k / (s k_Nyquist))^2)`` with ``s = ctf_decay_nyquist`` (0 = none).
 """
 
 from __future__ import annotations
@@ -78,10 +79,14 @@ def astigmatic_defocus(defocus_a, azimuth: torch.Tensor, optics):
 
 
 def envelope(k: torch.Tensor, optics, wavelength: float, defocus_a: float = 0.0,
-             extra_b_a2=0.0) -> torch.Tensor:
-    """Product of the B-factor, spatial- and temporal-coherence envelopes (see module doc)."""
+             extra_b_a2=0.0, pixel_a: float | None = None) -> torch.Tensor:
+    """Product of the B-factor, spatial- and temporal-coherence envelopes and, given ``pixel_a``,
+    PyTom's Gaussian decay ``exp(-(k / (s k_Nyq))^2)`` (``s = optics.ctf_decay_nyquist``; see module doc)."""
     b = optics.b_factor_a2 + extra_b_a2
     env = torch.exp(-(b / 4.0) * k**2)
+    decay = optics.ctf_decay_nyquist
+    if decay > 0 and pixel_a is not None:
+        env = env * torch.exp(-(k * 2.0 * pixel_a / decay) ** 2)
     if optics.illumination_aperture_mrad > 0:
         a = optics.illumination_aperture_mrad * 1e-3
         cs_a = optics.cs_mm * 1e7
@@ -110,7 +115,7 @@ def ctf_2d(shape_yx: tuple[int, int], pixel_a: float, optics, defocus_a=None, *,
     ctf = -torch.sin(x)
     if with_envelope:
         mean_df = float(df.mean()) if isinstance(df, torch.Tensor) else float(df)
-        ctf = ctf * envelope(k, optics, lam, mean_df, extra_b_a2)
+        ctf = ctf * envelope(k, optics, lam, mean_df, extra_b_a2, pixel_a)
     return ctf
 
 

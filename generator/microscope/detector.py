@@ -1,8 +1,8 @@
-"""Dose and detector: ice attenuation, Poisson counting, DQE/MTF, target-SNR noise.
+"""Dose and detector: ice attenuation, Poisson counting, DQE/MTF, the noise models.
 
 Images are handled in *relative intensity* (1 = the unscattered beam at 0° in
 vacuum) until :func:`add_noise`, which returns electron counts per pixel in
-dose mode and relative intensity in SNR mode.
+dose mode and relative intensity in the other modes.
 
 SNR definition (SHREC-style, measured on the tilt series): with ``c_i`` the
 noise-free image of view ``i`` (after CTF, attenuation and detector MTF) and
@@ -18,6 +18,7 @@ import math
 import numpy as np
 import torch
 
+from generator.microscope import ctf as ctfm
 from tomobench.errors import InputError
 
 
@@ -55,11 +56,10 @@ def fourier_shift(images: torch.Tensor, shifts_xy: torch.Tensor) -> torch.Tensor
     return torch.fft.irfft2(torch.fft.rfft2(images) * phase, s=(ny, nx))
 
 
-def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.ndarray,
-              attenuation: np.ndarray, detector: str, dqe_zero: float,
-              rng: np.random.Generator,
-              signal_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Add detector noise to the noise-free images ``clean`` ``[n, y, x]`` (relative intensity, MTF applied).
+def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.ndarray, detector: str,
+              dqe_zero: float, rng: np.random.Generator, signal_mask: np.ndarray | None = None,
+              shrec_filter: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Add noise to the noise-free images ``clean`` ``[n, y, x]`` (relative intensity, MTF and damage applied).
 
     Returns ``(noisy, noise_free, measured_snr)`` with both images in the same
     units (counts per pixel in ``dose`` mode, relative intensity otherwise).
@@ -67,8 +67,11 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
     - ``dose``: counts ``~ Poisson(N)`` with ``N = dose_per_pixel[i] * clean`` (attenuation
       is already in ``clean``); a counting detector detects with ``DQE(k) = dqe_zero * MTF(k)^2``
       (noise of ``Poisson(dqe_zero N) / dqe_zero``, white; signal filtered by the MTF).
-    - ``snr``: white Gaussian noise with variance ``var_signal / snr``, shared between the
-      views in proportion to their intensity (fewer electrons at high tilt: relatively noisier).
+    - ``snr``: white Gaussian noise of variance ``K * mean(c_i)`` in view ``i`` (the Poisson variance
+      up to the constant ``K``, so a view with fewer electrons is noisier: per-view SNR ``∝ a_i``),
+      ``K`` chosen so that the tilt series has the SNR ``snr``.
+    - ``shrec2020``: PyTom's ``simutomo`` noise (SHREC 2020), see :func:`shrec2020_noise`;
+      ``snr`` is its nominal parameter; needs ``shrec_filter`` (:func:`shrec_noise_filter`).
     - ``none``: no noise (measured SNR: inf).
 
     ``signal_mask`` (``[y, x]`` bool) limits the variances of the SNR to the pixels that see the
@@ -81,23 +84,153 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
             raise InputError("the dose per view must be > 0; raise dose_total_e_per_a2")
         signal = clean * dose_per_pixel[:, None, None]
         expected = np.clip(clean, 0.0, None) * dose_per_pixel[:, None, None]
-        q = dqe_zero if detector == "counting" else 1.0  # detected fraction at zero frequency
+        q = detected_fraction(detector, dqe_zero)
         noisy = rng.poisson(expected * q).astype(np.float32) / np.float32(q)
         noisy += (signal - expected).astype(np.float32)
         noise_free = signal.astype(np.float32)
         return noisy, noise_free, measured_snr(noise_free, noisy, signal_mask)
+    if snr <= 0:
+        raise InputError(f"snr must be > 0 (got {snr})")
     if mode == "snr":
-        if snr <= 0:
-            raise InputError(f"snr must be > 0 (got {snr})")
-        var_signal = float(np.mean(_pixels(clean, signal_mask).var(axis=1)))
-        if var_signal <= 0:
+        px = _pixels(clean, signal_mask).astype(np.float64)
+        var_signal, mean_level = px.var(axis=1), px.mean(axis=1)
+        if var_signal.sum() <= 0:
             raise InputError("the noise-free images have no contrast (empty grandmodel?); cannot set an SNR")
-        rel = attenuation / attenuation.mean()
-        sigma = np.sqrt(var_signal / snr / np.mean(1.0 / rel)) / np.sqrt(rel)
+        k = var_signal.sum() / (snr * np.clip(mean_level, 1e-12, None).sum())
+        sigma = np.sqrt(k * np.clip(mean_level, 1e-12, None))
         noise = rng.standard_normal(clean.shape, dtype=np.float32) * sigma[:, None, None].astype(np.float32)
         noisy = clean + noise
         return noisy.astype(np.float32), clean.astype(np.float32), measured_snr(clean, noisy, signal_mask)
-    raise InputError(f"unknown noise_mode {mode!r}; use snr, dose or none")
+    if mode == "shrec2020":
+        if shrec_filter is None:
+            raise InputError("noise_mode shrec2020 needs the CTF noise filter (shrec_noise_filter)")
+        noisy, noise_free = shrec2020_noise(clean, snr, shrec_filter, rng, signal_mask)
+        return noisy, noise_free, measured_snr(noise_free, noisy, signal_mask)
+    raise InputError(f"unknown noise_mode {mode!r}; use dose, snr, shrec2020 or none")
+
+
+def detected_fraction(detector: str, dqe_zero: float) -> float:
+    """Fraction of the electrons a detector counts at zero frequency: ``dqe_zero`` (counting) or 1 (ideal)."""
+    return dqe_zero if detector == "counting" else 1.0
+
+
+def fourier_disk(shape_yx: tuple[int, int], device="cpu") -> torch.Tensor:
+    """PyTom's final Fourier mask on the rFFT grid: 1 where ``|k| < N/2 - 1`` pixels (``N = min(ny, nx)``)."""
+    ny, nx = shape_yx
+    ky = torch.fft.fftfreq(ny, device=device, dtype=torch.float64)
+    kx = torch.fft.rfftfreq(nx, device=device, dtype=torch.float64)
+    n = min(ny, nx)
+    return ((torch.hypot(ky[:, None], kx[None, :]) * n) < n / 2 - 1).float()
+
+
+def shrec_noise_filter(shape_yx: tuple[int, int], pixel_a: float, optics, decay_nyquist: float,
+                       device="cpu") -> torch.Tensor:
+    """The part of PyTom's CTF that survives its ``Re[ifft(...)]``: ``A cos chi(k) exp(-(k / (s k_Nyq))^2)``.
+
+    PyTom's CTF is ``A cos chi - i (1 - A) sin chi`` times the Gaussian decay (``s = decay_nyquist``,
+    0 = none); it is even in ``k``, so its imaginary part turns real noise imaginary and the real
+    part of the filtered noise only keeps ``A cos chi``. On the rFFT grid, float32, at the nominal defocus.
+    """
+    k, _ = ctfm.frequency_grid(shape_yx, pixel_a, device=device)
+    lam = ctfm.wavelength_a(optics.voltage_kv)
+    x = ctfm.chi(k, optics.defocus_um * 1e4, lam, optics.cs_mm * 1e7)
+    filt = optics.amplitude_contrast * torch.cos(x)
+    if decay_nyquist > 0:
+        filt = filt * torch.exp(-(k * 2 * pixel_a / decay_nyquist) ** 2)
+    return filt.float()
+
+
+def rfft_weights(shape_yx: tuple[int, int], device="cpu") -> torch.Tensor:
+    """How often each rFFT coefficient appears in the full spectrum (1 or 2), DC set to 0 (not variance)."""
+    ny, nx = shape_yx
+    w = torch.full((ny, nx // 2 + 1), 2.0, dtype=torch.float64, device=device)
+    w[:, 0] = 1.0
+    if nx % 2 == 0:
+        w[:, -1] = 1.0
+    w[0, 0] = 0.0
+    return w
+
+
+def filtered_noise_variance(filt: torch.Tensor, shape_yx: tuple[int, int]) -> float:
+    """Variance of unit white noise ``[y, x]`` after the rFFT-grid filter ``filt`` (Parseval, DC excluded)."""
+    w = rfft_weights(shape_yx, filt.device)
+    return float((w * filt.double() ** 2).sum()) / (shape_yx[0] * shape_yx[1])
+
+
+def shrec_corrfac(filt: torch.Tensor, shape_yx: tuple[int, int], radius_px: float = 10.0) -> float:
+    """PyTom's ``corrfac``: var(white noise in a Fourier disk of ``radius_px``) / var(the same through the CTF).
+
+    PyTom estimates it from one noise draw; this is its expectation (Parseval, DC excluded), ~ 1/A^2.
+    """
+    ny, nx = shape_yx
+    ky = torch.fft.fftfreq(ny, device=filt.device, dtype=torch.float64) * ny
+    kx = torch.fft.rfftfreq(nx, device=filt.device, dtype=torch.float64) * nx
+    disk = (torch.hypot(ky[:, None], kx[None, :]) <= radius_px).double()
+    w = rfft_weights(shape_yx, filt.device) * disk
+    return float(w.sum() / (w * filt.double() ** 2).sum())
+
+
+def shrec2020_expected_snr(nominal_snr: float, filt: torch.Tensor, shape_yx: tuple[int, int]) -> float:
+    """The SNR (var-ratio definition of :func:`measured_snr`) that PyTom's nominal ``nominal_snr`` gives.
+
+    Noise variance ``0.5 / SNR_nom * sigma * corrfac * <|H disk|^2>`` against the signal variance
+    ``sigma``: ``SNR = SNR_nom / (0.5 corrfac <|H disk|^2>)`` (the disk's loss of signal, the
+    corners beyond Nyquist, neglected). 0.004 at 300 kV, 3 µm, A = 0.08, decay 0.4, 10 Å -> ~0.15.
+    """
+    disk = fourier_disk(shape_yx, filt.device)
+    return nominal_snr / (0.5 * shrec_corrfac(filt, shape_yx) * filtered_noise_variance(filt * disk, shape_yx))
+
+
+def shrec2020_noise(clean: np.ndarray, nominal_snr: float, filt: torch.Tensor, rng: np.random.Generator,
+                    signal_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """PyTom's ``simutomo`` (SHREC 2020) on noise-free views ``[n, y, x]``: ``(noisy, noise_free)``.
+
+    ``sigma = mean_i var(c_i)``; per view, white ``pre ~ N(0, 0.5 / nominal_snr * sigma * corrfac)``
+    (:func:`shrec_corrfac`), ``noisy = F^-1[(F(c) + F(pre) H) disk]`` with ``H`` = ``filt``
+    (:func:`shrec_noise_filter`) and ``disk`` = :func:`fourier_disk`. PyTom's third term, a band-pass
+    copy of ``pre`` through a Gaussian-smoothed 3-pixel disk (its weight ~4e-4: 1e-5 of the noise
+    power at 512 px), is left out. The same noise level in every view (SHREC's choice).
+    """
+    n, ny, nx = clean.shape
+    sigma = float(np.mean(_pixels(clean, signal_mask).astype(np.float64).var(axis=1)))
+    if sigma <= 0:
+        raise InputError("the noise-free images have no contrast (empty grandmodel?); cannot set an SNR")
+    pre_std = math.sqrt(0.5 / nominal_snr * sigma * shrec_corrfac(filt, (ny, nx)))
+    disk = fourier_disk((ny, nx), filt.device)
+    noisy = np.empty_like(clean, dtype=np.float32)
+    noise_free = np.empty_like(clean, dtype=np.float32)
+    for i in range(n):  # one view at a time: memory stays at a few images
+        c = torch.from_numpy(np.ascontiguousarray(clean[i], dtype=np.float32)).to(filt.device)
+        pre = torch.from_numpy(rng.standard_normal((ny, nx), dtype=np.float32)).to(filt.device) * pre_std
+        nf = apply_filter(c, disk)
+        noise_free[i] = nf.cpu().numpy()
+        noisy[i] = (nf + apply_filter(pre, filt * disk)).cpu().numpy()
+    return noisy, noise_free
+
+
+def equivalent_dose_total_e_per_a2(clean_rel: np.ndarray, snr: float, pixel_a: float, detector: str,
+                                   dqe_zero: float, signal_mask: np.ndarray | None = None) -> float:
+    """Total dose (e/Å², over the tilt series) at which the ``dose`` model gives the SNR ``snr``.
+
+    In the dose model, view ``i`` gets ``N`` electrons per pixel times ``c_i`` (relative intensity
+    ``clean_rel``), signal variance ``N^2 var(c_i)``, noise variance ``N mean(c_i) / q`` (Poisson,
+    ``q`` = :func:`detected_fraction`), so ``SNR = N q sum var(c_i) / sum mean(c_i)``; solved for
+    ``N`` and converted: ``n_views * N / pixel_a^2``.
+    """
+    px = _pixels(clean_rel, signal_mask).astype(np.float64)
+    var, mean = px.var(axis=1).sum(), px.mean(axis=1).sum()
+    if var <= 0 or not math.isfinite(snr):
+        return math.inf
+    n_per_pixel = snr * mean / (detected_fraction(detector, dqe_zero) * var)
+    return float(len(clean_rel) * n_per_pixel / pixel_a**2)
+
+
+def snr_per_view(noise_free: np.ndarray, noisy: np.ndarray, signal_mask: np.ndarray | None = None) -> np.ndarray:
+    """``var(c_i) / var(noisy_i - c_i)`` of each view ``[n]`` (inf where a view has no noise)."""
+    c = _pixels(noise_free, signal_mask).astype(np.float64)
+    var_n = (_pixels(noisy, signal_mask).astype(np.float64) - c).var(axis=1)
+    with np.errstate(divide="ignore"):
+        return np.where(var_n > 0, c.var(axis=1) / np.where(var_n > 0, var_n, 1.0), np.inf)
 
 
 def _pixels(images: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

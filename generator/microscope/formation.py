@@ -14,6 +14,10 @@ intensity images (1 = unscattered beam) before attenuation and the detector.
   the amplitude contrast as absorption), propagated by the slab thickness with
   the Fresnel propagator ``exp(-i pi lambda dz k^2)``, and imaged by the lens
   ``exp(i chi(k))`` with the defocus referred to the last slab; ``I = |psi|^2``.
+
+Beam damage is not applied here: it is an amplitude filter on each finished view
+(``generator.microscope.damage``), exact for the linear (weak-phase) fast mode and
+its first-order form in multislice.
 """
 
 from __future__ import annotations
@@ -31,23 +35,23 @@ def _slab_defocus_a(view, voxel_a: float, optics) -> torch.Tensor:
     return torch.as_tensor(optics.defocus_um * 1e4 + view.slab_depth_vox * voxel_a, dtype=torch.float64)
 
 
-def fast_views(rows: torch.Tensor, views: list, nz: int, nx: int, voxel_a: float, optics,
-               damage_b: list[float], struct_sigma: float, rng: np.random.Generator,
-               device) -> torch.Tensor:
+def fast_views(rows: torch.Tensor, views: list, voxel_a: float, optics, material: torch.Tensor,
+               struct_sigma: float, rng: np.random.Generator, device) -> torch.Tensor:
     """Noise-free intensity of a batch of views ``[len(views), ny, nx]`` (fast mode).
 
-    ``views`` are :class:`ViewMatrix` objects (with slabs); ``damage_b[i]`` the extra
-    B-factor of view i; ``struct_sigma`` the std (rad per voxel) of SHREC's structural noise.
+    ``views`` are :class:`ViewMatrix` objects (with slabs); ``struct_sigma`` the std (rad per
+    voxel) of SHREC's structural noise in the voxels that hold matter (``material``, see
+    :func:`structural_noise`). Beam damage is a filter on the finished views (``damage.py``).
     """
     slabs, ctfs, counts = [], [], []
     ny = rows.shape[1]
-    for view, b in zip(views, damage_b):
+    for view in views:
         s = project_slabs(rows, view)  # [n_slabs, ny, nu]
         if struct_sigma > 0:
-            s = s + _structural_noise(view, nz, nx, ny, struct_sigma, rng, device)
+            s = s + structural_noise(view, material, ny, struct_sigma, rng, device)
         slabs.append(s)
         df = _slab_defocus_a(view, voxel_a, optics).to(device)[:, None, None]
-        ctfs.append(ctfm.ctf_2d((ny, view.nu), voxel_a, optics, df, extra_b_a2=b, device=device).float())
+        ctfs.append(ctfm.ctf_2d((ny, view.nu), voxel_a, optics, df, device=device).float())
         counts.append(s.shape[0])
     spec = torch.fft.rfft2(torch.cat(slabs)) * torch.cat(ctfs)
     spec[:, 0, 0] = 0  # the mean phase is absorbed by the attenuation model, not by the CTF
@@ -61,14 +65,14 @@ def fast_views(rows: torch.Tensor, views: list, nz: int, nx: int, voxel_a: float
 
 
 def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxel_a: float, optics,
-                    slice_vox: float, damage_b: float, struct_sigma: float,
+                    slice_vox: float, material: torch.Tensor, struct_sigma: float,
                     rng: np.random.Generator, device) -> torch.Tensor:
     """Noise-free intensity ``[ny, nx]`` of one view by multislice wave propagation."""
     view = view_matrix(theta_deg, nz, nx, slab_vox=slice_vox, device=device)
     phi = project_slabs(rows, view)  # [n_slices, ny, nu]
     ny, nu = phi.shape[1:]
     if struct_sigma > 0:
-        phi = phi + _structural_noise(view, nz, nx, ny, struct_sigma, rng, device)
+        phi = phi + structural_noise(view, material, ny, struct_sigma, rng, device)
     lam = ctfm.wavelength_a(optics.voltage_kv)
     k, az = ctfm.frequency_grid((ny, nu), voxel_a, rfft=False, device=device)
     dz = slice_vox * voxel_a
@@ -86,7 +90,7 @@ def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxe
             psi = torch.fft.ifft2(spec)
     df_lens = ctfm.astigmatic_defocus(float(_slab_defocus_a(view, voxel_a, optics)[-1]), az, optics)
     x = ctfm.chi(k, df_lens, lam, optics.cs_mm * 1e7)
-    lens = torch.exp(1j * x) * ctfm.envelope(k, optics, lam, optics.defocus_um * 1e4, damage_b)
+    lens = torch.exp(1j * x) * ctfm.envelope(k, optics, lam, optics.defocus_um * 1e4, pixel_a=voxel_a)
     if optics.phase_plate:
         pp = torch.full_like(k, math.radians(optics.phase_shift_deg))
         pp[0, 0] = 0.0
@@ -95,15 +99,24 @@ def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxe
     return psi.abs() ** 2
 
 
-def _structural_noise(view, nz: int, nx: int, ny: int, sigma: float, rng: np.random.Generator,
-                      device) -> torch.Tensor:
-    """Projection of fresh i.i.d. Gaussian potential noise (std ``sigma`` per voxel), per slab.
+def material_rows(grandmodel: torch.Tensor) -> torch.Tensor:
+    """Fraction of the voxels of each z layer that hold matter (> 0: ice or protein, not vacuum),
+    laid out as projector rows ``(nz * nx, 1)`` (SHREC adds structural noise only there)."""
+    nz, _, nx = grandmodel.shape
+    frac = (grandmodel > 0).float().mean(dim=(1, 2))  # [nz]
+    return frac[:, None].expand(nz, nx).reshape(nz * nx, 1).contiguous()
 
-    The projection of i.i.d. noise along a path of length ``L`` voxels has std
-    ``sigma * sqrt(L)``; ``L`` per slab and pixel is the projection of a volume of ones.
+
+def structural_noise(view, material: torch.Tensor, ny: int, sigma: float, rng: np.random.Generator,
+                     device) -> torch.Tensor:
+    """Projection of fresh i.i.d. Gaussian potential noise (std ``sigma`` per material voxel), per slab.
+
+    The projection of i.i.d. noise along a path through ``L`` material voxels has std
+    ``sigma * sqrt(L)``; ``L`` per slab and pixel is the projection of ``material``
+    (:func:`material_rows`, the material fraction of each layer: exact for laterally uniform
+    ice, and protein is matter too).
     """
-    ones = torch.ones((nz * nx, 1), device=device)
-    length = project_slabs(ones, view)  # [n_slabs, 1, nu]
+    length = project_slabs(material, view)  # [n_slabs, 1, nu]
     shape = (length.shape[0], ny, length.shape[2])
     noise = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device)
-    return noise * sigma * torch.sqrt(length)
+    return noise * sigma * torch.sqrt(torch.clamp(length, min=0.0))

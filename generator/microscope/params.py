@@ -60,6 +60,8 @@ class OpticsParams(Params):
     phase_shift_deg: float = 90.0
     #: B-factor of the whole image (resolution loss: drift, charging...), exp(-B k^2 / 4)
     b_factor_a2: float = Field(0.0, ge=0.0)
+    #: PyTom's Gaussian CTF decay exp(-(k / (s k_Nyquist))^2), s in units of Nyquist (SHREC 2020: 0.4); 0 = none
+    ctf_decay_nyquist: float = Field(0.0, ge=0.0)
     #: spatial coherence: illumination semi-angle (0 = perfectly coherent)
     illumination_aperture_mrad: float = Field(0.0, ge=0.0)
     #: temporal coherence: chromatic aberration and energy spread (0 = none)
@@ -83,19 +85,25 @@ class ProjectionParams(Params):
 
 
 class DetectorParams(Params):
-    """Dose, noise, detector and beam damage."""
+    """Dose, noise, detector and beam damage (docs/microscope.md, "Noise models")."""
 
-    #: snr: noise scaled to reach `snr` (SHREC); dose: Poisson counts at the set dose; none: noise-free
-    noise_mode: Literal["snr", "dose", "none"] = "snr"
-    #: target SNR = var(noise-free projections) / var(noise), over the whole tilt series (see docs/microscope.md)
+    #: dose: Poisson counts at the set dose (the reference); snr: white Gaussian noise reaching `snr`,
+    #: variance ∝ each view's intensity; shrec2020: SHREC 2020's (PyTom's) coloured noise with `snr` as its
+    #: nominal parameter; none: noise-free
+    noise_mode: Literal["dose", "snr", "shrec2020", "none"] = "snr"
+    #: snr mode: the target var(noise-free) / var(noise) of the tilt series; shrec2020 mode: PyTom's nominal SNR
+    #: (0.004 gives a var-ratio of ~0.15, see docs/microscope.md)
     snr: float = Field(0.02, gt=0.0)
     detector: Literal["ideal", "counting"] = "counting"
     #: counting detector: DQE at zero frequency; DQE(k) = dqe_zero * MTF(k)^2 with MTF(k) = sinc(k) (k in cycles/pixel)
     dqe_zero: float = Field(0.8, gt=0.0, le=1.0)
     #: ice attenuation exp(-t / (mfp cos(tilt))); 0 disables it
     inelastic_mfp_nm: float = Field(350.0, ge=0.0)
-    #: beam damage: B-factor growing with the dose accumulated before a view (Å^2 per e/Å^2)
+    #: beam damage: grant_grigorieff (their critical exposure, 2015), b_factor (damage_b_per_e_a2) or none;
+    #: applied for the dose the data correspond to (the set dose in dose mode, the equivalent dose otherwise)
+    damage_model: Literal["grant_grigorieff", "b_factor", "none"] = "grant_grigorieff"
+    #: b_factor damage model: B-factor growing with the dose accumulated before a view (Å^2 per e/Å^2)
     damage_b_per_e_a2: float = Field(2.0, ge=0.0)
-    #: SHREC's structural noise: Gaussian noise in the potential, new for each view, as a fraction of the
-    #: grandmodel's standard deviation per voxel
+    #: SHREC's structural noise: fresh Gaussian noise in the potential of every material voxel (ice or
+    #: protein, not vacuum) for each view, std as a fraction of the ice potential (SHREC 2020: 0.04 / 0.15)
     structural_noise_rel: float = Field(0.0, ge=0.0)

@@ -22,6 +22,9 @@ class ReconstructionParams(Params):
     sirt_relaxation: float = Field(1.0, gt=0.0, lt=2.0)
     #: phase_flip: multiply each view's spectrum by the sign of its CTF at the nominal defocus before back-projection
     ctf_correction: Literal["none", "phase_flip"] = "none"
+    #: protein_bright: dense matter positive (what template matching and DoG read as "dense");
+    #: protein_dark: IMOD's convention, as the raw projections show it (dense matter negative)
+    contrast: Literal["protein_bright", "protein_dark"] = "protein_bright"
     #: thickness of the reconstruction in voxels; null = the grandmodel's (same grid, ground truth indexes it directly)
     thickness_vox: int | None = Field(None, ge=1)
     #: also reconstruct the noise-free tilt series (cryo-TomoSim's "prior"), written as noise_free_reconstruction.mrc

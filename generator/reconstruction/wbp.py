@@ -63,19 +63,24 @@ def filter_views(views: torch.Tensor, apodization: str = "hann", cutoff: float =
     return torch.fft.irfft(spec, n=2 * n_u, dim=-1)[..., :n_u]
 
 
-def contrast_images(images: torch.Tensor, voxel_a: float, optics=None, phase_flip: bool = False) -> torch.Tensor:
+def contrast_images(images: torch.Tensor, voxel_a: float, optics=None, phase_flip: bool = False,
+                    contrast: str = "protein_bright") -> torch.Tensor:
     """Intensity views ``[n, y, x]`` -> contrast ``-(I / mean - 1)`` (dense matter positive at underfocus).
 
     With ``phase_flip`` the spectrum of ``I / mean - 1`` is multiplied by the sign of
     the CTF at the nominal defocus instead (which also gives dense matter positive).
+    ``contrast="protein_dark"`` (IMOD's convention, that of the raw views) negates the result.
     """
+    if contrast not in ("protein_bright", "protein_dark"):
+        raise ValueError(f"contrast must be protein_bright or protein_dark, got {contrast!r}")
+    sign = 1.0 if contrast == "protein_bright" else -1.0
     mean = images.mean(dim=(-2, -1), keepdim=True)
     rel = images / mean - 1.0
     if not phase_flip:
-        return -rel
+        return -sign * rel
     ny, nx = images.shape[-2:]
     c = ctfm.ctf_2d((ny, nx), voxel_a, optics, device=images.device, with_envelope=False)
-    return apply_filter(rel, torch.sign(c).float())
+    return sign * apply_filter(rel, torch.sign(c).float())
 
 
 def _bp_matrix(angles_deg, nz: int, nx: int, nu: int, device) -> torch.Tensor:

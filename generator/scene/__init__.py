@@ -2,7 +2,7 @@
 
 ``build_scene(library, params, rng) -> Scene`` places membranes, filaments,
 fiducials and macromolecules (no two overlapping, voxel-exact) in an ice slab;
-``write_ground_truth(scene, out_dir)`` writes the SPEC.md files.
+``write_ground_truth(scene, out_dir)`` writes the ground-truth files of docs/conventions.md.
 """
 
 from generator.scene.build import PARTICLE_COLUMNS, Scene, build_scene, scene_classes

@@ -7,7 +7,7 @@ compaction + refill, then the ice. Object ids are 1..N in that order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -15,10 +15,11 @@ import pandas as pd
 from generator.scene.canvas import Canvas, Record
 from generator.scene.compaction import compact_and_refill
 from generator.scene.filaments import add_filaments
-from generator.scene.insertion import pack_particles
+from generator.scene.insertion import Packer, PackingRules
 from generator.scene.membranes import add_membranes, place_bound
 from generator.scene.packing import BallIndex, quotas
 from generator.scene.params import SceneParams
+from generator.scene.report import CompactionReport, FiducialPlacement, FilamentPlacement, Placement, SceneReport
 from generator.scene.solvent import add_fiducials, add_ice
 from generator.scene.templates import Shape, prepare_shape, protein_reference
 from generator.structures.library import StructureLibrary
@@ -43,7 +44,7 @@ class Scene:
     particles: pd.DataFrame       # PARTICLE_COLUMNS, row i has id i + 1; bbox half-open, voxels
     classes: ClassTable           # library classes + the non-particle classes in use
     voxel_size_a: float
-    report: dict = field(default_factory=dict)   # what was asked and what was placed
+    report: SceneReport           # what was asked and what was placed
 
 
 def scene_classes(library: StructureLibrary, params: SceneParams) -> ClassTable:
@@ -125,55 +126,69 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
     labels = {n: classes.label_of(n) for n in EXTRA_CLASSES if n in classes.names}
     level = protein_reference(list(shapes.values())) if shapes else 1.0
     canvas, index = Canvas(params.shape_xyz, params.slab_z), BallIndex()
-    report: dict = {"protein_reference": level}
-
-    mp = params.membranes
-    surfaces, report["membranes"] = add_membranes(canvas, mp, rng, params.voxel_size_a,
-                                                  mp.relative_density * level, labels)
-    report["filaments"] = add_filaments(canvas, params.filaments, rng, params.voxel_size_a,
-                                        params.filaments.relative_density * level, labels)
-    report["fiducials"] = add_fiducials(canvas, index, params.fiducials, rng, params.voxel_size_a,
-                                        params.fiducials.relative_density * level, labels.get("fiducial", 0),
-                                        params.max_failures)
-    n_bound = 0
-    if mp.bound_classes and mp.bound_fraction > 0 and n_target:
-        unknown = [n for n in mp.bound_classes if n not in shapes]
-        if unknown:
-            raise InputError(f"scene.membranes.bound_classes names {unknown}, not particle classes in use "
-                             f"({sorted(shapes)})")
-        n_bound = int(round(mp.bound_fraction * n_target))
-        counts = quotas(n_bound, mp.bound_classes, np.array([weights[n] for n in mp.bound_classes]))
-        report["membrane_bound"] = place_bound(canvas, index, shapes, counts, surfaces, rng,
-                                               params.packing_model, params.max_failures)
-        n_bound = sum(report["membrane_bound"]["placed"].values())
-    pack = dict(max_failures=params.max_failures, model=params.packing_model, largest_first=params.largest_first,
-                clusters=params.clusters, voxel_size_a=params.voxel_size_a,
-                keep_crop=params.compaction.enabled, threads=params.render_threads)
-    report["particles"] = pack_particles(
-        canvas, index, shapes, weights, rng, n_particles=None if n_target is None else max(n_target - n_bound, 0),
-        occupancy=params.occupancy, **pack)
-    if params.compaction.enabled:
-        report["compaction"] = compact_and_refill(canvas, shapes, weights, rng, params, report["particles"], pack)
+    surfaces, sections = _add_structures(canvas, index, params, rng, level, labels)
+    bound = _add_bound(canvas, index, shapes, weights, surfaces, params, rng, n_target or 0)
+    if bound is not None:
+        sections["membrane_bound"] = bound
+    n_bound = 0 if bound is None else sum(bound.placed.values())
+    n_free = None if n_target is None else max(n_target - n_bound, 0)
+    with Packer(canvas, shapes, rng, PackingRules.from_scene(params)) as packer:
+        first = packer.pack(index, weights, n_particles=n_free, occupancy=params.occupancy)
+        if params.compaction.enabled:
+            sections["compaction"] = CompactionReport.model_validate(
+                compact_and_refill(canvas, shapes, weights, params, first, packer))
     add_ice(canvas.density, canvas.slab_z, params.ice, level, rng)
     records, ids = canvas.finish()
-    report["occupancy_protein"] = canvas.occupied_voxels(("protein",)) / canvas.slab_voxels
-    report["occupancy_all"] = canvas.occupied_voxels() / canvas.slab_voxels
-    report["n_objects"] = len(records)
+    report = SceneReport(protein_reference=level, particles=first, **sections,
+                         occupancy_protein=canvas.occupied_voxels(("protein",)) / canvas.slab_voxels,
+                         occupancy_all=canvas.occupied_voxels() / canvas.slab_voxels, n_objects=len(records))
     return Scene(grandmodel=canvas.density, class_mask=canvas.labels, occupancy=ids,
                  particles=particles_frame(records), classes=classes, voxel_size_a=params.voxel_size_a,
                  report=report)
+
+
+def _add_structures(canvas: Canvas, index: BallIndex, params: SceneParams, rng: np.random.Generator,
+                    level: float, labels: dict[str, int]) -> tuple[list, dict]:
+    """Membranes, filaments and fiducials (in that order): their surfaces and report sections."""
+    mp = params.membranes
+    surfaces, membranes = add_membranes(canvas, mp, rng, params.voxel_size_a, mp.relative_density * level, labels)
+    filaments = add_filaments(canvas, params.filaments, rng, params.voxel_size_a,
+                              params.filaments.relative_density * level, labels)
+    fiducials = add_fiducials(canvas, index, params.fiducials, rng, params.voxel_size_a,
+                              params.fiducials.relative_density * level, labels.get("fiducial", 0),
+                              params.max_failures)
+    return surfaces, {"membranes": Placement.model_validate(membranes),
+                      "filaments": FilamentPlacement.model_validate(filaments),
+                      "fiducials": FiducialPlacement.model_validate(fiducials)}
+
+
+def _add_bound(canvas: Canvas, index: BallIndex, shapes: dict[str, Shape], weights: dict[str, float],
+               surfaces: list, params: SceneParams, rng: np.random.Generator, n_target: int) -> Placement | None:
+    """Membrane-bound particles (``bound_fraction`` of the particle target), or None when there are none."""
+    mp = params.membranes
+    if not (mp.bound_classes and mp.bound_fraction > 0 and n_target):
+        return None
+    unknown = [n for n in mp.bound_classes if n not in shapes]
+    if unknown:
+        raise InputError(f"scene.membranes.bound_classes names {unknown}, not particle classes in use "
+                         f"({sorted(shapes)})")
+    counts = quotas(int(round(mp.bound_fraction * n_target)), mp.bound_classes,
+                    np.array([weights[n] for n in mp.bound_classes]))
+    return Placement.model_validate(place_bound(canvas, index, shapes, counts, surfaces, rng,
+                                                params.packing_model, params.max_failures))
 
 
 def particles_frame(records: list[Record]) -> pd.DataFrame:
     """One row per object, ids 1..N (see :data:`PARTICLE_COLUMNS`)."""
     rows = []
     todo = [r for r in records if r.angles is None]
-    if todo:
+    if todo:        # one batched conversion for the objects that carry a matrix only
         for r, a in zip(todo, matrix_to_euler(np.array([r.matrix for r in todo])).reshape(-1, 3)):
             r.angles = a
     for r in records:
         z0, y0, x0, z1, y1, x1 = r.bbox_zyx
-        rows.append([r.id, r.class_name, r.label, r.kind, *(int(v) for v in r.centre_xyz), *r.angles,
+        angles = np.zeros(3) if r.angles is None else r.angles      # never None after the conversion above
+        rows.append([r.id, r.class_name, r.label, r.kind, *(int(v) for v in r.centre_xyz), *angles,
                      x0, y0, z0, x1, y1, z1, r.cluster, r.voxels])
     df = pd.DataFrame(rows, columns=PARTICLE_COLUMNS)
     for col in ("id", "label", "x", "y", "z", "bbox_x0", "bbox_y0", "bbox_z0", "bbox_x1", "bbox_y1", "bbox_z1",

@@ -34,6 +34,12 @@ class Record:
     bbox_zyx: tuple = ()               # (z0, y0, x0, z1, y1, x1), half-open, tomogram voxels
     extra: dict = field(default_factory=dict)
 
+    def kept_crop(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(density, mask)`` of an object placed with ``keep_crop`` (only those can move)."""
+        if self.density is None or self.mask is None:
+            raise ValueError(f"object {self.id} ({self.class_name}) was placed without keeping its crop")
+        return self.density, self.mask
+
 
 class Canvas:
     """Mutable scene arrays (``[z, y, x]``) and the object records."""
@@ -97,10 +103,13 @@ class Canvas:
         self.ids[vol][m] = rid
         self.labels[vol][m] = label
         box = self.mask_box(mask)
+        if box is None:
+            raise ValueError(f"the mask of {class_name!r} is empty: nothing to add")
         lo, hi = origin_zyx + box[0], origin_zyx + box[1]
         centre = np.asarray(centre_xyz, dtype=int)
         rec = Record(id=rid, class_name=class_name, label=int(label), kind=kind, centre_xyz=centre,
-                     angles=None if angles is None else np.asarray(angles, dtype=float), offset_zyx=origin_zyx - centre[::-1],
+                     angles=None if angles is None else np.asarray(angles, dtype=float),
+                     offset_zyx=origin_zyx - centre[::-1],
                      density=density if keep_crop else None, mask=mask if keep_crop else None,
                      matrix=matrix, cluster=cluster, voxels=int(m.sum()),
                      bbox_zyx=tuple(int(v) for v in (*lo, *hi)))
@@ -113,9 +122,10 @@ class Canvas:
         rec = self.records.pop(rid)
         self._voxels_by_kind[rec.kind] -= rec.voxels
         origin = rec.centre_xyz[::-1] + rec.offset_zyx
-        vol, crop = self._window(origin, rec.density.shape)
-        self.density[vol] -= rec.density[crop]
-        m = rec.mask[crop] & (self.ids[vol] == rid)
+        density, mask = rec.kept_crop()
+        vol, crop = self._window(origin, density.shape)
+        self.density[vol] -= density[crop]
+        m = mask[crop] & (self.ids[vol] == rid)
         self.ids[vol][m] = 0
         self.labels[vol][m] = 0
         return rec
@@ -125,17 +135,18 @@ class Canvas:
         rec = self.records[rid]
         delta_zyx = np.asarray(delta_zyx, dtype=int)
         old = rec.centre_xyz[::-1] + rec.offset_zyx
-        vol, crop = self._window(old, rec.density.shape)
-        own = rec.mask[crop] & (self.ids[vol] == rid)
+        density, mask = rec.kept_crop()
+        vol, crop = self._window(old, density.shape)
+        own = mask[crop] & (self.ids[vol] == rid)
         self.ids[vol][own] = 0
-        if not self.fits(old + delta_zyx, rec.mask):
+        if not self.fits(old + delta_zyx, mask):
             self.ids[vol][own] = rid
             return False
         self.labels[vol][own] = 0
-        self.density[vol] -= rec.density[crop]
-        vol, crop = self._window(old + delta_zyx, rec.density.shape)
-        self.density[vol] += rec.density[crop]
-        m = rec.mask[crop]
+        self.density[vol] -= density[crop]
+        vol, crop = self._window(old + delta_zyx, density.shape)
+        self.density[vol] += density[crop]
+        m = mask[crop]
         self.ids[vol][m] = rid
         self.labels[vol][m] = rec.label
         rec.centre_xyz = rec.centre_xyz + delta_zyx[::-1]
@@ -144,10 +155,12 @@ class Canvas:
         return True
 
     def occupied_voxels(self, kinds: tuple[str, ...] | None = None) -> int:
+        """Voxels owned by objects of ``kinds`` (all objects when None)."""
         return sum(v for k, v in self._voxels_by_kind.items() if kinds is None or k in kinds)
 
     @property
     def slab_voxels(self) -> int:
+        """Voxels of the sample slab."""
         return (self.slab_z[1] - self.slab_z[0]) * self.shape_zyx[1] * self.shape_zyx[2]
 
     def finish(self) -> tuple[list[Record], np.ndarray]:

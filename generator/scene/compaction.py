@@ -22,8 +22,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from generator.scene.canvas import Canvas
-from generator.scene.insertion import pack_particles
+from generator.scene.insertion import Packer
 from generator.scene.packing import BallIndex, centre_range, rotated_balls
+from generator.scene.params import SceneParams
+from generator.scene.report import PackReport
 from generator.scene.templates import Shape
 
 _NEIGHBOURS = [np.zeros(3, int)] + [s * np.eye(3, dtype=int)[i] for i in range(3) for s in (1, -1)]
@@ -87,8 +89,10 @@ def settle(ids: list[int], canvas: Canvas, target_xyz: np.ndarray, passes: int) 
 
 
 def ball_index(canvas: Canvas, shapes: dict[str, Shape]) -> BallIndex:
-    """The broad phase of the refill: the balls of every placed object that has some (particles at their
-    rotation, a fiducial as one ball over its bounding box)."""
+    """The broad phase of the refill: the balls of every placed object that has some.
+
+    Particles contribute their ball models at their rotation, a fiducial one ball over its bounding box.
+    """
     index = BallIndex()
     for r in canvas.records.values():
         if r.matrix is not None:
@@ -99,20 +103,24 @@ def ball_index(canvas: Canvas, shapes: dict[str, Shape]) -> BallIndex:
 
 
 def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[str, float],
-                       rng: np.random.Generator, params, first_report: dict, pack: dict) -> dict:
-    """Run ``params.compaction.rounds`` of compaction + refill on the placed cytosolic particles."""
+                       params: SceneParams, first_report: PackReport, packer: Packer) -> dict:
+    """Run ``params.compaction.rounds`` of compaction + refill on the placed cytosolic particles.
+
+    The refills are further passes of ``packer`` (the scene's packer, so they
+    continue its random rotations and its cluster ids).
+    """
     cp = params.compaction
     history = []
     target = np.array([canvas.shape_zyx[2] - 1, canvas.shape_zyx[1] - 1,
                        canvas.slab_z[0] + canvas.slab_z[1] - 1], dtype=float) / 2
-    requested = first_report["requested"]
-    next_cluster = first_report["next_cluster"]       # refill chains continue the cluster ids of the first pass
+    requested = first_report.requested
+    next_cluster = first_report.next_cluster       # refill chains continue the cluster ids of the first pass
     for _ in range(cp.rounds):
-        bodies = [r for r in canvas.records.values()
-                  if r.kind == "protein" and r.density is not None and not r.extra.get("membrane_bound")]
+        bodies = [r for r in canvas.records.values() if r.kind == "protein" and r.density is not None
+                  and r.matrix is not None and not r.extra.get("membrane_bound")]
         if not bodies:
             break
-        rel = [rotated_balls(shapes[r.class_name].balls, r.matrix, (0, 0, 0)) for r in bodies]
+        rel = [rotated_balls(shapes[r.class_name].balls, r.matrix, (0, 0, 0)) for r in bodies if r.matrix is not None]
         bounds = [centre_range(b, canvas.shape_zyx[::-1], canvas.slab_z) for b in rel]
         start = np.array([r.centre_xyz for r in bodies], dtype=float)
         moved = relax(start, rel, target, bounds, cp.iterations, cp.step_a / params.voxel_size_a,
@@ -143,15 +151,14 @@ def compact_and_refill(canvas: Canvas, shapes: dict[str, Shape], weights: dict[s
         if requested is not None:
             left = {n: max(requested[n] - placed_now[n], 0) for n in weights}
             n_left = sum(left.values())
-            refill = pack_particles(canvas, index, shapes, {n: float(v) for n, v in left.items() if v > 0}, rng,
-                                    n_particles=n_left, occupancy=None, first_cluster=next_cluster, desc="refill",
-                                    **pack) if n_left else None
+            refill = packer.pack(index, {n: float(v) for n, v in left.items() if v > 0}, n_particles=n_left,
+                                 occupancy=None, first_cluster=next_cluster, desc="refill") if n_left else None
         else:
-            refill = pack_particles(canvas, index, shapes, weights, rng, n_particles=None,
-                                    occupancy=params.occupancy, first_cluster=next_cluster, desc="refill", **pack)
+            refill = packer.pack(index, weights, n_particles=None, occupancy=params.occupancy,
+                                 first_cluster=next_cluster, desc="refill")
         if refill is not None:
-            next_cluster = refill["next_cluster"]
+            next_cluster = refill.next_cluster
         history.append({"dropped": dropped, "settle_moves": settled, "occupancy_after_compaction": before,
-                        "refilled": None if refill is None else sum(refill["placed"].values()),
+                        "refilled": None if refill is None else sum(refill.placed.values()),
                         "occupancy": canvas.occupied_voxels(("protein",)) / canvas.slab_voxels})
     return {"rounds": history}

@@ -17,11 +17,13 @@ def frame_from_z(direction) -> np.ndarray:
 
 
 def rot_z(angle_rad: float) -> np.ndarray:
+    """Rotation matrix ``(3, 3)`` about z by ``angle_rad`` (counter-clockwise, radians)."""
     c, s = np.cos(angle_rad), np.sin(angle_rad)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def random_unit(rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random unit vector, shape ``(3,)``."""
     v = rng.normal(size=3)
     return v / np.linalg.norm(v)
 
@@ -33,7 +35,7 @@ def crop_grid(origin_zyx: np.ndarray, shape_zyx: tuple[int, int, int]) -> np.nda
     return np.stack([x, y, z], axis=-1)
 
 
-def render_spheres(centres_xyz: np.ndarray, radii: np.ndarray, margin: float = 2.0, edge: float = 0.5
+def render_spheres(centres_xyz: np.ndarray, radii: np.ndarray | float, margin: float = 2.0, edge: float = 0.5
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Union of smooth solid spheres on a crop: ``(profile in [0, 1], origin_zyx)``.
 

@@ -50,7 +50,8 @@ def signed_distance(kind: str, q: np.ndarray, size: np.ndarray) -> np.ndarray:
     raise ValueError(kind)
 
 
-def random_size(kind: str, p: MembraneParams, rng: np.random.Generator, voxel_size_a: float) -> np.ndarray | None:
+def random_size(kind: str, p: MembraneParams, rng: np.random.Generator, voxel_size_a: float) -> np.ndarray:
+    """Random size of one membrane of ``kind`` (voxels): sphere radius, ellipsoid semi-axes or torus radii."""
     lo, hi = p.radius_range_a
     if kind == "sphere":
         return np.array([rng.uniform(lo, hi)]) / voxel_size_a

@@ -15,7 +15,9 @@ direction from the previous one, at the sum of their effective radii plus a gap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -38,6 +40,7 @@ class BallIndex:
         self._max_r = 0.0
 
     def add(self, balls: np.ndarray, owner: int) -> None:
+        """Index the balls ``(n, 4)`` (x, y, z, r in voxels) of object ``owner``."""
         self._pending.append(np.asarray(balls, dtype=float))
         self._pending_owner.append(np.full(len(balls), owner))
         self._max_r = max(self._max_r, float(balls[:, 3].max()))
@@ -72,29 +75,96 @@ class BallIndex:
 
 
 class RotationPool:
-    """Uniform random rotations drawn from ``rng`` in batches (cheaper than one at a time)."""
+    """Uniform random rotations drawn from ``rng`` in batches (cheaper than one at a time).
+
+    One pool serves one scene: the packer creates it with the scene's generator,
+    so the rotations a scene gets depend only on that generator's state.
+    """
 
     def __init__(self, rng: np.random.Generator, batch: int = 256):
         self.rng, self.batch, self._left = rng, batch, np.zeros((0, 3, 3))
 
     def next(self) -> np.ndarray:
+        """The next rotation matrix, shape ``(3, 3)``."""
         if not len(self._left):
             self._left = random_rotations(self.batch, self.rng)
         out, self._left = self._left[0], self._left[1:]
         return out
 
 
-def draw_rotation(rng: np.random.Generator, canvas: Canvas | None = None) -> np.ndarray:
-    """One uniform rotation; batches are kept on the scene's canvas (no state shared between scenes)."""
-    if canvas is None:
-        return random_rotations(1, rng)[0]
-    pool = getattr(canvas, "rotations", None)
-    if pool is None or pool.rng is not rng:
-        pool = canvas.rotations = RotationPool(rng)
-    return pool.next()
+class Renderer:
+    """Rotates templates on a thread pool (scipy.ndimage releases the GIL while it interpolates).
+
+    Results never depend on ``threads``: :meth:`map` keeps the input order. Use it
+    as a context manager so the pool's threads end with the scene.
+    """
+
+    def __init__(self, threads: int = 1):
+        self._pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+
+    def map(self, fn: Callable, items: list) -> list:
+        """``[fn(x) for x in items]``, on the pool when there is more than one item."""
+        if self._pool is None or len(items) < 2:
+            return [fn(x) for x in items]
+        return list(self._pool.map(fn, items))
+
+    def close(self) -> None:
+        """End the pool's threads (a closed renderer works on one thread)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class TrialLog:
+    """Trials and failed trials, counted over a whole packing pass."""
+
+    trials: int = 0
+    failures: int = 0
+
+
+class FailureStreak:
+    """PolNet's N_t rule: ``limit`` consecutive failed trials end the attempt.
+
+    Every trial loop of the packer counts through one of these, so the rule
+    (and the trial/failure tally in ``log``) is written once.
+    """
+
+    def __init__(self, limit: int, log: TrialLog):
+        self.limit, self.log, self.run = limit, log, 0
+
+    def record(self, rec: Record | None) -> None:
+        """Count one trial: a placed record resets the streak, ``None`` extends it."""
+        self.log.trials += 1
+        if rec is None:
+            self.log.failures += 1
+            self.run += 1
+        else:
+            self.run = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """True once ``limit`` trials in a row have failed."""
+        return self.run >= self.limit
+
+    def first_success(self, trial: Callable[[], Record | None]) -> Record | None:
+        """Run ``trial`` until it places something (the record) or the streak is exhausted (None)."""
+        while not self.exhausted:
+            rec = trial()
+            self.record(rec)
+            if rec is not None:
+                return rec
+        return None
 
 
 def body_balls(shape: Shape, model: str) -> np.ndarray:
+    """The balls of the broad phase: one enclosing ball for ``singleball``, else the ball model."""
     return shape.single_ball() if model == "singleball" else shape.balls
 
 
@@ -130,77 +200,83 @@ def try_place(canvas: Canvas, index: BallIndex, shape: Shape, matrix: np.ndarray
     return rec
 
 
-def propose(canvas: Canvas, shape: Shape, rng: np.random.Generator, model: str):
-    """A uniformly random rotation and an integer centre where the rotated balls fit; None if none does."""
-    matrix = draw_rotation(rng, canvas)
-    lo, hi = centre_range(rotated_balls(body_balls(shape, model), matrix, (0, 0, 0)),
-                          canvas.shape_zyx[::-1], canvas.slab_z)
-    if (hi < lo).any():
-        return None
-    return matrix, rng.integers(lo, hi + 1)
+class Trials:
+    """Insertion trials of one packing pass: a canvas, its ball index and the scene's random sources.
 
-
-def random_trial(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
-                 **kw) -> Record | None:
-    """A trial at a uniformly random rotation and position."""
-    proposal = propose(canvas, shape, rng, model)
-    return None if proposal is None else try_place(canvas, index, shape, *proposal, model, **kw)
-
-
-_EXECUTOR: ThreadPoolExecutor | None = None
-
-
-def _map(fn, items: list, threads: int) -> list:
-    """``map`` on a shared thread pool (scipy.ndimage releases the GIL while it interpolates)."""
-    global _EXECUTOR
-    if threads <= 1 or len(items) < 2:
-        return [fn(x) for x in items]
-    if _EXECUTOR is None or _EXECUTOR._max_workers != threads:
-        _EXECUTOR = ThreadPoolExecutor(max_workers=threads)
-    return list(_EXECUTOR.map(fn, items))
-
-
-def place_batch(canvas: Canvas, index: BallIndex, shape: Shape, rng: np.random.Generator, model: str,
-                want: int, max_failures: int, *, threads: int = 2, batch: int = 8, on_place=None,
-                **kw) -> tuple[int, int, bool]:
-    """Random trials of one class until ``want`` are placed or ``max_failures`` fail in a row.
-
-    Trials are proposed ``batch`` at a time, those that pass the broad phase are
-    rendered in parallel, then each is checked and committed in order, so the
-    result does not depend on ``threads``. Returns ``(trials, failures, exhausted)``.
+    Parameters
+    ----------
+    canvas, index
+        The scene being built and the broad-phase index of the balls placed so far.
+    rotations, rng
+        The scene's rotation pool and generator (positions are drawn from ``rng``).
+    model
+        ``packing_model``: ``multiball``, ``singleball`` or ``voxel`` (no broad phase).
+    keep_crop
+        Keep each placed object's crop on its record (compaction moves them later).
     """
-    placed = trials = failures = consecutive = 0
-    while placed < want:
-        k = min(batch, max(want - placed, 2 + consecutive // 2))   # more at a time when trials keep failing
-        props = [propose(canvas, shape, rng, model) for _ in range(k)]
-        live = [p is not None and (model == "voxel" or
-                                   not index.collides(rotated_balls(body_balls(shape, model), p[0], p[1])))
-                for p in props]
-        renders = iter(_map(lambda p: render(shape, p[0]), [p for p, ok in zip(props, live) if ok], threads))
-        for p, ok in zip(props, live):
-            trials += 1
-            rec = try_place(canvas, index, shape, *p, model, rendered=next(renders), **kw) if ok else None
-            if rec is None:
-                failures += 1
-                consecutive += 1
-                if consecutive >= max_failures:
-                    return trials, failures, True
-                continue
-            consecutive = 0
-            placed += 1
-            if on_place is not None:
+
+    def __init__(self, canvas: Canvas, index: BallIndex, rotations: RotationPool, rng: np.random.Generator,
+                 model: str, keep_crop: bool = False):
+        self.canvas, self.index, self.rotations, self.rng = canvas, index, rotations, rng
+        self.model, self.keep_crop = model, keep_crop
+
+    def propose(self, shape: Shape) -> tuple[np.ndarray, np.ndarray] | None:
+        """A uniformly random rotation and an integer centre where the rotated balls fit; None if none does."""
+        matrix = self.rotations.next()
+        lo, hi = centre_range(rotated_balls(body_balls(shape, self.model), matrix, (0, 0, 0)),
+                              self.canvas.shape_zyx[::-1], self.canvas.slab_z)
+        if (hi < lo).any():
+            return None
+        return matrix, self.rng.integers(lo, hi + 1)
+
+    def place(self, shape: Shape, matrix: np.ndarray, centre_xyz, cluster: int = 0,
+              rendered: tuple | None = None) -> Record | None:
+        """:func:`try_place` on this pass's canvas and index."""
+        return try_place(self.canvas, self.index, shape, matrix, centre_xyz, self.model, cluster=cluster,
+                         keep_crop=self.keep_crop, rendered=rendered)
+
+    def random(self, shape: Shape, cluster: int = 0) -> Record | None:
+        """A trial at a uniformly random rotation and position."""
+        proposal = self.propose(shape)
+        return None if proposal is None else self.place(shape, *proposal, cluster=cluster)
+
+    def next_to(self, shape: Shape, previous: Record, prev_shape: Shape, gap_vox: float,
+                cluster: int) -> Record | None:
+        """A SAWLC trial: the next chain member at a random direction from the previous one.
+
+        The centres lie the sum of the two effective radii plus ``gap_vox`` apart (voxels).
+        """
+        distance = prev_shape.eff_radius_vox + shape.eff_radius_vox + gap_vox
+        centre = np.rint(previous.centre_xyz + distance * random_unit(self.rng)).astype(int)
+        return self.place(shape, self.rotations.next(), centre, cluster=cluster)
+
+    def batch(self, shape: Shape, want: int, streak: FailureStreak, renderer: Renderer,
+              on_place: Callable[[Record], None], batch: int = 8) -> None:
+        """Random trials of one class until ``want`` are placed or ``streak`` is exhausted.
+
+        Trials are proposed ``batch`` at a time (more at a time when trials keep
+        failing); those that pass the broad phase are rendered by ``renderer``,
+        then each is checked and committed in order, so the result does not
+        depend on the renderer's threads.
+        """
+        placed = 0
+        while placed < want:
+            k = min(batch, max(want - placed, 2 + streak.run // 2))
+            props = [self.propose(shape) for _ in range(k)]
+            live = [p is not None and (self.model == "voxel" or not self.index.collides(
+                rotated_balls(body_balls(shape, self.model), p[0], p[1]))) for p in props]
+            renders = iter(renderer.map(lambda p: render(shape, p[0]), [p for p, ok in zip(props, live) if ok]))
+            for p, ok in zip(props, live):
+                rec = self.place(shape, p[0], p[1], rendered=next(renders)) if ok and p is not None else None
+                streak.record(rec)
+                if rec is None:
+                    if streak.exhausted:
+                        return
+                    continue
+                placed += 1
                 on_place(rec)
-            if placed >= want:
-                break
-    return trials, failures, False
-
-
-def cluster_trial(canvas: Canvas, index: BallIndex, shape: Shape, previous: Record, prev_shape: Shape,
-                  rng: np.random.Generator, model: str, gap_vox: float, **kw) -> Record | None:
-    """A SAWLC trial: the next chain member at a random direction from the previous one."""
-    distance = prev_shape.eff_radius_vox + shape.eff_radius_vox + gap_vox
-    centre = np.rint(previous.centre_xyz + distance * random_unit(rng)).astype(int)
-    return try_place(canvas, index, shape, draw_rotation(rng, canvas), centre, model, **kw)
+                if placed >= want:
+                    break
 
 
 def quotas(total: int, names: list[str], weights: np.ndarray) -> dict[str, int]:

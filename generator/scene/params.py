@@ -43,6 +43,7 @@ class MembraneParams(Params):
 
     @property
     def count(self) -> int:
+        """Membranes asked for, of all shapes."""
         return self.n_vesicles + self.n_ellipsoids + self.n_tori
 
 
@@ -60,6 +61,7 @@ class FilamentParams(Params):
 
     @property
     def count(self) -> int:
+        """Filaments asked for, of both kinds."""
         return self.n_microtubules + self.n_actin
 
 

@@ -9,6 +9,8 @@ structures) so the packer can be benchmarked without the structure library.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from generator.scene.templates import auto_ball_count, balls_from_points
@@ -48,7 +50,7 @@ def blob_template(parts: list[tuple[tuple[float, float, float], tuple[float, flo
     return out
 
 
-def make_library(specs: dict[str, list], voxel_size_a: float = 10.0, masses_kda: dict[str, float] | None = None,
+def make_library(specs: dict[str, list], voxel_size_a: float = 10.0, masses_kda: Mapping[str, float] | None = None,
                  n_balls: int | None = None) -> StructureLibrary:
     """Library from ``{name: parts}`` (see :func:`blob_template`, voxels); labels 1.. in order."""
     records, templates, balls = [], {}, {}

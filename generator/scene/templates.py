@@ -69,6 +69,7 @@ class Shape:
         return float((3 * self.mask_volume_vox / (4 * np.pi)) ** (1 / 3))
 
     def single_ball(self) -> np.ndarray:
+        """One ball ``(1, 4)`` at the centre enclosing the mask (the ``singleball`` broad phase)."""
         return np.array([[0.0, 0.0, 0.0, self.radius_vox]])
 
 
@@ -100,9 +101,12 @@ def prepare_shape(name: str, label: int, template: np.ndarray, balls_a: np.ndarr
 
 
 def solid_mask(mask: np.ndarray, centre_zyx: np.ndarray) -> np.ndarray:
-    """The thresholded template made solid: closed with a 1-voxel cross, cavities filled in 3D and in
-    every axis-aligned slice (open-ended barrels are rings in their slices), and joined to the centre
-    voxel by a straight path when the centre still lies outside (see the module docstring)."""
+    """The thresholded template made solid (see the module docstring).
+
+    Closed with a 1-voxel cross, cavities filled in 3D and in every axis-aligned slice (open-ended
+    barrels are rings in their slices), and joined to the centre voxel by a straight path when the
+    centre still lies outside.
+    """
     padded = np.pad(mask, 2)
     solid = ndimage.binary_closing(padded, ndimage.generate_binary_structure(3, 1))[2:-2, 2:-2, 2:-2] | mask
     solid = ndimage.binary_fill_holes(solid)

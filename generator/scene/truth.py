@@ -1,4 +1,4 @@
-"""Ground-truth files of one tomogram (SPEC.md): ``write_ground_truth(scene, out_dir)``.
+"""Ground-truth files of one tomogram (docs/conventions.md): ``write_ground_truth(scene, out_dir)``.
 
 ``grandmodel.mrc`` (float32), ``class_mask.mrc`` and ``occupancy_mask.mrc``
 (the smallest MRC label dtype: uint8/uint16, float32 beyond 65,535 ids),
@@ -11,15 +11,20 @@ centres, line i = occupancy id i), ``particles.parquet`` (every column of
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from generator.scene.build import Scene
 from tomobench.classes import write_classes
-from tomobench.groundtruth import (CLASS_MASK, CLASSES_CSV, GRANDMODEL, OCCUPANCY_MASK, PARTICLE_LOCATIONS,
-                                   PARTICLES_PARQUET)
+from tomobench.groundtruth import (
+    CLASS_MASK,
+    CLASSES_CSV,
+    GRANDMODEL,
+    OCCUPANCY_MASK,
+    PARTICLE_LOCATIONS,
+    PARTICLES_PARQUET,
+)
 from tomobench.particles import make_particles, write_particles
 from tomobench.volumes import label_dtype, write_volume
 
@@ -42,20 +47,8 @@ def write_ground_truth(scene: Scene, out_dir: str | Path) -> None:
     write_particles(picks, out / PARTICLE_LOCATIONS, "shrec")      # no particles: an empty file
     df.to_parquet(out / PARTICLES_PARQUET, index=False)
     write_classes(scene.classes, out / CLASSES_CSV)
-    (out / REPORT).write_text(json.dumps(_jsonable(scene.report), indent=1, sort_keys=True), encoding="utf-8")
+    (out / REPORT).write_text(scene.report.to_json(), encoding="utf-8")
     save_png(scene, out / PNG)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float):
-        return round(obj, 6)
-    return obj
 
 
 def save_png(scene: Scene, path: str | Path) -> Path:

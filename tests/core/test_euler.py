@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tomobench.euler import (euler_to_matrix, matrix_to_euler, random_rotations, relion_to_zxz,
-                             zxz_to_relion)
+from tomobench.euler import (euler_to_matrix, matrix_to_euler, matrix_to_relion, random_rotations,
+                             relion_matrix, relion_to_zxz, zxz_to_relion)
 from tomobench.rotate import rotate_volume
 
 
@@ -38,12 +38,40 @@ def _relion_matrix(rot, tilt, psi):
 
 
 @pytest.mark.parametrize("angles", [(30, 40, 50), (-120, 170, 10), (0, 90, 0), (90, 0, 0)])
-def test_relion_conversion_matches_relion_matrix(angles):
+def test_relion_matrix_is_relions_euler_angles2matrix(angles):
+    np.testing.assert_allclose(relion_matrix(*angles), _relion_matrix(*angles), atol=1e-12)
+
+
+@pytest.mark.parametrize("angles", [(30, 40, 50), (-120, 170, 10), (0, 90, 0), (90, 0, 0)])
+def test_relion_angles_give_the_same_particle_rotation(angles):
     rot, tilt, psi = zxz_to_relion(*angles)
-    # RELION's matrix maps the tomogram to the reference: the transpose of ours.
-    np.testing.assert_allclose(_relion_matrix(rot, tilt, psi).T, euler_to_matrix(*angles), atol=1e-9)
+    # RELION's matrix is the reference-to-particle rotation, i.e. tomobench's R itself (not its transpose).
+    np.testing.assert_allclose(_relion_matrix(rot, tilt, psi), euler_to_matrix(*angles), atol=1e-9)
     np.testing.assert_allclose(euler_to_matrix(*relion_to_zxz(rot, tilt, psi)), euler_to_matrix(*angles),
                                atol=1e-9)
+
+
+def test_a_pure_relion_rot_turns_the_particle_clockwise_about_z():
+    # Euler_angles2matrix(90, 0, 0) = [[0, 1, 0], [-1, 0, 0], [0, 0, 1]]: +x goes to -y.
+    r = euler_to_matrix(*relion_to_zxz(90, 0, 0))
+    np.testing.assert_allclose(r @ [1, 0, 0], [0, -1, 0], atol=1e-12)
+    rot, tilt, psi = zxz_to_relion(-90, 0, 0)      # tomobench's Rz(-90): x -> -y
+    assert tilt == pytest.approx(0, abs=1e-9) and rot + psi == pytest.approx(90)
+
+
+def test_relion_angles_agree_with_copicks_relion_converter(rng):
+    # An independent implementation: copick's RELION reader (relion_rows_to_poses) and writer (_relion_eulers).
+    relion = pytest.importorskip("copick.util.relion")
+    formats = pytest.importorskip("copick.util.formats")
+    import pandas as pd
+    zxz = matrix_to_euler(random_rotations(50, rng))
+    angles = zxz_to_relion(*zxz.T)
+    df = pd.DataFrame(angles, columns=["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"])
+    rotations, _ = relion.relion_rows_to_poses(df)
+    np.testing.assert_allclose(rotations, euler_to_matrix(*zxz.T), atol=1e-9)
+    theirs = formats._relion_eulers(euler_to_matrix(*zxz.T))
+    np.testing.assert_allclose(relion_matrix(*theirs.T), euler_to_matrix(*zxz.T), atol=1e-9)
+    np.testing.assert_allclose(relion_matrix(*matrix_to_relion(rotations).T), rotations, atol=1e-9)
 
 
 def test_rotate_volume_moves_a_voxel_as_the_matrix_says():

@@ -54,40 +54,37 @@ def test_star_round_trip_keeps_rotations_through_relion_angles(tmp_path, picks):
 
 def test_star_angles_are_relion_zyz(tmp_path):
     import starfile
-    # A pure rotation about z by 90 degrees: RELION writes it as rot + psi = 90, tilt = 0.
+    # tomobench's Rz(90) takes +x to +y; RELION's Euler_angles2matrix(rot, 0, psi) is Rz(-(rot + psi)),
+    # so the same particle is written with tilt = 0 and rot + psi = -90.
     path = write_particles(make_particles(["a"], [(1, 2, 3)], [(90, 0, 0)]), tmp_path / "p.star")
-    df = starfile.read(path)
+    df = starfile.read(path, always_dict=True)["particles"]
     assert df["rlnAngleTilt"].iloc[0] == pytest.approx(0, abs=1e-9)
-    assert (df["rlnAngleRot"].iloc[0] + df["rlnAnglePsi"].iloc[0]) == pytest.approx(90)
-    # A tilt about y in RELION is not a tilt about x in ZXZ: (0, 90, 0) ZYZ = (-90, 90, 90) ZXZ.
+    assert (df["rlnAngleRot"].iloc[0] + df["rlnAnglePsi"].iloc[0]) == pytest.approx(-90)
+    # A RELION tilt about y: Euler_angles2matrix(0, 90, 0) = [[0, 0, -1], [0, 1, 0], [1, 0, 0]].
     starfile.write({"particles": pd.DataFrame({"rlnCoordinateX": [1.0], "rlnCoordinateY": [2.0],
                                                "rlnCoordinateZ": [3.0], "rlnAngleRot": [0.0],
                                                "rlnAngleTilt": [90.0], "rlnAnglePsi": [0.0]})},
                    tmp_path / "y.star", overwrite=True)
     back = read_particles(tmp_path / "y.star")
-    # R = Ry(90): x -> -z, z -> x
     r = euler_to_matrix(*back[["phi", "theta", "psi"]].to_numpy()[0])
-    np.testing.assert_allclose(r @ [1, 0, 0], [0, 0, -1], atol=1e-9)
-    np.testing.assert_allclose(r @ [0, 0, 1], [1, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(r @ [1, 0, 0], [0, 0, 1], atol=1e-9)
+    np.testing.assert_allclose(r @ [0, 0, 1], [-1, 0, 0], atol=1e-9)
 
 
 def test_copick_round_trip_in_angstrom(tmp_path, picks):
-    path = write_particles(picks, tmp_path / "p.json", voxel_size_a=7.5)
+    one = picks[(picks["tomo"] == "tomo_000") & (picks["class"] == "1bxn")]
+    path = write_particles(one, tmp_path / "p.json", voxel_size_a=7.5)
     doc = json.loads(path.read_text())
-    first = doc[0]["points"][0]["location"]
-    row = picks[(picks["tomo"] == doc[0]["run_name"]) & (picks["class"] == doc[0]["pickable_object_name"])].iloc[0]
-    assert first["x"] == pytest.approx(row["x"] * 7.5)
+    assert (doc["run_name"], doc["pickable_object_name"]) == ("tomo_000", "1bxn")
+    assert doc["points"][0]["location"]["x"] == pytest.approx(one["x"].iloc[0] * 7.5)
     back = read_particles(path, voxel_size_a=7.5)
-    key = ["tomo", "class", "x"]
-    a = back.sort_values(key).reset_index(drop=True)
-    b = picks.sort_values(key).reset_index(drop=True)
-    assert a["class"].tolist() == b["class"].tolist()
-    np.testing.assert_allclose(a[["x", "y", "z"]], b[["x", "y", "z"]], rtol=1e-9)
-    same_rotations(a, b)
+    assert back["class"].tolist() == one["class"].tolist()
+    np.testing.assert_allclose(back[["x", "y", "z", "score"]], one[["x", "y", "z", "score"]], rtol=1e-9)
+    same_rotations(back, one)
 
 
 def test_copick_needs_voxel_size(tmp_path, picks):
-    path = write_particles(picks, tmp_path / "p.json", voxel_size_a=10)
+    path = write_particles(picks.iloc[:1], tmp_path / "p.json", voxel_size_a=10)
     with pytest.raises(InputError, match="voxel size"):
         read_particles(path)
 

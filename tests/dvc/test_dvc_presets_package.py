@@ -13,6 +13,7 @@ import yaml
 from tomobench.classes import ClassTable, write_classes
 from tomobench.dataset import PUBLIC_TEST_FILES, DatasetParams, package, tomo_index
 from tomobench.errors import InputError
+from tomobench.imod import write_tilt_stack
 from tomobench.presets import deep_merge, key_line, load_preset, set_params_args, set_scalar, validate_section
 from tomobench.testing import write_sphere_truth
 from tomobench.volumes import write_volume
@@ -141,7 +142,8 @@ def _fake_dataset(root: Path, n: int) -> tuple[Path, Path]:
         centres = [[4 + 6 * k, 8 + i, 10] for k in range(len(classes))]
         write_sphere_truth(folder, classes, centres, [2] * len(classes), shape_zyx=(20, 32, 48), class_table=TABLE)
         write_volume(folder / "reconstruction.mrc", rng.normal(size=(20, 32, 48)).astype(np.float32), 10.0)
-        write_volume(folder / "projections.mrc", rng.normal(size=(3, 32, 48)).astype(np.float32), 10.0)
+        write_tilt_stack(folder / "projections.mrc", rng.normal(size=(3, 32, 48)).astype(np.float32), 10.0,
+                         [-30, 0, 30])
         write_volume(folder / "grandmodel.mrc", rng.normal(size=(20, 32, 48)).astype(np.float32), 10.0)
         (folder / "tilt_angles.txt").write_text("-30\n0\n30\n")
         (folder / "acquisition.json").write_text(json.dumps({"voltage_kv": 300}))
@@ -184,3 +186,37 @@ def test_package_refuses_missing_tomograms(tmp_path):
     tomos, structures = _fake_dataset(tmp_path, 2)
     with pytest.raises(InputError, match=r"\['tomo_002'\] are missing"):
         package(tomos, structures, tmp_path / "pub", tmp_path / "priv", DatasetParams(n_tomos=3, n_test=1))
+
+
+def test_package_cli_needs_the_preset_the_tomograms_were_simulated_with(tmp_path, monkeypatch, capsys):
+    from tomobench.cli import main
+
+    tomos, structures = _fake_dataset(tmp_path, 3)
+    _params_tree(tmp_path, {"dataset": {"name": "t", "n_tomos": 2, "n_test": 1}},
+                 {"three": {"dataset": {"n_tomos": 3}}})
+    monkeypatch.chdir(tmp_path)
+    args = ["dataset", "package", "--tomograms", str(tomos), "--structures", str(structures),
+            "--public", "pub", "--private", "priv"]
+    assert main(args) == 2                                   # params.yaml says 2 tomograms; the folder has 3
+    err = capsys.readouterr().err
+    assert "tomo_002 beyond dataset.n_tomos = 2" in err and "--preset NAME" in err
+    assert not (tmp_path / "pub").exists()
+    assert main(args + ["--preset", "three"]) == 0
+    assert sorted(p.name for p in (tmp_path / "pub" / "train").iterdir()) == ["tomo_000", "tomo_001"]
+    assert sorted(p.name for p in (tmp_path / "pub" / "test").iterdir()) == ["tomo_002"]
+
+
+def test_relative_remote_urls_are_made_absolute_and_others_kept(tmp_path):
+    from tomobench.dataset_cli import absolute_remote_url, config_remotes
+
+    dvc_dir = tmp_path / "repo" / ".dvc"
+    dvc_dir.mkdir(parents=True)
+    assert absolute_remote_url("../.dvc-remotes/public", dvc_dir) == str(tmp_path / "repo" / ".dvc-remotes" / "public")
+    assert absolute_remote_url("store", dvc_dir) == str(dvc_dir / "store")
+    for kept in ("/srv/dvc", "s3://bucket/dvc", "ssh://host/srv/dvc", "https://data.example.org/dvc",
+                 "file:///srv/dvc", ""):
+        assert absolute_remote_url(kept, dvc_dir) is None
+    (dvc_dir / "config").write_text("[core]\n    remote = private\n['remote \"public\"']\n    url = ../pub\n"
+                                    "['remote \"private\"']\n    url = s3://b/p\n    region = x\n")
+    assert config_remotes(dvc_dir / "config") == {"public": "../pub", "private": "s3://b/p"}
+    assert config_remotes(dvc_dir / "config.local") == {}

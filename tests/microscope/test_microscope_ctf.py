@@ -70,3 +70,21 @@ def test_astigmatism_moves_zeros_with_direction():
     for row, df in ((c[0], 2.25e4), (c[:n // 2, 0], 1.75e4)):  # along x: df + astig/2; along y: df - astig/2
         first = k[1 + np.nonzero(np.sign(row[2:]) != np.sign(row[1:-1]))[0][0]]
         assert first == pytest.approx(math.sqrt(1 / (lam * df)), abs=1.01 / (n * pixel))
+
+
+@pytest.mark.parametrize("angle_deg, along_plus", [(45.0, "+45"), (-45.0, "-45"), (135.0, "-45")])
+def test_astigmatism_angle_turns_the_long_axis(angle_deg, along_plus):
+    # the diagonals of a square grid are exact azimuths (+45° and -45°, i.e. 135°, on the rFFT half plane);
+    # the first zero along the astigmatism angle sits at df + astig/2, across it at df - astig/2
+    optics = OpticsParams(defocus_um=2.0, astigmatism_um=0.5, astigmatism_angle_deg=angle_deg, cs_mm=0.0,
+                          amplitude_contrast=0.0)
+    n, pixel = 1024, 2.0
+    c = ctfm.ctf_2d((n, n), pixel, optics, with_envelope=False).numpy()
+    i = np.arange(1, n // 2)
+    diagonals = {"+45": c[i, i], "-45": c[n - i, i]}             # (ky, kx) = (+k, +k) and (-k, +k)
+    k_diag = np.sqrt(2) * i / (n * pixel)
+    lam = ctfm.wavelength_a(300)
+    for name, profile in diagonals.items():
+        df = 2.25e4 if name == along_plus else 1.75e4
+        first = k_diag[1 + np.nonzero(np.sign(profile[1:]) != np.sign(profile[:-1]))[0][0]]
+        assert first == pytest.approx(math.sqrt(1 / (lam * df)), abs=1.5 / (n * pixel)), name

@@ -26,7 +26,7 @@ def _fitted_defocus_um(vol):
     p.acquisition.tilt_min_deg = p.acquisition.tilt_max_deg = TILT
     p.detector.noise_mode = "none"
     p.detector.detector = "ideal"
-    p.detector.damage_b_per_e_a2 = 0.0
+    p.detector.damage_model = "none"
     p.projection.slab_thickness_nm = 2.0
     p.reconstruction.thickness_vox = 4
     image = image_sample(vol, VOXEL, p, np.random.default_rng(0)).projections[0]

@@ -139,5 +139,8 @@ def test_preset_files_validate_and_default_matches_the_model():
     assert default == ImagingParams()
     shrec = load_section(root / "imaging_shrec2020.yaml", "imaging", ImagingParams)
     assert len(tilt_angles(shrec.acquisition.tilt_min_deg, shrec.acquisition.tilt_max_deg,
-                           shrec.acquisition.tilt_step_deg)) == 61
-    assert shrec.detector.snr == 0.004 and shrec.optics.defocus_um == 3.0
+                           shrec.acquisition.tilt_step_deg)) == 41  # PyTom's simulation.meta: -60..60 in 3°
+    assert shrec.detector.noise_mode == "shrec2020" and shrec.detector.snr == 0.004
+    assert shrec.optics.defocus_um == 3.0 and shrec.optics.ctf_decay_nyquist == 0.4
+    assert shrec.projection.mode == "multislice" and shrec.projection.multislice_slice_nm == 5.0
+    assert shrec.detector.structural_noise_rel == pytest.approx(0.04 / 0.15, abs=1e-3)

@@ -54,7 +54,7 @@ def _noise_free(axis_deg: float, volume: np.ndarray):
     p.detector.noise_mode = "none"
     p.detector.detector = "ideal"
     p.detector.inelastic_mfp_nm = 0.0
-    p.detector.damage_b_per_e_a2 = 0.0
+    p.detector.damage_model = "none"
     p.optics.phase_plate = True  # contrast without CTF rings: the blob images as a blob
     p.optics.defocus_um = 0.0
     return image_sample(volume, 10.0, p, np.random.default_rng(0))

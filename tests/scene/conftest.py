@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from scene_testlib import small_params
 
 from generator.scene import build_scene
 from generator.scene.synthetic import toy_library
-from scene_testlib import small_params
 
 
 @pytest.fixture(scope="session")

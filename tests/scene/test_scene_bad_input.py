@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from scene_testlib import NO_EXTRAS
 
 from generator.scene import SceneParams, build_scene
 from generator.scene.synthetic import toy_library
-from scene_testlib import NO_EXTRAS
 from tomobench.errors import InputError
 from tomobench.params import validate
 
@@ -54,19 +54,19 @@ def test_unreachable_count_stops_with_a_report(toy):
     params = SceneParams(shape_xyz=(40, 40, 40), slab_thickness_vox=None, n_particles=70, max_failures=20,
                          **NO_EXTRAS)
     scene = build_scene(toy, params, np.random.default_rng(0))
-    rep = scene.report["particles"]
-    assert sum(rep["placed"].values()) == len(scene.particles) < 70
-    assert rep["exhausted"]
-    assert sum(rep["requested"].values()) == 70
+    rep = scene.report.particles
+    assert sum(rep.placed.values()) == len(scene.particles) < 70
+    assert rep.exhausted
+    assert sum(rep.requested.values()) == 70
 
 
 def test_unreachable_occupancy_stops(toy):
     params = SceneParams(shape_xyz=(40, 40, 40), slab_thickness_vox=None, occupancy=0.9, max_failures=10,
                          **NO_EXTRAS)
     scene = build_scene(toy, params, np.random.default_rng(0))
-    assert sorted(scene.report["particles"]["exhausted"]) == ["asym", "dumbbell", "rod"]
-    assert 0.02 < scene.report["occupancy_protein"] < 0.9
-    assert scene.report["particles"]["trials"] < 100_000
+    assert sorted(scene.report.particles.exhausted) == ["asym", "dumbbell", "rod"]
+    assert 0.02 < scene.report.occupancy_protein < 0.9
+    assert scene.report.particles.trials < 100_000
 
 
 def test_library_class_named_like_a_scene_class():

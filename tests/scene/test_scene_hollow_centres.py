@@ -6,6 +6,7 @@ no density at their centre of mass, so the scene fills their masks
 """
 
 import numpy as np
+from scene_testlib import NO_EXTRAS, small_params
 
 from generator.scene import build_scene
 from generator.scene.synthetic import make_library
@@ -13,8 +14,6 @@ from generator.scene.templates import solid_mask
 from scoring import score_particles
 from tomobench.groundtruth import GroundTruth
 from tomobench.particles import make_particles
-
-from scene_testlib import NO_EXTRAS, small_params
 
 
 def _arc(n_blobs: int, span_deg: float, radius: float = 6.0):

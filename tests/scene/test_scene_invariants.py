@@ -2,24 +2,22 @@
 
 import numpy as np
 import pandas as pd
+from scene_testlib import NO_EXTRAS, small_params
 from scipy import stats
 
 from generator.scene import SceneParams, build_scene, write_ground_truth
-from generator.scene.canvas import Canvas
-from generator.scene.packing import draw_rotation
+from generator.scene.packing import RotationPool
 from generator.scene.templates import prepare_shape, render
 from tomobench.euler import euler_to_matrix, matrix_to_euler, random_rotations
 from tomobench.groundtruth import load_truth
 from tomobench.rotate import rotate_volume
-
-from scene_testlib import NO_EXTRAS, small_params
 
 
 def test_every_kind_is_present(small_scene):
     kinds = set(small_scene.particles["kind"])
     assert {"protein", "vesicle", "membrane", "filament", "fiducial"} <= kinds
     assert (small_scene.particles["cluster"] > 0).any()
-    assert small_scene.report["membrane_bound"]["placed"]["asym"] > 0
+    assert small_scene.report.membrane_bound.placed["asym"] > 0
 
 
 def test_ids_match_particle_lines(small_scene):
@@ -141,8 +139,8 @@ def test_rotation_convention_in_crowded_scene(toy):
 
 def test_uniform_so3_sampling():
     rng = np.random.default_rng(11)
-    canvas = Canvas((8, 8, 8), (0, 8))
-    mats = np.array([draw_rotation(rng, canvas) for _ in range(3000)])   # the batched path the packer uses
+    pool = RotationPool(rng)
+    mats = np.array([pool.next() for _ in range(3000)])   # the batched path the packer uses
     angles = matrix_to_euler(mats)       # what the particle tables store
     back = euler_to_matrix(angles[:, 0], angles[:, 1], angles[:, 2])
     omega = np.arccos(np.clip((np.trace(back, axis1=1, axis2=2) - 1) / 2, -1, 1))

@@ -1,15 +1,14 @@
 """Membranes, filaments, fiducials, ice, clusters and compaction, each against an independent expectation."""
 
 import numpy as np
+from scene_testlib import NO_EXTRAS, small_params
 
 from generator.scene import SceneParams, build_scene
 from generator.scene.canvas import Canvas
 from generator.scene.compaction import relax
 from generator.scene.filaments import UNITS_A, centreline, unit_spheres
-from generator.scene.membranes import render_membrane
+from generator.scene.membranes import add_membranes, render_membrane
 from generator.scene.params import MembraneParams
-from generator.scene.membranes import add_membranes
-from scene_testlib import NO_EXTRAS, small_params
 from tomobench.euler import euler_to_matrix
 
 
@@ -94,7 +93,7 @@ def test_filaments_grow_without_overlap(toy):
     assert set(fil["class"]) <= {"microtubule", "actin"} and len(fil) >= 2
     counts = np.bincount(scene.occupancy.ravel().astype(np.int64), minlength=len(scene.particles) + 1)
     assert np.array_equal(counts[1:], scene.particles["voxels"].to_numpy())
-    for row in scene.report["filaments"]["lengths_a"]:
+    for row in scene.report.filaments.lengths_a:
         assert row >= 300.0
 
 
@@ -104,7 +103,7 @@ def test_fiducials_and_ice_levels(toy):
                          membranes=dict(n_vesicles=0, n_ellipsoids=0), filaments=dict(n_microtubules=0, n_actin=0),
                          ice=dict(relative_density=0.7, noise_sigma=0.01))
     scene = build_scene(toy, params, np.random.default_rng(0))
-    ref = scene.report["protein_reference"]
+    ref = scene.report.protein_reference
     fid = scene.particles[scene.particles["kind"] == "fiducial"]
     assert len(fid) == 3
     for row in fid.itertuples():
@@ -127,7 +126,7 @@ def test_sawlc_cluster_members_are_neighbours(toy):
     assert len(clustered) > 0.8 * len(df)
     sizes = clustered.groupby("cluster").size()
     assert sizes.max() >= 3
-    for cid, group in clustered.groupby("cluster"):
+    for _cid, group in clustered.groupby("cluster"):
         if len(group) < 2:
             continue
         pts = group[["x", "y", "z"]].to_numpy(float)
@@ -153,7 +152,7 @@ def test_compaction_keeps_the_invariants_and_densifies(toy):
     counts = np.bincount(comp.occupancy.ravel().astype(np.int64), minlength=len(comp.particles) + 1)
     assert np.array_equal(counts[1:], comp.particles["voxels"].to_numpy())
     assert list(comp.particles["id"]) == list(range(1, len(comp.particles) + 1))
-    assert comp.report["occupancy_protein"] >= plain.report["occupancy_protein"]
+    assert comp.report.occupancy_protein >= plain.report.occupancy_protein
 
 
 def test_refill_chains_get_new_cluster_ids(toy):
@@ -163,8 +162,8 @@ def test_refill_chains_get_new_cluster_ids(toy):
                          clusters=dict(enabled=True, fraction=1.0, mean_size=4),
                          compaction=dict(enabled=True, rounds=1, iterations=30), **NO_EXTRAS)
     scene = build_scene(toy, params, np.random.default_rng(1))
-    refilled = scene.report["compaction"]["rounds"][0]["refilled"]
-    first_next = scene.report["particles"]["next_cluster"]
+    refilled = scene.report.compaction.rounds[0].refilled
+    first_next = scene.report.particles.next_cluster
     df = scene.particles                                   # ids in insertion order: the refill comes last
     first, refill = df.iloc[:len(df) - refilled], df.iloc[len(df) - refilled:]
     assert refilled > 0 and (refill["cluster"] > 0).any()
@@ -191,3 +190,21 @@ def test_settle_moves_bodies_toward_the_centre_without_overlap(toy):
     assert set(np.unique(canvas.ids)) == {0, a.id, b.id}
     # touching, not overlapping: the rods (mask ~17 voxels long) end up side by side along x
     assert gap >= 14
+
+
+def test_scene_report_round_trips_and_its_schema_is_committed(tmp_path, toy):
+    from pathlib import Path
+
+    from generator.scene.report import SceneReport, schema_json
+    from generator.scene.truth import REPORT, write_ground_truth
+
+    scene = build_scene(toy, small_params(compaction=dict(enabled=True, rounds=1)), np.random.default_rng(4))
+    write_ground_truth(scene, tmp_path)
+    back = SceneReport.read(tmp_path / REPORT)
+    assert back.particles.placed == scene.report.particles.placed
+    assert back.compaction is not None and len(back.compaction.rounds) == 1
+    assert back.n_objects == len(scene.particles)
+    plain = build_scene(toy, small_params(membranes=dict(n_vesicles=0, n_ellipsoids=0)), np.random.default_rng(4))
+    assert "compaction" not in plain.report.to_json() and "membrane_bound" not in plain.report.to_json()
+    committed = Path(__file__).resolve().parents[2] / "docs" / "scene_report.schema.json"
+    assert committed.read_text(encoding="utf-8") == schema_json(), "regenerate: python scripts/write_schemas.py"

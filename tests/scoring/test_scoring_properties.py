@@ -33,6 +33,8 @@ def test_exact_centres_with_true_classes_score_perfectly(truth):
     assert r["precision"] == r["recall"] == r["f1"] == 1.0
     assert r["AD"] == 0.0 and r["FP"] == 0 and r["FN"] == 0 and r["MH"] == 0
     assert all(v["f1"] == 1.0 for v in r["per_class"].values() if v["tp"] + v["fn"] > 0)
+    # F-beta averages over the classes present, so a perfect submission scores 1 whatever is absent
+    assert r["fbeta"]["score"] == 1.0
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
