@@ -29,6 +29,22 @@ from pathlib import Path
 from tomobench.errors import InputError
 
 
+def _refusals_as_input_errors(func):
+    """A :class:`~leaderboard.store.Refused` (e.g. a read-only store) ends the command like bad input: one
+    sentence, exit code 2, no traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def run(args) -> int:
+        from leaderboard.store import Refused
+
+        try:
+            return func(args)
+        except Refused as exc:
+            raise InputError(str(exc)) from None
+    return run
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("leaderboard", help="the Streamlit leaderboard and its organizer commands",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,53 +57,53 @@ def register(subparsers) -> None:
     s = sub.add_parser("serve", parents=[common], help="run the Streamlit app")
     s.add_argument("--port", type=int, default=8501)
     s.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
-    s.set_defaults(func=_serve)
+    s.set_defaults(func=_refusals_as_input_errors(_serve))
 
     t = sub.add_parser("team", help="create and list teams")
     tsub = t.add_subparsers(dest="team_action", metavar="add|list|token|revoke", required=True)
     ta = tsub.add_parser("add", parents=[common], help="create a team and print its token (once)")
     ta.add_argument("name")
-    ta.set_defaults(func=_team_add)
+    ta.set_defaults(func=_refusals_as_input_errors(_team_add))
     tl = tsub.add_parser("list", parents=[common], help="list teams")
-    tl.set_defaults(func=_team_list)
+    tl.set_defaults(func=_refusals_as_input_errors(_team_list))
     tt = tsub.add_parser("token", parents=[common], help="replace a team's token and print the new one")
     tt.add_argument("name")
-    tt.set_defaults(func=_team_token)
+    tt.set_defaults(func=_refusals_as_input_errors(_team_token))
     tr = tsub.add_parser("revoke", parents=[common], help="make a team's token invalid (its submissions stay)")
     tr.add_argument("name")
-    tr.set_defaults(func=_team_revoke)
+    tr.set_defaults(func=_refusals_as_input_errors(_team_revoke))
 
     o = sub.add_parser("organizer", help="the Organizer page's token")
     osub = o.add_subparsers(dest="organizer_action", metavar="token", required=True)
     ot = osub.add_parser("token", parents=[common], help="issue the organizer token (replaces any earlier one)")
-    ot.set_defaults(func=_organizer_token)
+    ot.set_defaults(func=_refusals_as_input_errors(_organizer_token))
 
     i = sub.add_parser("import", parents=[common], help="import the DVC pipeline's results table")
     i.add_argument("--results", help="results.parquet (default: leaderboard.results_path)")
-    i.set_defaults(func=_import)
+    i.set_defaults(func=_refusals_as_input_errors(_import))
 
     e = sub.add_parser("export", parents=[common], help="export the leaderboard as CSV or Parquet")
     e.add_argument("out", help="OUT.csv or OUT.parquet")
     e.add_argument("--phase", choices=["public", "final", "all"], default="all")
     e.add_argument("--dataset", help="dataset version (default: all)")
-    e.set_defaults(func=_export)
+    e.set_defaults(func=_refusals_as_input_errors(_export))
 
     r = sub.add_parser("rescore", parents=[common], help="score stored submissions again")
     r.add_argument("--id", type=int, nargs="*", help="only these submissions")
-    r.set_defaults(func=_rescore)
+    r.set_defaults(func=_refusals_as_input_errors(_rescore))
 
     ph = sub.add_parser("phase", parents=[common], help="show or set the phase (reveal = final)")
     ph.add_argument("to", nargs="?", choices=["show", "public", "final", "reveal"], default="show")
-    ph.set_defaults(func=_phase)
+    ph.set_defaults(func=_refusals_as_input_errors(_phase))
 
     b = sub.add_parser("blind", parents=[common], help="hide (on) or show (off) all scores")
     b.add_argument("state", choices=["on", "off"])
-    b.set_defaults(func=_blind)
+    b.set_defaults(func=_refusals_as_input_errors(_blind))
 
     d = sub.add_parser("demo", help="write a tiny synthetic dataset with scored baselines, to try the app")
     d.add_argument("--out", required=True)
     d.add_argument("--seed", type=int, default=0)
-    d.set_defaults(func=_demo)
+    d.set_defaults(func=_refusals_as_input_errors(_demo))
 
 
 def _params(args):

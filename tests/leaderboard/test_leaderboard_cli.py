@@ -42,3 +42,23 @@ def test_organizer_commands(params, params_file, picks_file, tmp_path, capsys):
 def test_import_without_results_is_a_clear_error(params_file, capsys):
     assert main(["leaderboard", "import", "--params", str(params_file), "--results", "/nonexistent.parquet"]) == 2
     assert "run the DVC pipeline first" in capsys.readouterr().err
+
+
+def test_organizer_token_revoke_and_a_read_only_store(params, params_file, tmp_path, capsys, monkeypatch):
+    p = ["--params", str(params_file)]
+    assert main(["leaderboard", "organizer", "token", *p]) == 0
+    organizer = capsys.readouterr().out.strip()
+    store = Store(params.data_dir)
+    assert organizer.startswith("tbo_") and store.is_organizer(organizer) and not store.is_organizer("tbo_x")
+    assert main(["leaderboard", "team", "add", "Team B", *p]) == 0
+    token = capsys.readouterr().out.strip()
+    assert main(["leaderboard", "team", "revoke", "Team B", *p]) == 0
+    assert store.team_for_token(token) is None
+    assert list(store.audit_log()["action"])[::-1] == ["organizer token", "team add", "team revoke"]
+    # a store that cannot be written: one sentence and exit code 2, not a traceback
+    from leaderboard import store as store_module
+
+    monkeypatch.setattr(store_module.Store, "_probe_disk", lambda self: (_ for _ in ()).throw(OSError(28, "full")))
+    assert main(["leaderboard", "blind", "on", *p]) == 2
+    err = capsys.readouterr().err
+    assert "read-only mode (the disk is full)" in err and "Traceback" not in err

@@ -157,3 +157,27 @@ def test_the_app_apologises_with_an_incident_id_in_the_log(app_factory, store, p
     incident = text.split("(incident ")[1][:8]
     assert len(records) == 1 and incident in records[0].getMessage() and records[0].exc_info[0] is ZeroDivisionError
     assert snapshot(store) == before
+
+
+def test_a_page_that_fails_shows_an_apology_not_a_traceback(app_factory, monkeypatch):
+    import leaderboard.page_leaderboard as page
+    from leaderboard.ui import LOG
+    from test_leaderboard_app import shown
+
+    def broken(params, store):
+        raise KeyError("a bug in the page")
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    LOG.addHandler(handler)
+    monkeypatch.setattr(page, "render", broken)
+    try:
+        at = app_factory()
+    finally:
+        LOG.removeHandler(handler)
+    assert not at.exception and len(at.error) == 1
+    text = shown(at.error[0])
+    assert "Sorry, something went wrong on our side while showing the Leaderboard page (incident " in text
+    assert "KeyError" not in text and "a bug in the page" not in text
+    assert text.split("(incident ")[1][:8] in records[0].getMessage()
