@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -97,7 +98,7 @@ def storage_fault(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and exc.errno in _FAULT_ERRNOS:
         return "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else \
             "the store's file system is read-only"
-    if isinstance(exc, sqlite3.OperationalError) or isinstance(exc, sqlite3.DatabaseError):
+    if isinstance(exc, sqlite3.DatabaseError):          # OperationalError included
         text = str(exc).lower()
         if "full" in text:
             return "the disk is full"
@@ -194,6 +195,8 @@ class Store:
             con.close()
 
     def _go_read_only(self, reason: str) -> None:
+        if not self.read_only:      # the server log tells the organizers (stderr of ``serve``)
+            logging.getLogger("tomobench.leaderboard").warning("store %s in read-only mode: %s", self.data_dir, reason)
         self.read_only = True
         self.read_only_reason = reason
 
