@@ -50,7 +50,8 @@ def _radius_voxels(truths: dict[str, GroundTruth], table: ClassTable | None, sco
 
 def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path) -> dict[str, pd.DataFrame]:
     """Assign picks to tomograms by their ``tomo`` column (CSV ``tomo``, STAR ``rlnTomoName``, copick
-    ``run_name``). A SHREC .txt file names no tomogram, so it can only be scored against one."""
+    ``run_name``). A SHREC .txt file names no tomogram, so it can only be scored against one.
+    """
     has_tomo = (picks["tomo"] != "").any()
     if not has_tomo:
         if len(names) == 1:
@@ -115,7 +116,8 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
 def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, fmt: str | None = None,
                     max_picks: int = DEFAULT_MAX_PICKS, voxel_size_a: float | None = None) -> pd.DataFrame:
     """Read a submission file as the scorer does: STAR class numbers through the truth's class table,
-    copick positions with the truth's voxel size (unless ``voxel_size_a`` is given)."""
+    copick positions with the truth's voxel size (unless ``voxel_size_a`` is given).
+    """
     any_truth = next(iter(truths.values()))
     label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
     return read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,

@@ -21,7 +21,8 @@ _CROSS = np.array([[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 
 class Matches:
     """Per pick: ``hit_id`` (1-based particle id, 0 = background), ``outside`` (was clamped: RO) and
     ``voxel`` (N, 3: the rounded, clamped x, y, z voxel the mask is read at; AD is measured from it,
-    as in the official scripts)."""
+    as in the official scripts).
+    """
 
     hit_id: np.ndarray
     outside: np.ndarray

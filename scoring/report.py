@@ -113,7 +113,8 @@ def _cumulative(per_class: dict, classes: ClassTable | None, absent: list[str]) 
 def _fbeta(tally: Tally, scored: list[str], options: ScoringOptions, radius_vox: dict[str, float],
            warnings: list[str]) -> dict:
     """CZII F-beta: per class from tp/fp/fn summed over tomograms, then the weighted mean over the
-    classes present in the truth (CZII averages over the classes of its solution)."""
+    classes present in the truth (CZII averages over the classes of its solution).
+    """
     per_class, weighted, weight_sum = {}, 0.0, 0.0
     for cls in scored:
         tp, fp, fn = (int(v) for v in tally.fbeta.get(cls, np.zeros(3, int)))

@@ -92,7 +92,8 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
 
 def _distance_counts(reference: np.ndarray, candidates: np.ndarray, radius: float) -> np.ndarray:
     """CZII counts: tp = reference particles with a candidate within ``radius`` (inclusive, voxels);
-    fp = candidates - tp; fn = references - tp. No reference: every candidate is a false positive."""
+    fp = candidates - tp; fn = references - tp. No reference: every candidate is a false positive.
+    """
     if len(reference) == 0 or len(candidates) == 0 or not np.isfinite(radius):
         tp = 0
     else:

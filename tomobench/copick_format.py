@@ -130,7 +130,7 @@ def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID
 
 
 def picks_file_name(picks: CopickPicksFile) -> str:
-    """copick's file name of a picks file: ``<user>_<session>_<object>.json``."""
+    """Copick's file name of a picks file: ``<user>_<session>_<object>.json``."""
     return f"{picks.user_id}_{picks.session_id}_{picks.pickable_object_name}.json"
 
 
@@ -148,7 +148,8 @@ def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float) ->
 def write_copick_picks(df: pd.DataFrame, overlay: str | Path, voxel_size_a: float, *,
                        user_id: str = USER_ID, session_id: str = TOOL_SESSION) -> list[Path]:
     """Write every (tomogram, class) group as ``<overlay>/ExperimentRuns/<run>/Picks/<user>_<session>_<object>.json``,
-    copick's layout, so that ``overlay`` serves as a copick overlay root."""
+    copick's layout, so that ``overlay`` serves as a copick overlay root.
+    """
     written = []
     for picks in picks_files(df, voxel_size_a, user_id=user_id, session_id=session_id):
         if not picks.run_name:

@@ -41,7 +41,7 @@ def _colour(index: int) -> list[int]:
 
 
 def pickable_objects(classes: ClassTable) -> list[dict]:
-    """copick ``PickableObject`` records for every class (radius in Å, label as in the class table)."""
+    """Copick ``PickableObject`` records for every class (radius in Å, label as in the class table)."""
     names = copick_names(classes.names)
     objects = []
     for i, row in enumerate(classes.table.itertuples(index=False)):

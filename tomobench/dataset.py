@@ -212,7 +212,8 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
 
 def write_preview(folder: Path, classes, path: Path) -> Path | None:
     """A PNG of slices of a training tomogram with its true particles drawn (the card shows it);
-    None when the folder has no reconstruction."""
+    None when the folder has no reconstruction.
+    """
     from tomobench.view import class_radii_vox, write_slices_png
 
     if not (folder / RECONSTRUCTION).is_file():

@@ -26,9 +26,16 @@ import yaml
 
 from tomobench.dataset import TOMO_RE, DatasetParams, package
 from tomobench.errors import InputError
-from tomobench.presets import (DEFAULT, find_params_file, load_preset, preset_names,
-                               set_params_args, set_scalar, validate_section)
 from tomobench.params import read_yaml
+from tomobench.presets import (
+    DEFAULT,
+    find_params_file,
+    load_preset,
+    preset_names,
+    set_params_args,
+    set_scalar,
+    validate_section,
+)
 
 GENERATOR_SECTIONS = ("dataset", "structures", "scene", "imaging")
 METRICS, PLOTS = "data/metrics.json", "data/plots/"   # the leaderboard stage's cache: false outputs (dvc.yaml)
@@ -115,7 +122,7 @@ def absolute_remote_url(url: str, config_dir: Path) -> str | None:
 
 def config_remotes(path: Path) -> dict[str, str]:
     """Remote name -> url as written in the DVC config file ``path`` (unresolved); {} without the file."""
-    from configobj import ConfigObj   # DVC's own config parser
+    from configobj import ConfigObj  # DVC's own config parser
 
     if not path.is_file():
         return {}

@@ -67,7 +67,8 @@ def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
 
 def relion_matrix(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
     """RELION's ``Euler_angles2matrix`` of ``(rot, tilt, psi)`` degrees: the reference-to-particle
-    rotation ``A`` acting on ``(x, y, z)``, shape ``(3, 3)`` or ``(N, 3, 3)``."""
+    rotation ``A`` acting on ``(x, y, z)``, shape ``(3, 3)`` or ``(N, 3, 3)``.
+    """
     angles = np.stack(np.broadcast_arrays(rot_deg, tilt_deg, psi_deg), axis=-1).astype(float)
     # scipy's intrinsic ZYZ gives Rz(rot) Ry(tilt) Rz(psi); RELION's matrix is its inverse (transpose).
     matrix = Rotation.from_euler(_ZYZ, angles.reshape(-1, 3), degrees=True).inv().as_matrix()
@@ -82,7 +83,7 @@ def matrix_to_relion(matrix: np.ndarray) -> np.ndarray:
 
 
 def zxz_to_relion(phi_deg, theta_deg, psi_deg) -> np.ndarray:
-    """tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``.
+    """Tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``.
 
     The same particle rotation: ``relion_matrix(*zxz_to_relion(a)) == euler_to_matrix(*a)``.
     """

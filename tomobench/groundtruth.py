@@ -101,7 +101,8 @@ def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundT
 
 def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
     """Tomogram name -> ground truth, from a truth folder or a split folder (one class table: the
-    nearest ``classes.csv``), or the dict itself when already loaded."""
+    nearest ``classes.csv``), or the dict itself when already loaded.
+    """
     if isinstance(truth, dict):
         return truth
     csv_path = find_classes_csv(truth)

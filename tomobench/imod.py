@@ -55,7 +55,8 @@ def write_tilt_stack(path: str | Path, projections: np.ndarray, pixel_size_a: fl
 def point_model_table(df: pd.DataFrame, class_order: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """Rows ``(object, contour, x, y, z)`` of a particle list and the class of each object (object ``i`` is
     ``classes[i - 1]``). ``class_order`` fixes the object numbers (e.g. the class table's order); classes of
-    the picks that are not in it follow, sorted."""
+    the picks that are not in it follow, sorted.
+    """
     order = list(class_order or [])
     order += sorted(set(df["class"]) - set(order))
     present = [c for c in order if (df["class"] == c).any()]

@@ -53,7 +53,8 @@ def validate(model: type[P], data: dict[str, Any] | None, *, source: str | Path 
 
 def describe_validation_error(exc: ValidationError, section: str = "") -> tuple[str, str]:
     """``("invalid parameters: key: what (got value); ...", first key)`` for ``exc``; the dotted
-    keys start with ``section`` when one is given."""
+    keys start with ``section`` when one is given.
+    """
     keys, problems = [], []
     for err in exc.errors():
         key = ".".join(str(p) for p in ((section,) if section else ()) + tuple(err["loc"]))

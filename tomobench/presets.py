@@ -58,7 +58,8 @@ INCLUDE = "include"
 
 def is_fragment(stem: str) -> bool:
     """``params/<section>_<preset>.yaml`` files hold one section of a preset (the part that owns the
-    section writes it); a preset pulls them in with ``include: [scene_crowded, ...]``."""
+    section writes it); a preset pulls them in with ``include: [scene_crowded, ...]``.
+    """
     return any(stem.startswith(section + "_") for section in SECTIONS)
 
 
@@ -71,7 +72,8 @@ def preset_names(params_file: str | Path) -> list[str]:
 
 def read_preset(path: Path) -> tuple[dict[str, Any], list[Path]]:
     """A preset's overrides (its ``include`` fragments merged in order, then its own keys) and the
-    fragment files, in merge order."""
+    fragment files, in merge order.
+    """
     doc = read_yaml(path)
     includes = doc.pop(INCLUDE, None) or []
     if not isinstance(includes, list):
@@ -156,7 +158,8 @@ def check_sections(doc: dict[str, Any], source: str | Path) -> None:
 
 def load_preset(name: str = DEFAULT, params_file: str | Path | None = None) -> tuple[dict[str, Any], list[Path]]:
     """The merged parameter document of preset ``name`` and the files it came from, in merge order
-    (base, the preset's included fragments, the preset)."""
+    (base, the preset's included fragments, the preset).
+    """
     base_path = find_params_file(params_file)
     override_path = preset_file(name, base_path)
     doc = read_yaml(base_path)

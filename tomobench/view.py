@@ -128,7 +128,7 @@ def class_radii_vox(classes, voxel_size_a: float) -> dict[str, float]:
 
 def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: float = 1.0,
                   class_order: list[str] | None = None) -> list[tuple]:
-    """napari layer data ``(data, kwargs, layer type)``: the image and, if given, the picks (``z, y, x``)."""
+    """Napari layer data ``(data, kwargs, layer type)``: the image and, if given, the picks (``z, y, x``)."""
     scale = (voxel_size_a or 1.0,) * 3
     layers = [(volume, {"name": "tomogram", "colormap": "gray", "scale": scale}, "image")]
     if picks is not None and len(picks):
