@@ -46,22 +46,28 @@ class ClassTable:
 
     @property
     def names(self) -> list[str]:
+        """Every class name, in table order."""
         return list(self.table["class_name"])
 
     @property
     def scored_names(self) -> list[str]:
+        """The names of the scored classes, in table order."""
         return list(self.table.loc[self.table["scored"], "class_name"])
 
     def row(self, name: str) -> pd.Series:
+        """The table row of class ``name`` (indexed by column name)."""
         return self.table.set_index("class_name").loc[name]
 
     def label_of(self, name: str) -> int:
+        """The integer label of class ``name`` (the class mask value and the STAR ``rlnClassNumber``)."""
         return int(self.row(name)["label"])
 
     def name_of_label(self) -> dict[int, str]:
+        """Integer label -> class name, for every class."""
         return dict(zip(self.table["label"].astype(int), self.table["class_name"]))
 
     def is_scored(self, name: str) -> bool:
+        """Whether class ``name`` counts in the scores."""
         return name in set(self.scored_names)
 
     def groups(self) -> dict[str, list[str]]:
@@ -74,6 +80,7 @@ class ClassTable:
 
     @classmethod
     def from_records(cls, records: list[dict]) -> "ClassTable":
+        """A validated table from one dict per class (keys: :data:`CLASS_COLUMNS`)."""
         return cls(_normalise(pd.DataFrame.from_records(records), None))
 
 

@@ -1,4 +1,4 @@
-"""copick picks files and projects.
+r"""copick picks files and projects.
 
 A copick picks file (``CopickPicksFile``) holds the points of **one** pickable
 object in **one** run: locations in Å (voxel ``i`` of the tomogram at
@@ -7,7 +7,7 @@ takes the object to the tomogram (tomobench's ``R``) and whose translation colum
 is a shift in Å *added* to the location: the particle centre is
 ``location + transformation_[:3, 3]``.
 
-copick object names may not contain ``_``, white space or ``<>:"/\\|?*``
+copick object names may not contain ``_``, white space or ``<>:"/\|?*``
 (``copick.escape.sanitize_name``); tomobench's class names often do. The mapping,
 used for every class: each run of such character becomes ``-`` and leading or
 trailing ``-`` are dropped (``pdb_1bxn`` -> ``pdb-1bxn``), copick's own rule. It must be one-to-one
@@ -39,12 +39,16 @@ TOOL_SESSION = "0"                  # copick: session "0" marks picks made by a 
 
 
 class CopickLocation(BaseModel):
+    """A point's location in Å (voxel ``i`` at ``i * voxel_size``), as copick's ``CopickLocation``."""
+
     x: float
     y: float
     z: float
 
 
 class CopickPoint(BaseModel):
+    """One picked point, as copick's ``CopickPoint``: location (Å), 4 x 4 ``transformation_``, score."""
+
     location: CopickLocation
     transformation_: Optional[list[list[float]]] = np.eye(4).tolist()
     instance_id: Optional[int] = 0
@@ -60,6 +64,8 @@ class CopickPoint(BaseModel):
 
 
 class CopickPicksFile(BaseModel):
+    """The points of one pickable object in one run, as copick's ``CopickPicksFile`` (one JSON file)."""
+
     pickable_object_name: str
     user_id: str
     session_id: str
@@ -147,8 +153,10 @@ def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float) ->
 
 def write_copick_picks(df: pd.DataFrame, overlay: str | Path, voxel_size_a: float, *,
                        user_id: str = USER_ID, session_id: str = TOOL_SESSION) -> list[Path]:
-    """Write every (tomogram, class) group as ``<overlay>/ExperimentRuns/<run>/Picks/<user>_<session>_<object>.json``,
-    copick's layout, so that ``overlay`` serves as a copick overlay root.
+    """Write every (tomogram, class) group as one copick picks file under ``overlay``.
+
+    The files are ``<overlay>/ExperimentRuns/<run>/Picks/<user>_<session>_<object>.json``, copick's
+    layout, so that ``overlay`` serves as a copick overlay root.
     """
     written = []
     for picks in picks_files(df, voxel_size_a, user_id=user_id, session_id=session_id):

@@ -44,6 +44,7 @@ class GroundTruth:
 
 
 def is_truth_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a tomogram's ground truth (its ``particle_locations.txt``)."""
     return (folder / PARTICLE_LOCATIONS).is_file()
 
 
@@ -100,8 +101,20 @@ def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundT
 
 
 def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
-    """Tomogram name -> ground truth, from a truth folder or a split folder (one class table: the
-    nearest ``classes.csv``), or the dict itself when already loaded.
+    """Tomogram name -> ground truth, from a truth folder or a split folder.
+
+    Every tomogram gets one class table, the nearest ``classes.csv``; a dict (already loaded) is
+    returned as it is.
+
+    Parameters
+    ----------
+    truth : str, Path or dict of str to GroundTruth
+        A tomogram's ground-truth folder, a split folder holding several, or the truths themselves.
+
+    Returns
+    -------
+    dict of str to GroundTruth
+        Tomogram name (the folder name) -> its checked ground truth.
     """
     if isinstance(truth, dict):
         return truth

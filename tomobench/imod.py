@@ -53,9 +53,23 @@ def write_tilt_stack(path: str | Path, projections: np.ndarray, pixel_size_a: fl
 
 
 def point_model_table(df: pd.DataFrame, class_order: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """Rows ``(object, contour, x, y, z)`` of a particle list and the class of each object (object ``i`` is
-    ``classes[i - 1]``). ``class_order`` fixes the object numbers (e.g. the class table's order); classes of
-    the picks that are not in it follow, sorted.
+    """Rows ``(object, contour, x, y, z)`` of a particle list and the class of each object.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows), ``x y z`` in voxels.
+    class_order : list of str, optional
+        Fixes the object numbers (e.g. the class table's order); classes of the picks that are not
+        in it follow, sorted. Classes without a pick get no object.
+
+    Returns
+    -------
+    rows : numpy.ndarray
+        (N, 5) float ``(object, contour, x, y, z)``, sorted by object (stable); contour is 1,
+        ``x y z`` in voxels.
+    classes : list of str
+        The class of each object: object ``i`` is ``classes[i - 1]``.
     """
     order = list(class_order or [])
     order += sorted(set(df["class"]) - set(order))

@@ -41,6 +41,7 @@ EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"
 
 
 def empty_particles() -> pd.DataFrame:
+    """A particle list with no rows (the columns :data:`PICK_COLUMNS`, typed as in a full one)."""
     return make_particles([], np.zeros((0, 3)))
 
 
@@ -187,7 +188,7 @@ def _read_csv(path: Path, text: str, max_picks: int) -> pd.DataFrame:
             continue
         if len(fields) != len(header):
             raise InputError(f"expected {len(header)} fields as in the header, found {len(fields)}", path, lineno)
-        get = lambda name: fields[col[name]].strip()  # noqa: E731
+        get = lambda name, fields=fields: fields[col[name]].strip()  # noqa: E731
         if not get("class"):
             raise InputError("the class is empty", path, lineno)
         classes.append(get("class"))

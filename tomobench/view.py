@@ -33,8 +33,8 @@ def busiest_slice(coords: np.ndarray, n: int, slab_vox: float) -> int:
     return int(best[np.argmin(np.abs(best - n // 2))])
 
 
-def class_colours(classes: list[str]) -> dict[str, tuple[float, float, float, float]]:
-    """A fixed colour per class (matplotlib's tab10/tab20 in the order given)."""
+def class_colours(classes: list[str]) -> dict[str, tuple[float, ...]]:
+    """A fixed RGBA colour (4 floats in [0, 1]) per class (matplotlib's tab10/tab20 in the order given)."""
     from matplotlib import colormaps
 
     cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
@@ -134,10 +134,11 @@ def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: 
     if picks is not None and len(picks):
         order = list(class_order or []) + sorted(set(picks["class"]) - set(class_order or []))
         colours = class_colours([c for c in order if (picks["class"] == c).any()])
-        layers.append((picks[["z", "y", "x"]].to_numpy(float),
-                       {"name": "picks", "scale": scale, "size": 10, "border_color": [colours[c] for c in picks["class"]],
-                        "face_color": "transparent", "features": {"class": picks["class"].tolist()},
-                        "out_of_slice_display": True}, "points"))
+        points: dict[str, object] = {"name": "picks", "scale": scale, "size": 10,
+                                     "border_color": [colours[c] for c in picks["class"]],
+                                     "face_color": "transparent", "features": {"class": picks["class"].tolist()},
+                                     "out_of_slice_display": True}
+        layers.append((picks[["z", "y", "x"]].to_numpy(float), points, "points"))
     return layers
 
 
