@@ -120,7 +120,7 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
     # AD from the rounded, clamped voxel (the one the mask is read at), as the official scripts do
     tally.distances = [float(np.linalg.norm(matches.voxel[i] - truth_xyz[pid - 1])) for pid, i in first_hit.items()]
 
-    for pid in np.flatnonzero(is_scored) + 1:
+    for pid in (np.flatnonzero(is_scored) + 1).tolist():
         predicted = pick_class[first_hit[pid]] if pid in first_hit else BACKGROUND
         tally.confusion[(truth_class[pid - 1], predicted)] += 1
 

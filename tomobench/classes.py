@@ -56,7 +56,8 @@ class ClassTable:
 
     def row(self, name: str) -> pd.Series:
         """The table row of class ``name`` (indexed by column name)."""
-        return self.table.set_index("class_name").loc[name]
+        # class names are unique (checked in _normalise), so .loc of one name is one row, a Series
+        return self.table.set_index("class_name").loc[name]  # type: ignore[return-value]
 
     def label_of(self, name: str) -> int:
         """The integer label of class ``name`` (the class mask value and the STAR ``rlnClassNumber``)."""

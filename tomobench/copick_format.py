@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,7 @@ def resolve_class_names(classes: pd.Series, class_names: list[str]) -> pd.Series
 
 # --------------------------------------------------------------------------- picks files
 
-def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID,
+def picks_files(df: pd.DataFrame, voxel_size_a: float | None, *, user_id: str = USER_ID,
                 session_id: str = TOOL_SESSION) -> list[CopickPicksFile]:
     """One :class:`CopickPicksFile` per (tomogram, class) of a particle list, classes under their copick names."""
     if not voxel_size_a or voxel_size_a <= 0:
@@ -121,6 +121,7 @@ def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID
         angles = group[["phi", "theta", "psi"]].to_numpy(float)
         oriented = bool(np.isfinite(angles).all())
         points = []
+        row: Any  # an itertuples row: pandas-stubs type its fields as any Scalar; these are floats
         for i, row in enumerate(group.itertuples(index=False)):
             matrix = np.eye(4)
             if oriented:
@@ -129,7 +130,7 @@ def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID
             points.append(CopickPoint(location=CopickLocation(**{c: float(getattr(row, c)) * voxel_size_a
                                                                   for c in "xyz"}),
                                       transformation_=matrix.tolist(), score=score))
-        files.append(CopickPicksFile(pickable_object_name=names[name], user_id=user_id, session_id=session_id,
+        files.append(CopickPicksFile(pickable_object_name=names[str(name)], user_id=user_id, session_id=session_id,
                                      run_name=tomo or None, voxel_spacing=voxel_size_a, points=points,
                                      trust_orientation=oriented))
     return files
@@ -140,7 +141,7 @@ def picks_file_name(picks: CopickPicksFile) -> str:
     return f"{picks.user_id}_{picks.session_id}_{picks.pickable_object_name}.json"
 
 
-def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float) -> Path:
+def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float | None) -> Path:
     """Write the picks of one class in one tomogram as one copick picks file (``.json``)."""
     files = picks_files(df, voxel_size_a)
     if len(files) != 1:

@@ -233,7 +233,9 @@ def write_preview(folder: Path, classes, path: Path) -> Path | None:
 def dataset_card(params: DatasetParams, summary: PackageSummary, parameters: dict[str, Any]) -> str:
     """The dataset card (Markdown). No dates or host names: same inputs, same bytes."""
     counts = summary.counts
-    train_rows = "\n".join(f"| {r.class_name} | {r.size_group or '-'} | {r.train} |" for r in counts.itertuples())
+    # itertuples fields are typed as any pandas Scalar (bytes included); these are str and int
+    train_rows = "\n".join(f"| {r.class_name} | {r.size_group or '-'} | {r.train} |"  # type: ignore[str-bytes-safe]
+                           for r in counts.itertuples())
     n_test_particles = int(counts["test"].sum())
     files = "\n".join(f"| `{rel}` | `{h}` |" for rel, h in summary.checksums.items()
                       if rel.count("/") <= 2 or rel.endswith("reconstruction.mrc"))

@@ -123,13 +123,14 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
         raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8", path, line) from None
     if not text.strip():
         raise InputError("the file is empty; a submission needs at least one pick", path)
-    reader = {"shrec": _read_shrec, "csv": _read_csv, "star": _read_star, "copick": _read_copick}[fmt]
     if fmt == "star":
-        df = reader(path, label_to_class, voxel_size_a, tomo_shape_xyz, max_picks)
+        df = _read_star(path, label_to_class, voxel_size_a, tomo_shape_xyz, max_picks)
     elif fmt == "copick":
-        df = reader(path, text, voxel_size_a, max_picks)
+        df = _read_copick(path, text, voxel_size_a, max_picks)
+    elif fmt == "csv":
+        df = _read_csv(path, text, max_picks)
     else:
-        df = reader(path, text, max_picks)
+        df = _read_shrec(path, text, max_picks)
     if len(df) == 0:
         raise InputError("the file holds no picks", path)
     if label_to_class:
@@ -261,7 +262,7 @@ def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, 
     return path
 
 
-def _fmt(value: float) -> str:
+def _fmt(value) -> str:  # a number of an itertuples row: pandas-stubs type those as any Scalar, so no annotation
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
 
 

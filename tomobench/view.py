@@ -118,7 +118,7 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
     return path
 
 
-def class_radii_vox(classes, voxel_size_a: float) -> dict[str, float]:
+def class_radii_vox(classes, voxel_size_a: float | None) -> dict[str, float]:
     """Circle radius per class in voxels: the class table's ``radius_nm`` at ``voxel_size_a`` Å per voxel."""
     if classes is None or not voxel_size_a or voxel_size_a <= 0:
         return {}
@@ -130,7 +130,7 @@ def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: 
                   class_order: list[str] | None = None) -> list[tuple]:
     """Napari layer data ``(data, kwargs, layer type)``: the image and, if given, the picks (``z, y, x``)."""
     scale = (voxel_size_a or 1.0,) * 3
-    layers = [(volume, {"name": "tomogram", "colormap": "gray", "scale": scale}, "image")]
+    layers: list[tuple] = [(volume, {"name": "tomogram", "colormap": "gray", "scale": scale}, "image")]
     if picks is not None and len(picks):
         order = list(class_order or []) + sorted(set(picks["class"]) - set(class_order or []))
         colours = class_colours([c for c in order if (picks["class"] == c).any()])
