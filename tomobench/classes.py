@@ -28,7 +28,18 @@ BACKGROUND = "background"
 
 
 def size_group(mass_kda: float) -> str:
-    """SHREC 2020 size group of a complex: small < 200 kDa <= medium <= 600 kDa < large."""
+    """SHREC 2020 size group of a complex: small < 200 kDa <= medium <= 600 kDa < large.
+
+    Parameters
+    ----------
+    mass_kda : float
+        The complex's mass in kDa.
+
+    Returns
+    -------
+    str
+        ``small``, ``medium`` or ``large``; ``""`` when the mass is not finite.
+    """
     if not np.isfinite(mass_kda):
         return ""
     if mass_kda < 200:

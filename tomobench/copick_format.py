@@ -112,7 +112,23 @@ def resolve_class_names(classes: pd.Series, class_names: list[str]) -> pd.Series
 
 def picks_files(df: pd.DataFrame, voxel_size_a: float | None, *, user_id: str = USER_ID,
                 session_id: str = TOOL_SESSION) -> list[CopickPicksFile]:
-    """One :class:`CopickPicksFile` per (tomogram, class) of a particle list, classes under their copick names."""
+    """One :class:`CopickPicksFile` per (tomogram, class) of a particle list, classes under their copick names.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        N rows with the columns :data:`tomobench.particles.PICK_COLUMNS` (voxels, ZXZ degrees).
+    voxel_size_a : float or None
+        The tomogram's voxel size in Å per voxel (locations are written in Å); ValueError without it.
+    user_id, session_id : str
+        copick's user and session of the picks.
+
+    Returns
+    -------
+    list of CopickPicksFile
+        Sorted by (tomogram, class); points keep the row order, with rotations when every pick of
+        the group has angles (``trust_orientation``).
+    """
     if not voxel_size_a or voxel_size_a <= 0:
         raise ValueError("copick picks are in Å: pass voxel_size_a")
     names = copick_names(sorted(set(df["class"])))
@@ -189,7 +205,23 @@ def _points_frame(picks: CopickPicksFile, voxel_size_a: float, path: Path, index
 
 
 def read_picks_json(path: Path, text: str, voxel_size_a: float | None) -> pd.DataFrame:
-    """Points of a copick picks file (or a JSON list of them) as ``class x y z phi theta psi score tomo``."""
+    """Points of a copick picks file (or a JSON list of them) as ``class x y z phi theta psi score tomo``.
+
+    Parameters
+    ----------
+    path : Path
+        The file, named in errors.
+    text : str
+        Its content.
+    voxel_size_a : float or None
+        The tomogram's voxel size in Å per voxel (locations in Å are divided by it); InputError without it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: centre x, y, z in voxels, ZXZ angles in degrees (NaN unless the orientation
+        is trusted), score, ``tomo`` = the run name.
+    """
     if not voxel_size_a or voxel_size_a <= 0:
         raise InputError("copick picks are in Å; the voxel size is needed (it is read from the truth's "
                          "MRC header, or pass --voxel-size)", path)

@@ -71,7 +71,27 @@ def find_classes_csv(folder: str | Path, levels: int = 3) -> Path | None:
 
 
 def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundTruth:
-    """Read and check one tomogram's ground truth (particle list against occupancy map)."""
+    """Read and check one tomogram's ground truth (particle list against occupancy map).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The ground-truth folder (``particle_locations.txt``, ``occupancy_mask.mrc``).
+    classes : ClassTable, optional
+        The class table; the nearest ``classes.csv`` when None (None if there is none).
+
+    Returns
+    -------
+    GroundTruth
+        Particles (x, y, z in voxels, ZXZ degrees or NaN), occupancy (Z, Y, X) ids in the stored dtype,
+        voxel size in Å.
+
+    Raises
+    ------
+    InputError
+        When the mask is missing, its ids are not integers or exceed the list, or a particle lies
+        outside it.
+    """
     folder = Path(folder)
     particles = read_particles(folder / PARTICLE_LOCATIONS, "shrec")
     mask_path = folder / OCCUPANCY_MASK
