@@ -24,7 +24,22 @@ PREVIEW_PNG = "preview.png"
 
 
 def busiest_slice(coords: np.ndarray, n: int, slab_vox: float) -> int:
-    """The index in ``0..n-1`` with the most coordinates within ``slab_vox`` (ties: nearest ``n // 2``)."""
+    """The index in ``0..n-1`` with the most coordinates within ``slab_vox`` (ties: nearest ``n // 2``).
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        (N,) coordinates along one axis, in voxels.
+    n : int
+        The number of slices along that axis.
+    slab_vox : float
+        Half-thickness in voxels of the slab counted around each slice (inclusive).
+
+    Returns
+    -------
+    int
+        The slice index; ``n // 2`` when there are no coordinates.
+    """
     index = np.arange(n)
     if len(coords) == 0:
         return n // 2
@@ -74,11 +89,33 @@ def _draw_panel(ax, image: np.ndarray, near: pd.DataFrame, uv: tuple[str, str], 
 def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str | Path, *, title: str = "",
                      class_order: list[str] | None = None, slab_vox: float = DEFAULT_SLAB_VOX,
                      radius_vox: float | dict[str, float] = 5.0, dpi: int = 80) -> Path:
-    """Write a PNG of an xy and an xz slice of ``volume`` (``[z, y, x]``) with ``picks`` drawn.
+    """Write a PNG of an xy and an xz slice of ``volume`` with ``picks`` drawn.
 
-    ``picks``: a particle list (voxels of this tomogram) or None; ``radius_vox``: the circles'
-    radius in voxels, one for all or per class. Returns ``path``.
-    Same inputs give the same bytes.
+    The slices are the busiest ones (:func:`busiest_slice`). Same inputs give the same bytes.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        (Z, Y, X) the tomogram (any real dtype; a memory map is fine).
+    picks : pandas.DataFrame or None
+        A particle list (``class x y z``, voxels of this tomogram) or None.
+    path : str or Path
+        The PNG to write; its folder is created.
+    title : str
+        The figure title.
+    class_order : list of str, optional
+        The order of the colours and of the legend; other classes follow, sorted.
+    slab_vox : float
+        Picks within this many voxels of a slice are drawn on it.
+    radius_vox : float or dict of str to float
+        The circles' radius in voxels, one for all or per class (others get the default of 5).
+    dpi : int
+        Resolution of the PNG in dots per inch.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     import matplotlib
     matplotlib.use("Agg")
