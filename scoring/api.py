@@ -32,7 +32,7 @@ def scored_classes(truths: dict[str, GroundTruth]) -> tuple[list[str], list[str]
     valid : list of str
         Every class name a pick may carry.
     table : ClassTable or None
-        The first truth's class table; None when no truth has one.
+        The first class table among the truths; None when no truth has one.
     """
     table = next((t.classes for t in truths.values() if t.classes is not None), None)
     if table is not None:

@@ -27,7 +27,7 @@ def fbeta_score(precision: float, recall: float, beta: float) -> float:
     precision, recall : float
         In [0, 1].
     beta : float
-        Dimensionless, > 0 (CZII uses 4).
+        Dimensionless, > 0 (CZII uses 4, the default of ``scoring.fbeta_beta``).
 
     Returns
     -------
