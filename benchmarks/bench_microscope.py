@@ -86,7 +86,7 @@ def main() -> None:
           f"{total:.1f} s")
     for stage, sec in res.timings_s.items():
         print(f"  {stage:<15s}{sec:8.1f} s")
-    print(f"  peak RSS after it {peak_rss_gib():.2f} GiB; measured SNR {res.acquisition['snr_measured']:.4f}")
+    print(f"  peak RSS after it {peak_rss_gib():.2f} GiB; measured SNR {res.acquisition.snr_measured:.4f}")
     cc = np.corrcoef(res.reconstruction[::2, ::2, ::2].ravel(), vol[::2, ::2, ::2].ravel())[0, 1]
     cc4 = np.corrcoef(bin_volume(res.reconstruction, 4).ravel(), bin_volume(vol, 4).ravel())[0, 1]
     print(f"  correlation reconstruction vs phantom: {cc:.3f} per voxel, {cc4:.3f} after 4x binning")

@@ -82,8 +82,8 @@ def detect(preset: str, settings: dict) -> None:
         t = time.perf_counter()
         r = image_sample(scene.grandmodel, scene.voxel_size_a, p, np.random.default_rng(1))
         a = r.acquisition
-        print(f"== {name}: imaging {time.perf_counter() - t:.1f} s, SNR {a['snr_measured']:.4g}, dose "
-              f"{a['dose_total_e_per_a2']:.4g}, equivalent dose {a['equivalent_dose_total_e_per_a2']:.4g} e/Å²")
+        print(f"== {name}: imaging {time.perf_counter() - t:.1f} s, SNR {a.snr_measured:.4g}, dose "
+              f"{a.dose_total_e_per_a2:.4g}, equivalent dose {a.equivalent_dose_total_e_per_a2:.4g} e/Å²")
         z = oracle_z(scene, r.reconstruction, r.noise_free_reconstruction, np.random.default_rng(0))
         for cls in sorted(z, key=lambda c: -(mass.get(c) or 0)):
             v = np.array(z[cls])
@@ -133,7 +133,7 @@ def picture(out: str) -> None:
         img = r.reconstruction[r.reconstruction.shape[0] // 2]
         lo, hi = np.percentile(img, [1, 99])
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, origin="lower")
-        snr = r.acquisition["snr_measured"]
+        snr = r.acquisition.snr_measured
         ax.set_title(f"{name}\nSNR {snr:.3g}" if snr else name, fontsize=9)
         ax.axis("off")
     fig.tight_layout(rect=(0, 0, 1, 0.95))

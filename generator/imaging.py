@@ -14,14 +14,12 @@ z offset to add to ground-truth coordinates.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -42,6 +40,7 @@ from generator.microscope.params import (AcquisitionParams, DetectorParams, Opti
 from generator.microscope.projector import view_matrix, volume_rows
 from generator.reconstruction.params import ReconstructionParams
 from generator.reconstruction.wbp import contrast_images, reconstruct
+from tomobench.acquisition import ACQUISITION_JSON, AcquisitionRecord
 from tomobench.errors import InputError
 from tomobench.params import Params
 from tomobench.imod import write_tilt_stack
@@ -72,7 +71,7 @@ class ImagingResult:
     projections: np.ndarray  # [n_tilts, y, x] in the detector frame (see tilt_axis_deg), ascending nominal angle
     tilt_angles_deg: np.ndarray  # nominal (recorded) angles
     reconstruction: np.ndarray  # [z, y, x]
-    acquisition: dict[str, Any]
+    acquisition: AcquisitionRecord
     voxel_size_a: float
     noise_free_reconstruction: np.ndarray | None = None
     noise_free_projections: np.ndarray | None = None
@@ -267,33 +266,33 @@ def _damage(clean: np.ndarray, series, voxel_size_a: float, det, dose_set: float
 
 
 def _acquisition_record(params: ImagingParams, series, det_yx, voxel_size_a: float, rec_shape, nz: int,
-                        noise: dict) -> dict[str, Any]:
+                        noise: dict) -> AcquisitionRecord:
     """The acquisition.json content: the optics, geometry and what the noise really is (docs/microscope.md)."""
     acq, opt, prj, det, rec = (params.acquisition, params.optics, params.projection, params.detector,
                                params.reconstruction)
     mode = det.noise_mode
-    return {
-        "voltage_kv": opt.voltage_kv, "cs_mm": opt.cs_mm, "amplitude_contrast": opt.amplitude_contrast,
-        "defocus_um": opt.defocus_um, "astigmatism_um": opt.astigmatism_um,
-        "astigmatism_angle_deg": opt.astigmatism_angle_deg, "ctf_decay_nyquist": opt.ctf_decay_nyquist,
-        "tilt_angles_deg": [float(a) for a in series.nominal_deg], "tilt_axis_deg": float(acq.tilt_axis_deg),
-        "reconstruction_tilt_axis_deg": 0.0, "projection_shape_yx": list(det_yx),
-        "tilt_scheme": acq.scheme, "voxel_size_a": float(voxel_size_a),
-        "noise_mode": mode,
-        "snr_definition": SNR_DEFINITION,
-        "snr": _finite(noise["snr_measured"]), "snr_measured": _finite(noise["snr_measured"]),
-        "snr_measured_per_view": [_finite(v) for v in noise["per_view"]],
-        "snr_nominal": det.snr if mode in ("snr", "shrec2020") else None,
-        "dose_total_e_per_a2": noise["dose_total"],
-        "equivalent_dose_total_e_per_a2": _finite(noise["equivalent_dose"]) if mode != "none" else None,
-        "damage_model": det.damage_model, "structural_noise_rel": det.structural_noise_rel,
-        "phase_plate": opt.phase_plate, "phase_shift_deg": opt.phase_shift_deg if opt.phase_plate else 0.0,
-        "projection_mode": prj.mode, "detector": det.detector, "reconstruction_method": rec.method,
-        "reconstruction_contrast": rec.contrast,
-        "ctf_correction": rec.ctf_correction, "reconstruction_shape_zyx": list(rec_shape),
-        "reconstruction_z_offset_vox": rec_shape[0] // 2 - nz // 2,
-        "projection_units": "electrons per pixel" if mode == "dose" else "relative intensity",
-    }
+    return AcquisitionRecord(
+        voltage_kv=opt.voltage_kv, cs_mm=opt.cs_mm, amplitude_contrast=opt.amplitude_contrast,
+        defocus_um=opt.defocus_um, astigmatism_um=opt.astigmatism_um,
+        astigmatism_angle_deg=opt.astigmatism_angle_deg, ctf_decay_nyquist=opt.ctf_decay_nyquist,
+        tilt_angles_deg=[float(a) for a in series.nominal_deg], tilt_axis_deg=float(acq.tilt_axis_deg),
+        reconstruction_tilt_axis_deg=0.0, projection_shape_yx=list(det_yx),
+        tilt_scheme=acq.scheme, voxel_size_a=float(voxel_size_a),
+        noise_mode=mode,
+        snr_definition=SNR_DEFINITION,
+        snr=_finite(noise["snr_measured"]), snr_measured=_finite(noise["snr_measured"]),
+        snr_measured_per_view=[_finite(v) for v in noise["per_view"]],
+        snr_nominal=det.snr if mode in ("snr", "shrec2020") else None,
+        dose_total_e_per_a2=noise["dose_total"],
+        equivalent_dose_total_e_per_a2=_finite(noise["equivalent_dose"]) if mode != "none" else None,
+        damage_model=det.damage_model, structural_noise_rel=det.structural_noise_rel,
+        phase_plate=opt.phase_plate, phase_shift_deg=opt.phase_shift_deg if opt.phase_plate else 0.0,
+        projection_mode=prj.mode, detector=det.detector, reconstruction_method=rec.method,
+        reconstruction_contrast=rec.contrast,
+        ctf_correction=rec.ctf_correction, reconstruction_shape_zyx=list(rec_shape),
+        reconstruction_z_offset_vox=rec_shape[0] // 2 - nz // 2,
+        projection_units="electrons per pixel" if mode == "dose" else "relative intensity",
+    )
 
 
 def _finite(x: float) -> float | None:
@@ -324,7 +323,7 @@ def write_imaging(result: ImagingResult, out_dir: str | Path) -> None:
     write_volume(out / "reconstruction.mrc", result.reconstruction, result.voxel_size_a)
     if result.noise_free_reconstruction is not None:
         write_volume(out / "noise_free_reconstruction.mrc", result.noise_free_reconstruction, result.voxel_size_a)
-    (out / "acquisition.json").write_text(json.dumps(result.acquisition, indent=2) + "\n", encoding="utf-8")
+    result.acquisition.write(out / ACQUISITION_JSON)
     _picture(result, out / "imaging.png")
 
 

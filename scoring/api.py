@@ -17,7 +17,23 @@ from tomobench.particles import DEFAULT_MAX_PICKS, check_classes, read_particles
 
 
 def scored_classes(truths: dict[str, GroundTruth]) -> tuple[list[str], list[str], ClassTable | None]:
-    """(scored class names, all valid class names, class table) for a set of truths."""
+    """The scored class names, all valid class names and the class table of a set of truths.
+
+    Parameters
+    ----------
+    truths : dict of str to GroundTruth
+        Tomogram name -> ground truth.
+
+    Returns
+    -------
+    scored : list of str
+        The class names that count in the scores (the class table's scored classes, else every
+        class of the particle lists except the non-particle kinds).
+    valid : list of str
+        Every class name a pick may carry.
+    table : ClassTable or None
+        The first class table among the truths; None when no truth has one.
+    """
     table = next((t.classes for t in truths.values() if t.classes is not None), None)
     if table is not None:
         return table.scored_names, table.names, table
@@ -49,8 +65,31 @@ def _radius_voxels(truths: dict[str, GroundTruth], table: ClassTable | None, sco
 
 
 def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path) -> dict[str, pd.DataFrame]:
-    """Assign picks to tomograms by their ``tomo`` column (CSV ``tomo``, STAR ``rlnTomoName``, copick
-    ``run_name``). A SHREC .txt file names no tomogram, so it can only be scored against one."""
+    """Assign picks to tomograms by their ``tomo`` column.
+
+    The column comes from CSV ``tomo``, STAR ``rlnTomoName`` or copick ``run_name``. A SHREC .txt
+    file names no tomogram, so it can only be scored against one.
+
+    Parameters
+    ----------
+    picks : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows), in submission order.
+    names : list of str
+        The tomogram names of the truth.
+    source : str or Path
+        The submission, named in error messages.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Tomogram name -> its picks (possibly empty), for every name of ``names``.
+
+    Raises
+    ------
+    InputError
+        When the picks name no tomogram but the truth holds several, when only some picks name one,
+        or when a pick names a tomogram the truth does not hold.
+    """
     has_tomo = (picks["tomo"] != "").any()
     if not has_tomo:
         if len(names) == 1:
@@ -75,7 +114,20 @@ def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path)
 
 
 def check_class_weights(weights: dict[str, float], scored: list[str]) -> None:
-    """Refuse ``scoring.class_weights`` that name a class the truth does not score."""
+    """Refuse ``scoring.class_weights`` that name a class the truth does not score.
+
+    Parameters
+    ----------
+    weights : dict of str to float
+        Class name -> F-beta weight (dimensionless).
+    scored : list of str
+        The scored class names of the truth.
+
+    Raises
+    ------
+    InputError
+        When ``weights`` names a class that is not in ``scored``.
+    """
     unknown = sorted(set(weights) - set(scored))
     if unknown:
         raise InputError(f"scoring.class_weights names {', '.join(map(repr, unknown))}, not a scored class; "
@@ -86,8 +138,29 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
                     source: str | Path = "<submission>") -> dict:
     """Score an in-memory particle list (:mod:`tomobench.particles`) against ``truth``.
 
-    ``truth``: a ground-truth folder, a split folder, or a dict of :class:`GroundTruth`.
-    Counts are summed over tomograms before ratios are taken. Returns the JSON report.
+    Counts are summed over tomograms before ratios are taken (SHREC).
+
+    Parameters
+    ----------
+    picks : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows): ``x y z`` in voxels of the
+        truth (0-based), ``class`` a valid class name, ``tomo`` the tomogram name (``""`` for one).
+    truth : str, Path or dict of str to GroundTruth
+        A ground-truth folder, a split folder, or the truths already loaded (tomogram name -> truth).
+    options : ScoringOptions, optional
+        Dilation, F-beta beta, radius multiplier and class weights; the defaults when None.
+    source : str or Path
+        The submission, named in error messages.
+
+    Returns
+    -------
+    dict
+        The JSON report (:class:`scoring.report_model.ScoreReport`, dumped by alias).
+
+    Raises
+    ------
+    InputError
+        When a pick names an unknown class or tomogram, or a class weight names an unscored class.
     """
     options = options or ScoringOptions()
     truths = load_truths(truth)
@@ -114,8 +187,29 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
 
 def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, fmt: str | None = None,
                     max_picks: int = DEFAULT_MAX_PICKS, voxel_size_a: float | None = None) -> pd.DataFrame:
-    """Read a submission file as the scorer does: STAR class numbers through the truth's class table,
-    copick positions with the truth's voxel size (unless ``voxel_size_a`` is given)."""
+    """Read a submission file as the scorer does.
+
+    STAR class numbers map through the truth's class table; copick positions (Å) are converted with
+    the truth's voxel size unless ``voxel_size_a`` is given.
+
+    Parameters
+    ----------
+    submission : str or Path
+        The particle-list file (SHREC .txt, CSV, STAR or copick JSON).
+    truths : dict of str to GroundTruth
+        Tomogram name -> ground truth; the first gives the class table, voxel size and volume shape.
+    fmt : str, optional
+        Force a format of :data:`tomobench.particles.FORMATS`; detected from the file when None.
+    max_picks : int
+        Refuse files with more picks than this.
+    voxel_size_a : float, optional
+        Voxel size in Å per voxel for Å coordinates; the truth's when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The particle list (:data:`tomobench.particles.PICK_COLUMNS`), positions in voxels.
+    """
     any_truth = next(iter(truths.values()))
     label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
     return read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
@@ -125,7 +219,28 @@ def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, f
 
 def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,
                voxel_size_a: float | None = None, options: ScoringOptions | None = None) -> dict:
-    """Read a submission file in any format of docs/conventions.md and score it against ``truth``."""
+    """Read a submission file in any format of docs/conventions.md and score it against ``truth``.
+
+    Parameters
+    ----------
+    submission : str or Path
+        The particle-list file (SHREC .txt, CSV, STAR or copick JSON).
+    truth : str, Path or dict of str to GroundTruth
+        A ground-truth folder, a split folder, or the truths already loaded.
+    fmt : str, optional
+        Force a format of :data:`tomobench.particles.FORMATS`; detected from the file when None.
+    max_picks : int, optional
+        Refuse files with more picks than this; ``options.max_picks`` when None.
+    voxel_size_a : float, optional
+        Voxel size in Å per voxel for Å coordinates; the truth's when None.
+    options : ScoringOptions, optional
+        The scoring options; the defaults when None.
+
+    Returns
+    -------
+    dict
+        The JSON report (:class:`scoring.report_model.ScoreReport`, dumped by alias).
+    """
     options = options or ScoringOptions()
     truths = load_truths(truth)
     picks = read_submission(submission, truths, fmt=fmt, max_picks=max_picks or options.max_picks,

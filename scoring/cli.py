@@ -15,6 +15,7 @@ from tomobench.particles import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``score`` subcommand to the ``tomobench`` command line."""
     parser = subparsers.add_parser(
         "score", help="score a particle list against ground truth (SHREC metrics)",
         description="Score a submission against one tomogram's ground-truth folder or a split folder. "
@@ -49,6 +50,7 @@ def options_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the submission named in ``args`` (or print the report schema); the exit status, 0 on success."""
     from scoring.api import score_file
     from scoring.report import format_report
     from scoring.report_model import ScoreReport, report_schema_json

@@ -19,9 +19,18 @@ _CROSS = np.array([[0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 
 
 @dataclass(frozen=True)
 class Matches:
-    """Per pick: ``hit_id`` (1-based particle id, 0 = background), ``outside`` (was clamped: RO) and
-    ``voxel`` (N, 3: the rounded, clamped x, y, z voxel the mask is read at; AD is measured from it,
-    as in the official scripts)."""
+    """What each of N picks hits.
+
+    Attributes
+    ----------
+    hit_id : numpy.ndarray
+        (N,) int64: the 1-based particle id hit, 0 = background.
+    outside : numpy.ndarray
+        (N,) bool: the pick lay outside the volume and was clamped to its border (RO).
+    voxel : numpy.ndarray
+        (N, 3) int64: the rounded, clamped x, y, z voxel the mask is read at; AD is measured from it,
+        as in the official scripts.
+    """
 
     hit_id: np.ndarray
     outside: np.ndarray
@@ -29,15 +38,39 @@ class Matches:
 
 
 def round_half_even(xyz: np.ndarray) -> np.ndarray:
-    """Round coordinates as the official script does (Python/numpy rounding: halves to even)."""
+    """Round coordinates as the official script does (Python/numpy rounding: halves to even).
+
+    Parameters
+    ----------
+    xyz : numpy.ndarray
+        Coordinates of any shape, in voxels.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, the same shape: the nearest integer voxel, halves to the even neighbour.
+    """
     return np.rint(np.asarray(xyz, dtype=float)).astype(np.int64)
 
 
 def match_picks(xyz: np.ndarray, occupancy: np.ndarray, *, dilate: bool = True) -> Matches:
-    """Hit ids of picks ``xyz`` (N, 3: x, y, z voxels) in ``occupancy`` (``[z, y, x]`` ids).
+    """Hit ids of picks ``xyz`` in ``occupancy``.
 
-    Picks outside the volume are clamped to its border (and flagged ``outside``);
-    with ``dilate`` the mask is dilated once with a 1-voxel cross (grey-level max).
+    Picks outside the volume are clamped to its border (and flagged ``outside``).
+
+    Parameters
+    ----------
+    xyz : numpy.ndarray
+        (N, 3) pick positions x, y, z in voxels (0-based); any array that reshapes to (N, 3).
+    occupancy : numpy.ndarray
+        (Z, Y, X) integer-valued particle ids, 0 = background.
+    dilate : bool
+        Dilate the mask once with a 1-voxel 6-connected cross (grey-level max), as SHREC does.
+
+    Returns
+    -------
+    Matches
+        Per pick, the id hit, whether it was clamped and the voxel read.
     """
     xyz = np.asarray(xyz, dtype=float).reshape(-1, 3)
     upper = np.array(occupancy.shape[::-1]) - 1

@@ -15,10 +15,25 @@ def _ratio(num: float, den: float) -> float:
 
 
 def f1_score(precision: float, recall: float) -> float:
+    """The harmonic mean of ``precision`` and ``recall`` (both in [0, 1]); 0 when both are 0."""
     return _ratio(2 * precision * recall, precision + recall)
 
 
 def fbeta_score(precision: float, recall: float, beta: float) -> float:
+    """F-beta of ``precision`` and ``recall`` (both in [0, 1]); recall weighs ``beta`` times as much.
+
+    Parameters
+    ----------
+    precision, recall : float
+        In [0, 1].
+    beta : float
+        Dimensionless, > 0 (CZII uses 4, the default of ``scoring.fbeta_beta``).
+
+    Returns
+    -------
+    float
+        ``(1 + beta**2) P R / (beta**2 P + R)``; 0 when the denominator is 0.
+    """
     b2 = beta * beta
     return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
 
@@ -27,8 +42,28 @@ def build_report(tally: Tally, scored: list[str], classes: ClassTable | None, *,
                  radius_vox: dict[str, float], warnings: list[str], tomograms: list[str]) -> dict:
     """The JSON report (:class:`scoring.report_model.ScoreReport`) from the tally summed over tomograms.
 
-    ``radius_vox``: the class radius per scored class in voxels (F-beta matches within
-    ``options.radius_multiplier`` times it).
+    Parameters
+    ----------
+    tally : Tally
+        The counts summed over the tomograms.
+    scored : list of str
+        The scored class names, in report order.
+    classes : ClassTable or None
+        The class table (size groups, masses); without it the size groups are empty.
+    options : ScoringOptions
+        The scoring options (F-beta beta, radius multiplier, class weights).
+    radius_vox : dict of str to float
+        The class radius per scored class in voxels (F-beta matches within
+        ``options.radius_multiplier`` times it).
+    warnings : list of str
+        Warnings so far; the report appends its own to a copy.
+    tomograms : list of str
+        The names of the tomograms scored.
+
+    Returns
+    -------
+    dict
+        The validated report, dumped by alias.
     """
     warnings = list(warnings)
     precision = _ratio(tally.TP, tally.RR)
@@ -112,8 +147,10 @@ def _cumulative(per_class: dict, classes: ClassTable | None, absent: list[str]) 
 
 def _fbeta(tally: Tally, scored: list[str], options: ScoringOptions, radius_vox: dict[str, float],
            warnings: list[str]) -> dict:
-    """CZII F-beta: per class from tp/fp/fn summed over tomograms, then the weighted mean over the
-    classes present in the truth (CZII averages over the classes of its solution)."""
+    """CZII F-beta: per class from tp/fp/fn summed over tomograms, then the weighted mean.
+
+    The mean is over the classes present in the truth (CZII averages over the classes of its solution).
+    """
     per_class, weighted, weight_sum = {}, 0.0, 0.0
     for cls in scored:
         tp, fp, fn = (int(v) for v in tally.fbeta.get(cls, np.zeros(3, int)))

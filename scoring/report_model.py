@@ -20,7 +20,8 @@ class _Model(BaseModel):
 
 class Confusion(_Model):
     """One row per scored class of the truth (one count per ground-truth particle); the columns are
-    the scored classes, any other predicted class, ``unknown`` (when predicted) and ``background``."""
+    the scored classes, any other predicted class, ``unknown`` (when predicted) and ``background``.
+    """  # noqa: D205 -- this docstring is the description in the committed docs/score_report.schema.json
 
     rows: list[str]
     columns: list[str]

@@ -19,6 +19,30 @@ from tomobench.classes import BACKGROUND
 
 @dataclass
 class Tally:
+    """Counts of one tomogram or, summed with ``+``, of several (SHREC 2020 Table 3 names).
+
+    Attributes
+    ----------
+    RR : int
+        Picks submitted (results reported).
+    TP, FP, FN : int
+        Particles hit, picks on background, scored particles not hit.
+    MH : int
+        Particles hit more than once.
+    RO : int
+        Picks outside the volume (clamped to its border).
+    n_particles : int
+        Scored particles of the truth.
+    ignored_picks : int
+        Picks on a non-scored object (SHREC 2021: they vanish but stay in RR).
+    distances : list of float
+        Per hit particle, the distance in voxels from the voxel read to its centre (AD).
+    confusion : collections.Counter
+        (true class, predicted class) -> count, one count per scored particle.
+    fbeta : dict of str to numpy.ndarray
+        Class -> (3,) int [tp, fp, fn] of the CZII distance matching.
+    """
+
     RR: int = 0
     TP: int = 0
     FP: int = 0
@@ -44,12 +68,29 @@ class Tally:
 
 def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy: np.ndarray,
                    scored: set[str], match_radius_vox: dict[str, float], *, dilate: bool = True) -> Tally:
-    """SHREC counts of one tomogram.
+    """SHREC and CZII counts of one tomogram.
 
-    ``picks``: particle list in submission order; ``truth_particles``: the ground-truth
-    list (particle id = row + 1); ``scored``: the class names that count; ``match_radius_vox``:
-    the F-beta match distance per scored class in voxels (``radius_multiplier`` x the class
-    radius, already multiplied: CZII's ``particle_radius * distance_multiplier``).
+    Parameters
+    ----------
+    picks : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows) in submission order,
+        ``x y z`` in voxels (0-based).
+    truth_particles : pandas.DataFrame
+        The ground-truth list (M rows; particle id = row + 1), ``x y z`` in voxels.
+    occupancy : numpy.ndarray
+        (Z, Y, X) integer-valued particle ids of the truth, 0 = background.
+    scored : set of str
+        The class names that count.
+    match_radius_vox : dict of str to float
+        The F-beta match distance per scored class in voxels (``radius_multiplier`` x the class
+        radius, already multiplied: CZII's ``particle_radius * distance_multiplier``).
+    dilate : bool
+        Dilate the occupancy mask once with a 1-voxel cross before reading it (SHREC).
+
+    Returns
+    -------
+    Tally
+        The counts of this tomogram.
     """
     tally = Tally(RR=len(picks))
     truth_class = truth_particles["class"].to_numpy()
@@ -79,7 +120,7 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
     # AD from the rounded, clamped voxel (the one the mask is read at), as the official scripts do
     tally.distances = [float(np.linalg.norm(matches.voxel[i] - truth_xyz[pid - 1])) for pid, i in first_hit.items()]
 
-    for pid in np.flatnonzero(is_scored) + 1:
+    for pid in (np.flatnonzero(is_scored) + 1).tolist():
         predicted = pick_class[first_hit[pid]] if pid in first_hit else BACKGROUND
         tally.confusion[(truth_class[pid - 1], predicted)] += 1
 
@@ -91,8 +132,11 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
 
 
 def _distance_counts(reference: np.ndarray, candidates: np.ndarray, radius: float) -> np.ndarray:
-    """CZII counts: tp = reference particles with a candidate within ``radius`` (inclusive, voxels);
-    fp = candidates - tp; fn = references - tp. No reference: every candidate is a false positive."""
+    """CZII counts [tp, fp, fn] of one class.
+
+    tp = reference particles with a candidate within ``radius`` (inclusive, voxels); fp = candidates
+    - tp; fn = references - tp. No reference: every candidate is a false positive.
+    """
     if len(reference) == 0 or len(candidates) == 0 or not np.isfinite(radius):
         tp = 0
     else:

@@ -22,7 +22,8 @@ over three more seeds (each trains from scratch: minutes on 2 cores; the same fo
         --seed $s --checkpoint-dir /tmp/unet_ck_s$s --quiet
       tomobench score /tmp/unet_s$s.csv --truth data/private/test --out /tmp/unet_s$s.json --quiet
     done
-    python scripts/readme_results.py --spread unet=data/scores/unet.json,/tmp/unet_s1.json,/tmp/unet_s2.json,/tmp/unet_s3.json
+    runs=data/scores/unet.json,/tmp/unet_s1.json,/tmp/unet_s2.json,/tmp/unet_s3.json
+    python scripts/readme_results.py --spread unet=$runs
 """
 
 from __future__ import annotations

@@ -28,7 +28,18 @@ BACKGROUND = "background"
 
 
 def size_group(mass_kda: float) -> str:
-    """SHREC 2020 size group of a complex: small < 200 kDa <= medium <= 600 kDa < large."""
+    """SHREC 2020 size group of a complex: small < 200 kDa <= medium <= 600 kDa < large.
+
+    Parameters
+    ----------
+    mass_kda : float
+        The complex's mass in kDa.
+
+    Returns
+    -------
+    str
+        ``small``, ``medium`` or ``large``; ``""`` when the mass is not finite.
+    """
     if not np.isfinite(mass_kda):
         return ""
     if mass_kda < 200:
@@ -46,22 +57,29 @@ class ClassTable:
 
     @property
     def names(self) -> list[str]:
+        """Every class name, in table order."""
         return list(self.table["class_name"])
 
     @property
     def scored_names(self) -> list[str]:
+        """The names of the scored classes, in table order."""
         return list(self.table.loc[self.table["scored"], "class_name"])
 
     def row(self, name: str) -> pd.Series:
-        return self.table.set_index("class_name").loc[name]
+        """The table row of class ``name`` (indexed by column name)."""
+        # class names are unique (checked in _normalise), so .loc of one name is one row, a Series
+        return self.table.set_index("class_name").loc[name]  # type: ignore[return-value]
 
     def label_of(self, name: str) -> int:
+        """The integer label of class ``name`` (the class mask value and the STAR ``rlnClassNumber``)."""
         return int(self.row(name)["label"])
 
     def name_of_label(self) -> dict[int, str]:
+        """Integer label -> class name, for every class."""
         return dict(zip(self.table["label"].astype(int), self.table["class_name"]))
 
     def is_scored(self, name: str) -> bool:
+        """Whether class ``name`` counts in the scores."""
         return name in set(self.scored_names)
 
     def groups(self) -> dict[str, list[str]]:
@@ -74,6 +92,7 @@ class ClassTable:
 
     @classmethod
     def from_records(cls, records: list[dict]) -> "ClassTable":
+        """A validated table from one dict per class (keys: :data:`CLASS_COLUMNS`)."""
         return cls(_normalise(pd.DataFrame.from_records(records), None))
 
 

@@ -22,6 +22,7 @@ GROUP = "tomobench.commands"
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``tomobench`` parser with every plugged-in subcommand (only ``only``'s module is imported)."""
     parser = argparse.ArgumentParser(prog="tomobench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"tomobench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -39,6 +40,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``tomobench`` with ``argv`` (default: ``sys.argv[1:]``); the exit status, 2 on bad input."""
     argv = sys.argv[1:] if argv is None else list(argv)
     # Only the chosen subcommand's module is imported: `tomobench score` never loads torch.
     command = next((a for a in argv if not a.startswith("-")), None)

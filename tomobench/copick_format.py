@@ -1,4 +1,4 @@
-"""copick picks files and projects.
+r"""copick picks files and projects.
 
 A copick picks file (``CopickPicksFile``) holds the points of **one** pickable
 object in **one** run: locations in Å (voxel ``i`` of the tomogram at
@@ -7,7 +7,7 @@ takes the object to the tomogram (tomobench's ``R``) and whose translation colum
 is a shift in Å *added* to the location: the particle centre is
 ``location + transformation_[:3, 3]``.
 
-copick object names may not contain ``_``, white space or ``<>:"/\\|?*``
+copick object names may not contain ``_``, white space or ``<>:"/\|?*``
 (``copick.escape.sanitize_name``); tomobench's class names often do. The mapping,
 used for every class: each run of such character becomes ``-`` and leading or
 trailing ``-`` are dropped (``pdb_1bxn`` -> ``pdb-1bxn``), copick's own rule. It must be one-to-one
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -39,12 +39,16 @@ TOOL_SESSION = "0"                  # copick: session "0" marks picks made by a 
 
 
 class CopickLocation(BaseModel):
+    """A point's location in Å (voxel ``i`` at ``i * voxel_size``), as copick's ``CopickLocation``."""
+
     x: float
     y: float
     z: float
 
 
 class CopickPoint(BaseModel):
+    """One picked point, as copick's ``CopickPoint``: location (Å), 4 x 4 ``transformation_``, score."""
+
     location: CopickLocation
     transformation_: Optional[list[list[float]]] = np.eye(4).tolist()
     instance_id: Optional[int] = 0
@@ -60,6 +64,8 @@ class CopickPoint(BaseModel):
 
 
 class CopickPicksFile(BaseModel):
+    """The points of one pickable object in one run, as copick's ``CopickPicksFile`` (one JSON file)."""
+
     pickable_object_name: str
     user_id: str
     session_id: str
@@ -104,9 +110,25 @@ def resolve_class_names(classes: pd.Series, class_names: list[str]) -> pd.Series
 
 # --------------------------------------------------------------------------- picks files
 
-def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID,
+def picks_files(df: pd.DataFrame, voxel_size_a: float | None, *, user_id: str = USER_ID,
                 session_id: str = TOOL_SESSION) -> list[CopickPicksFile]:
-    """One :class:`CopickPicksFile` per (tomogram, class) of a particle list, classes under their copick names."""
+    """One :class:`CopickPicksFile` per (tomogram, class) of a particle list, classes under their copick names.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        N rows with the columns :data:`tomobench.particles.PICK_COLUMNS` (voxels, ZXZ degrees).
+    voxel_size_a : float or None
+        The tomogram's voxel size in Å per voxel (locations are written in Å); ValueError without it.
+    user_id, session_id : str
+        copick's user and session of the picks.
+
+    Returns
+    -------
+    list of CopickPicksFile
+        Sorted by (tomogram, class); points keep the row order, with rotations when every pick of
+        the group has angles (``trust_orientation``).
+    """
     if not voxel_size_a or voxel_size_a <= 0:
         raise ValueError("copick picks are in Å: pass voxel_size_a")
     names = copick_names(sorted(set(df["class"])))
@@ -115,6 +137,7 @@ def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID
         angles = group[["phi", "theta", "psi"]].to_numpy(float)
         oriented = bool(np.isfinite(angles).all())
         points = []
+        row: Any  # an itertuples row: pandas-stubs type its fields as any Scalar; these are floats
         for i, row in enumerate(group.itertuples(index=False)):
             matrix = np.eye(4)
             if oriented:
@@ -123,18 +146,18 @@ def picks_files(df: pd.DataFrame, voxel_size_a: float, *, user_id: str = USER_ID
             points.append(CopickPoint(location=CopickLocation(**{c: float(getattr(row, c)) * voxel_size_a
                                                                   for c in "xyz"}),
                                       transformation_=matrix.tolist(), score=score))
-        files.append(CopickPicksFile(pickable_object_name=names[name], user_id=user_id, session_id=session_id,
+        files.append(CopickPicksFile(pickable_object_name=names[str(name)], user_id=user_id, session_id=session_id,
                                      run_name=tomo or None, voxel_spacing=voxel_size_a, points=points,
                                      trust_orientation=oriented))
     return files
 
 
 def picks_file_name(picks: CopickPicksFile) -> str:
-    """copick's file name of a picks file: ``<user>_<session>_<object>.json``."""
+    """Copick's file name of a picks file: ``<user>_<session>_<object>.json``."""
     return f"{picks.user_id}_{picks.session_id}_{picks.pickable_object_name}.json"
 
 
-def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float) -> Path:
+def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float | None) -> Path:
     """Write the picks of one class in one tomogram as one copick picks file (``.json``)."""
     files = picks_files(df, voxel_size_a)
     if len(files) != 1:
@@ -147,8 +170,11 @@ def write_picks_file(df: pd.DataFrame, path: str | Path, voxel_size_a: float) ->
 
 def write_copick_picks(df: pd.DataFrame, overlay: str | Path, voxel_size_a: float, *,
                        user_id: str = USER_ID, session_id: str = TOOL_SESSION) -> list[Path]:
-    """Write every (tomogram, class) group as ``<overlay>/ExperimentRuns/<run>/Picks/<user>_<session>_<object>.json``,
-    copick's layout, so that ``overlay`` serves as a copick overlay root."""
+    """Write every (tomogram, class) group as one copick picks file under ``overlay``.
+
+    The files are ``<overlay>/ExperimentRuns/<run>/Picks/<user>_<session>_<object>.json``, copick's
+    layout, so that ``overlay`` serves as a copick overlay root.
+    """
     written = []
     for picks in picks_files(df, voxel_size_a, user_id=user_id, session_id=session_id):
         if not picks.run_name:
@@ -179,7 +205,23 @@ def _points_frame(picks: CopickPicksFile, voxel_size_a: float, path: Path, index
 
 
 def read_picks_json(path: Path, text: str, voxel_size_a: float | None) -> pd.DataFrame:
-    """Points of a copick picks file (or a JSON list of them) as ``class x y z phi theta psi score tomo``."""
+    """Points of a copick picks file (or a JSON list of them) as ``class x y z phi theta psi score tomo``.
+
+    Parameters
+    ----------
+    path : Path
+        The file, named in errors.
+    text : str
+        Its content.
+    voxel_size_a : float or None
+        The tomogram's voxel size in Å per voxel (locations in Å are divided by it); InputError without it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point: centre x, y, z in voxels, ZXZ angles in degrees (NaN unless the orientation
+        is trusted), score, ``tomo`` = the run name.
+    """
     if not voxel_size_a or voxel_size_a <= 0:
         raise InputError("copick picks are in Å; the voxel size is needed (it is read from the truth's "
                          "MRC header, or pass --voxel-size)", path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +42,10 @@ def _colour(index: int) -> list[int]:
 
 
 def pickable_objects(classes: ClassTable) -> list[dict]:
-    """copick ``PickableObject`` records for every class (radius in Å, label as in the class table)."""
+    """Copick ``PickableObject`` records for every class (radius in Å, label as in the class table)."""
     names = copick_names(classes.names)
     objects = []
+    row: Any  # an itertuples row: pandas-stubs type its fields as any Scalar; the class table's are typed
     for i, row in enumerate(classes.table.itertuples(index=False)):
         record = {"name": names[row.class_name], "is_particle": True, "label": int(row.label),
                   "color": _colour(i), "metadata": {"tomobench_class": row.class_name, "kind": row.kind}}

@@ -53,6 +53,7 @@ def tomo_name(index: int) -> str:
 
 
 def tomo_index(name: str) -> int:
+    """The 0-based index of tomogram ``name`` (``tomo_007`` -> 7); :class:`InputError` for other names."""
     match = TOMO_RE.match(name)
     if not match:
         raise InputError(f"{name!r} is not a tomogram name; they look like tomo_000, tomo_001, ...")
@@ -108,6 +109,7 @@ class DatasetParams(Params):
         return self
 
     def names(self) -> list[str]:
+        """The names of the ``n_tomos`` tomograms, ``tomo_000`` onwards."""
         return [tomo_name(i) for i in range(self.n_tomos)]
 
     def split(self) -> tuple[list[str], list[str]]:
@@ -118,6 +120,8 @@ class DatasetParams(Params):
 
 @dataclass
 class PackageSummary:
+    """What :func:`package` wrote: the split, the particle counts per class and the checksums."""
+
     train: list[str]
     test: list[str]
     counts: pd.DataFrame          # class_name, size_group, train, test
@@ -125,6 +129,7 @@ class PackageSummary:
 
 
 def sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """The hex SHA-256 of the file ``path``, read ``chunk`` bytes at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -211,8 +216,10 @@ def package(tomograms: str | Path, structures: str | Path, public: str | Path, p
 
 
 def write_preview(folder: Path, classes, path: Path) -> Path | None:
-    """A PNG of slices of a training tomogram with its true particles drawn (the card shows it);
-    None when the folder has no reconstruction."""
+    """A PNG of slices of a training tomogram with its true particles drawn (the card shows it).
+
+    None when the folder has no reconstruction.
+    """
     from tomobench.view import class_radii_vox, write_slices_png
 
     if not (folder / RECONSTRUCTION).is_file():
@@ -226,7 +233,9 @@ def write_preview(folder: Path, classes, path: Path) -> Path | None:
 def dataset_card(params: DatasetParams, summary: PackageSummary, parameters: dict[str, Any]) -> str:
     """The dataset card (Markdown). No dates or host names: same inputs, same bytes."""
     counts = summary.counts
-    train_rows = "\n".join(f"| {r.class_name} | {r.size_group or '-'} | {r.train} |" for r in counts.itertuples())
+    # itertuples fields are typed as any pandas Scalar (bytes included); these are str and int
+    train_rows = "\n".join(f"| {r.class_name} | {r.size_group or '-'} | {r.train} |"  # type: ignore[str-bytes-safe]
+                           for r in counts.itertuples())
     n_test_particles = int(counts["test"].sum())
     files = "\n".join(f"| `{rel}` | `{h}` |" for rel, h in summary.checksums.items()
                       if rel.count("/") <= 2 or rel.endswith("reconstruction.mrc"))

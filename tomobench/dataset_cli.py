@@ -26,15 +26,23 @@ import yaml
 
 from tomobench.dataset import TOMO_RE, DatasetParams, package
 from tomobench.errors import InputError
-from tomobench.presets import (DEFAULT, find_params_file, load_preset, preset_names,
-                               set_params_args, set_scalar, validate_section)
 from tomobench.params import read_yaml
+from tomobench.presets import (
+    DEFAULT,
+    find_params_file,
+    load_preset,
+    preset_names,
+    set_params_args,
+    set_scalar,
+    validate_section,
+)
 
 GENERATOR_SECTIONS = ("dataset", "structures", "scene", "imaging")
 METRICS, PLOTS = "data/metrics.json", "data/plots/"   # the leaderboard stage's cache: false outputs (dvc.yaml)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``dataset`` subcommand (package, release, preset, export-copick) to ``tomobench``."""
     parser = subparsers.add_parser("dataset", help="package, release and configure dataset versions")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -61,7 +69,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--params", default=None)
     how = s.add_mutually_exclusive_group()
     how.add_argument("--set-params", action="store_true",
-                     help='print `-S key=value` arguments: eval "dvc exp run $(tomobench dataset preset NAME --set-params)"')
+                     help='print `-S key=value` arguments: '
+                          'eval "dvc exp run $(tomobench dataset preset NAME --set-params)"')
     how.add_argument("--write", default=None, metavar="FILE", help="write the merged parameters to FILE")
     s.set_defaults(func=run_preset)
 
@@ -75,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_package(args: argparse.Namespace) -> int:
+    """``tomobench dataset package``: split the tomograms into public and private folders and write the card."""
     doc, sources = load_preset(args.preset, args.params)
     params = validate_section(DatasetParams, doc, "dataset", sources)
     extra = extra_tomograms(Path(args.tomograms), params)
@@ -115,7 +125,7 @@ def absolute_remote_url(url: str, config_dir: Path) -> str | None:
 
 def config_remotes(path: Path) -> dict[str, str]:
     """Remote name -> url as written in the DVC config file ``path`` (unresolved); {} without the file."""
-    from configobj import ConfigObj   # DVC's own config parser
+    from configobj import ConfigObj  # DVC's own config parser
 
     if not path.is_file():
         return {}
@@ -174,6 +184,7 @@ def _released_output(path: str) -> bool:
 
 
 def run_release(args: argparse.Namespace) -> int:
+    """``tomobench dataset release VERSION``: set the version, reproduce, commit and tag it."""
     version = args.version
     params_file = Path(args.params)
     if not Path("dvc.yaml").is_file() or not Path(".dvc").is_dir():
@@ -211,6 +222,7 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def run_preset(args: argparse.Namespace) -> int:
+    """``tomobench dataset preset [NAME]``: list the presets, or print or write one's parameters."""
     base = find_params_file(args.params)
     if args.name is None:
         print("\n".join(preset_names(base)))
@@ -232,6 +244,7 @@ def run_preset(args: argparse.Namespace) -> int:
 
 
 def run_export_copick(args: argparse.Namespace) -> int:
+    """``tomobench dataset export-copick``: write a copick project over the public folder."""
     from tomobench.copick_project import export_copick
 
     config = export_copick(args.public, args.out, split=args.split, name=args.name)

@@ -47,8 +47,16 @@ def _as_euler(matrices: np.ndarray, seq: str) -> np.ndarray:
 def euler_to_matrix(phi_deg, theta_deg, psi_deg) -> np.ndarray:
     """ZXZ Euler angles (degrees) to rotation matrices ``R = Rz(phi) Rx(theta) Rz(psi)``.
 
-    Scalars give a ``(3, 3)`` matrix, arrays of length N give ``(N, 3, 3)``.
-    Matrices act on ``(x, y, z)`` column vectors.
+    Parameters
+    ----------
+    phi_deg, theta_deg, psi_deg : float or array_like
+        The ZXZ angles in degrees: scalars, or arrays broadcast to one shape ``(...)``, e.g. (N,).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3, 3)`` float: ``(3, 3)`` for scalars, ``(N, 3, 3)`` for arrays of length N.
+        The matrices act on ``(x, y, z)`` column vectors.
     """
     angles = np.stack(np.broadcast_arrays(phi_deg, theta_deg, psi_deg), axis=-1).astype(float)
     return Rotation.from_euler(_ZXZ, angles.reshape(-1, 3), degrees=True).as_matrix().reshape(
@@ -57,17 +65,37 @@ def euler_to_matrix(phi_deg, theta_deg, psi_deg) -> np.ndarray:
 
 
 def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``(..., 3, 3)`` to ZXZ Euler angles ``(..., 3)`` in degrees.
+    """Rotation matrices to ZXZ Euler angles in degrees.
 
-    ``theta`` is in [0, 180]; ``phi`` and ``psi`` in (-180, 180].
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(..., 3, 3)`` rotation matrices acting on ``(x, y, z)`` column vectors.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3)`` float ``(phi, theta, psi)`` in degrees: ``theta`` in [0, 180], ``phi`` and
+        ``psi`` in (-180, 180]. At ``theta`` = 0 or 180 only ``phi + psi`` is defined; ``psi`` is 0.
     """
     matrix = np.asarray(matrix, dtype=float)
     return _as_euler(matrix, _ZXZ).reshape(matrix.shape[:-2] + (3,))
 
 
 def relion_matrix(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
-    """RELION's ``Euler_angles2matrix`` of ``(rot, tilt, psi)`` degrees: the reference-to-particle
-    rotation ``A`` acting on ``(x, y, z)``, shape ``(3, 3)`` or ``(N, 3, 3)``."""
+    """RELION's ``Euler_angles2matrix``: the reference-to-particle rotation ``A``.
+
+    Parameters
+    ----------
+    rot_deg, tilt_deg, psi_deg : float or array_like
+        RELION's ZYZ angles in degrees: scalars, or arrays broadcast to one shape ``(...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3, 3)`` float: ``(3, 3)`` for scalars, ``(N, 3, 3)`` for arrays of length N;
+        ``A`` acts on ``(x, y, z)`` column vectors.
+    """
     angles = np.stack(np.broadcast_arrays(rot_deg, tilt_deg, psi_deg), axis=-1).astype(float)
     # scipy's intrinsic ZYZ gives Rz(rot) Ry(tilt) Rz(psi); RELION's matrix is its inverse (transpose).
     matrix = Rotation.from_euler(_ZYZ, angles.reshape(-1, 3), degrees=True).inv().as_matrix()
@@ -75,27 +103,72 @@ def relion_matrix(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
 
 
 def matrix_to_relion(matrix: np.ndarray) -> np.ndarray:
-    """Reference-to-particle rotations ``(..., 3, 3)`` to RELION ``(rot, tilt, psi)`` degrees ``(..., 3)``."""
+    """Reference-to-particle rotations to RELION ``(rot, tilt, psi)`` angles.
+
+    Parameters
+    ----------
+    matrix : numpy.ndarray
+        ``(..., 3, 3)`` rotation matrices acting on ``(x, y, z)`` column vectors.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3)`` float ``(rot, tilt, psi)`` ZYZ angles in degrees, ``tilt`` in [0, 180].
+    """
     matrix = np.asarray(matrix, dtype=float)
     inverse = np.swapaxes(matrix, -1, -2)
     return _as_euler(inverse, _ZYZ).reshape(matrix.shape[:-2] + (3,))
 
 
 def zxz_to_relion(phi_deg, theta_deg, psi_deg) -> np.ndarray:
-    """tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles, degrees, shape ``(..., 3)``.
+    """Tomobench ZXZ angles to RELION ``(rot, tilt, psi)`` ZYZ angles of the same particle rotation.
 
-    The same particle rotation: ``relion_matrix(*zxz_to_relion(a)) == euler_to_matrix(*a)``.
+    ``relion_matrix(*zxz_to_relion(a).T) == euler_to_matrix(*a.T)``.
+
+    Parameters
+    ----------
+    phi_deg, theta_deg, psi_deg : float or array_like
+        The ZXZ angles in degrees, broadcast to one shape ``(...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3)`` float ``(rot, tilt, psi)`` in degrees.
     """
     return matrix_to_relion(euler_to_matrix(phi_deg, theta_deg, psi_deg))
 
 
 def relion_to_zxz(rot_deg, tilt_deg, psi_deg) -> np.ndarray:
-    """RELION ``(rot, tilt, psi)`` ZYZ angles to tomobench ZXZ ``(phi, theta, psi)``, degrees."""
+    """RELION ``(rot, tilt, psi)`` ZYZ angles to tomobench ZXZ ``(phi, theta, psi)`` angles.
+
+    Parameters
+    ----------
+    rot_deg, tilt_deg, psi_deg : float or array_like
+        RELION's ZYZ angles in degrees, broadcast to one shape ``(...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3)`` float ``(phi, theta, psi)`` in degrees.
+    """
     return matrix_to_euler(relion_matrix(rot_deg, tilt_deg, psi_deg))
 
 
 def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` rotation matrices drawn uniformly from SO(3) (Haar measure), shape ``(n, 3, 3)``."""
+    """``n`` rotation matrices drawn uniformly from SO(3) (Haar measure).
+
+    Parameters
+    ----------
+    n : int
+        The number of rotations.
+    rng : numpy.random.Generator
+        The random source (3 n uniform draws).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3, 3)`` float rotation matrices acting on ``(x, y, z)`` column vectors.
+    """
     # Shoemake: a uniformly distributed unit quaternion.
     u1, u2, u3 = rng.random((3, n))
     q = np.stack(
@@ -115,5 +188,15 @@ def zyx_matrix(matrix_xyz: np.ndarray) -> np.ndarray:
 
     ``scipy.ndimage.affine_transform`` and friends work in array axis order; this
     reverses rows and columns so that ``M_zyx @ r[::-1] == (R @ r)[::-1]``.
+
+    Parameters
+    ----------
+    matrix_xyz : numpy.ndarray
+        ``(..., 3, 3)`` matrices acting on ``(x, y, z)`` column vectors.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 3, 3)``: a reversed view of ``matrix_xyz``, acting on ``(z, y, x)``.
     """
     return np.asarray(matrix_xyz)[..., ::-1, ::-1]

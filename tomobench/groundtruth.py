@@ -44,6 +44,7 @@ class GroundTruth:
 
 
 def is_truth_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a tomogram's ground truth (its ``particle_locations.txt``)."""
     return (folder / PARTICLE_LOCATIONS).is_file()
 
 
@@ -70,7 +71,27 @@ def find_classes_csv(folder: str | Path, levels: int = 3) -> Path | None:
 
 
 def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundTruth:
-    """Read and check one tomogram's ground truth (particle list against occupancy map)."""
+    """Read and check one tomogram's ground truth (particle list against occupancy map).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The ground-truth folder (``particle_locations.txt``, ``occupancy_mask.mrc``).
+    classes : ClassTable, optional
+        The class table; the nearest ``classes.csv`` when None (None if there is none).
+
+    Returns
+    -------
+    GroundTruth
+        Particles (x, y, z in voxels, ZXZ degrees or NaN), occupancy (Z, Y, X) ids in the stored dtype,
+        voxel size in Å.
+
+    Raises
+    ------
+    InputError
+        When the mask is missing, its ids are not integers or exceed the list, or a particle lies
+        outside it.
+    """
     folder = Path(folder)
     particles = read_particles(folder / PARTICLE_LOCATIONS, "shrec")
     mask_path = folder / OCCUPANCY_MASK
@@ -100,8 +121,21 @@ def load_truth(folder: str | Path, classes: ClassTable | None = None) -> GroundT
 
 
 def load_truths(truth: str | Path | dict[str, GroundTruth]) -> dict[str, GroundTruth]:
-    """Tomogram name -> ground truth, from a truth folder or a split folder (one class table: the
-    nearest ``classes.csv``), or the dict itself when already loaded."""
+    """Tomogram name -> ground truth, from a truth folder or a split folder.
+
+    Every tomogram gets one class table, the nearest ``classes.csv``; a dict (already loaded) is
+    returned as it is.
+
+    Parameters
+    ----------
+    truth : str, Path or dict of str to GroundTruth
+        A tomogram's ground-truth folder, a split folder holding several, or the truths themselves.
+
+    Returns
+    -------
+    dict of str to GroundTruth
+        Tomogram name (the folder name) -> its checked ground truth.
+    """
     if isinstance(truth, dict):
         return truth
     csv_path = find_classes_csv(truth)

@@ -34,10 +34,25 @@ def angle_files(stack_path: str | Path) -> tuple[Path, Path]:
 
 def write_tilt_stack(path: str | Path, projections: np.ndarray, pixel_size_a: float, tilt_angles_deg,
                      *, used_angles_deg=None) -> Path:
-    """Write a tilt series ``[n_views, y, x]`` as an MRC image stack plus ``.tlt`` and ``.rawtlt``.
+    """Write a tilt series as an MRC image stack plus ``.tlt`` and ``.rawtlt``.
 
-    ``tilt_angles_deg``: the nominal angle of each view (degrees, stack order) -> ``.rawtlt``;
-    ``used_angles_deg``: the angles used by the reconstruction (default: the nominal ones) -> ``.tlt``.
+    Parameters
+    ----------
+    path : str or Path
+        The stack's MRC file; the angle files get its stem.
+    projections : numpy.ndarray
+        (n_views, Y, X) the views, in stack order.
+    pixel_size_a : float
+        Pixel size in Å, > 0.
+    tilt_angles_deg : array_like of float
+        (n_views,) the nominal angle of each view in degrees, stack order -> ``.rawtlt``.
+    used_angles_deg : array_like of float, optional
+        (n_views,) the angles the reconstruction used, degrees -> ``.tlt``; the nominal ones when None.
+
+    Returns
+    -------
+    Path
+        The stack's path.
     """
     projections = np.asarray(projections)
     angles = np.asarray(tilt_angles_deg, dtype=float).reshape(-1)
@@ -53,9 +68,24 @@ def write_tilt_stack(path: str | Path, projections: np.ndarray, pixel_size_a: fl
 
 
 def point_model_table(df: pd.DataFrame, class_order: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """Rows ``(object, contour, x, y, z)`` of a particle list and the class of each object (object ``i`` is
-    ``classes[i - 1]``). ``class_order`` fixes the object numbers (e.g. the class table's order); classes of
-    the picks that are not in it follow, sorted."""
+    """Rows ``(object, contour, x, y, z)`` of a particle list and the class of each object.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows), ``x y z`` in voxels.
+    class_order : list of str, optional
+        Fixes the object numbers (e.g. the class table's order); classes of the picks that are not
+        in it follow, sorted. Classes without a pick get no object.
+
+    Returns
+    -------
+    rows : numpy.ndarray
+        (N, 5) float ``(object, contour, x, y, z)``, sorted by object (stable); contour is 1,
+        ``x y z`` in voxels.
+    classes : list of str
+        The class of each object: object ``i`` is ``classes[i - 1]``.
+    """
     order = list(class_order or [])
     order += sorted(set(df["class"]) - set(order))
     present = [c for c in order if (df["class"] == c).any()]

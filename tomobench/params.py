@@ -28,6 +28,7 @@ P = TypeVar("P", bound=Params)
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; :class:`InputError` (with the line) when it is not one."""
     path = Path(path)
     if not path.is_file():
         raise InputError("parameter file not found", path)
@@ -52,8 +53,10 @@ def validate(model: type[P], data: dict[str, Any] | None, *, source: str | Path 
 
 
 def describe_validation_error(exc: ValidationError, section: str = "") -> tuple[str, str]:
-    """``("invalid parameters: key: what (got value); ...", first key)`` for ``exc``; the dotted
-    keys start with ``section`` when one is given."""
+    """``("invalid parameters: key: what (got value); ...", first key)`` for ``exc``.
+
+    The dotted keys start with ``section`` when one is given.
+    """
     keys, problems = [], []
     for err in exc.errors():
         key = ".".join(str(p) for p in ((section,) if section else ()) + tuple(err["loc"]))

@@ -41,11 +41,33 @@ EXTENSIONS = {".txt": "shrec", ".csv": "csv", ".star": "star", ".json": "copick"
 
 
 def empty_particles() -> pd.DataFrame:
+    """A particle list with no rows (the columns :data:`PICK_COLUMNS`, typed as in a full one)."""
     return make_particles([], np.zeros((0, 3)))
 
 
 def make_particles(classes, xyz, angles=None, score=None, tomo=None, line=None) -> pd.DataFrame:
-    """Build a particle list from arrays: ``xyz`` (N, 3) voxels, ``angles`` (N, 3) ZXZ degrees."""
+    """Build a particle list from arrays.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        (N,) class name of each particle.
+    xyz : array_like
+        (N, 3) centres x, y, z in voxels of the tomogram, 0-based (anything that reshapes to it).
+    angles : array_like, optional
+        (N, 3) ZXZ Euler angles ``phi, theta, psi`` in degrees (:mod:`tomobench.euler`); NaN when None.
+    score : array_like, optional
+        (N,) the picker's score of each pick (on its own scale); NaN when None.
+    tomo : str or sequence of str, optional
+        The tomogram name of every particle (one str) or of each (N,); ``""`` when None.
+    line : array_like of int, optional
+        (N,) 1-based line of each particle in its source file; 0 when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        N rows, the columns :data:`PICK_COLUMNS` in that order.
+    """
     xyz = np.asarray(xyz, dtype=float).reshape(-1, 3)
     n = len(xyz)
     angles = np.full((n, 3), np.nan) if angles is None else np.asarray(angles, dtype=float).reshape(n, 3)
@@ -61,7 +83,25 @@ def make_particles(classes, xyz, angles=None, score=None, tomo=None, line=None) 
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
-    """The format of a particle-list file: ``fmt`` if given, else from the extension."""
+    """The format of a particle-list file: ``fmt`` if given, else from the extension, else the content.
+
+    Parameters
+    ----------
+    path : str or Path
+        The particle-list file.
+    fmt : str, optional
+        One of :data:`FORMATS`, which then wins.
+
+    Returns
+    -------
+    str
+        One of :data:`FORMATS`.
+
+    Raises
+    ------
+    InputError
+        When ``fmt`` is unknown, or neither the extension nor the content tells the format.
+    """
     if fmt is not None:
         if fmt not in FORMATS:
             raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}", path)
@@ -106,9 +146,32 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
                    max_picks: int = DEFAULT_MAX_PICKS, tomo_shape_xyz=None) -> pd.DataFrame:
     """Read a particle list in any format of :data:`FORMATS`; see the module docstring.
 
-    Raises :class:`InputError` naming the file and line for anything malformed:
-    missing columns, non-numeric or non-finite values, an empty file, more than
-    ``max_picks`` picks, or bytes that are not UTF-8.
+    Parameters
+    ----------
+    path : str or Path
+        The particle-list file.
+    fmt : str, optional
+        One of :data:`FORMATS`; detected by :func:`detect_format` when None.
+    voxel_size_a : float, optional
+        The tomogram's voxel size in Å per voxel: converts copick and RELION Å coordinates and
+        shifts to voxels.
+    label_to_class : dict of int to str, optional
+        Class-table label -> class name, for STAR ``rlnClassNumber`` and copick-legal names.
+    max_picks : int
+        Refuse files with more picks than this.
+    tomo_shape_xyz : array_like of int, optional
+        (3,) the tomogram's x, y, z size in voxels; needed for RELION 5 centred coordinates only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        N rows, the columns :data:`PICK_COLUMNS`, positions in voxels, angles ZXZ in degrees.
+
+    Raises
+    ------
+    InputError
+        Naming the file and line for anything malformed: missing columns, non-numeric or non-finite
+        values, an empty file, more than ``max_picks`` picks, or bytes that are not UTF-8.
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
@@ -122,14 +185,15 @@ def read_particles(path: str | Path, fmt: str | None = None, *, voxel_size_a: fl
         raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8", path, line) from None
     if not text.strip():
         raise InputError("the file is empty; a submission needs at least one pick", path)
-    reader = {"shrec": _read_shrec, "csv": _read_csv, "star": _read_star, "copick": _read_copick}[fmt]
     try:
         if fmt == "star":
-            df = reader(path, label_to_class, voxel_size_a, tomo_shape_xyz, max_picks)
+            df = _read_star(path, label_to_class, voxel_size_a, tomo_shape_xyz, max_picks)
         elif fmt == "copick":
-            df = reader(path, text, voxel_size_a, max_picks)
+            df = _read_copick(path, text, voxel_size_a, max_picks)
+        elif fmt == "csv":
+            df = _read_csv(path, text, max_picks)
         else:
-            df = reader(path, text, max_picks)
+            df = _read_shrec(path, text, max_picks)
     except InputError:
         raise
     except RecursionError:      # json.loads of a deeply nested document
@@ -210,7 +274,7 @@ def _read_csv(path: Path, text: str, max_picks: int) -> pd.DataFrame:
             continue
         if len(fields) != len(header):
             raise InputError(f"expected {len(header)} fields as in the header, found {len(fields)}", path, lineno)
-        get = lambda name: fields[col[name]].strip()  # noqa: E731
+        get = lambda name, fields=fields: fields[col[name]].strip()  # noqa: E731
         if not get("class"):
             raise InputError("the class is empty", path, lineno)
         classes.append(get("class"))
@@ -253,6 +317,29 @@ def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, 
     STAR: :func:`tomobench.relion.write_star` (``data_optics`` when ``voxel_size_a`` is
     given; ``relion_version="relion5"`` writes centred Å coordinates and needs
     ``tomo_shape_xyz``, the tomogram's (x, y, z) size in voxels).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        N rows with the columns :data:`PICK_COLUMNS`, positions in voxels, angles ZXZ in degrees.
+    path : str or Path
+        The file to write; its folder is created.
+    fmt : str, optional
+        One of :data:`FORMATS`; from the extension when None.
+    voxel_size_a : float, optional
+        Voxel size in Å per voxel: required for copick (Å locations) and RELION 5, written to
+        STAR ``data_optics``.
+    class_to_label : dict of str to int, optional
+        Class name -> STAR ``rlnClassNumber``; classes numbered 1.. in sorted order when None.
+    relion_version : {"relion4", "relion5"}
+        The STAR coordinate columns to write.
+    tomo_shape_xyz : array_like of int, optional
+        (3,) the tomogram's x, y, z size in voxels (RELION 5 only).
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
@@ -283,14 +370,26 @@ def write_particles(df: pd.DataFrame, path: str | Path, fmt: str | None = None, 
     return path
 
 
-def _fmt(value: float) -> str:
+def _fmt(value) -> str:  # a number of an itertuples row: pandas-stubs type those as any Scalar, so no annotation
     return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
 
 
 # --------------------------------------------------------------------------- checks
 
 def check_classes(df: pd.DataFrame, valid: list[str], path: str | Path, *, allow_unknown: bool = True) -> None:
-    """Raise :class:`InputError` at the first pick whose class is not in ``valid``."""
+    """Raise :class:`InputError` at the first pick whose class is not in ``valid``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A particle list (:data:`PICK_COLUMNS`); its ``line`` is named in the error.
+    valid : list of str
+        The class names allowed.
+    path : str or Path
+        The source of the picks, named in the error.
+    allow_unknown : bool
+        Also allow the class ``unknown`` (a pick of no stated class).
+    """
     allowed = set(valid) | ({"unknown"} if allow_unknown else set())
     bad = ~df["class"].isin(allowed)
     if bad.any():

@@ -57,8 +57,11 @@ INCLUDE = "include"
 
 
 def is_fragment(stem: str) -> bool:
-    """``params/<section>_<preset>.yaml`` files hold one section of a preset (the part that owns the
-    section writes it); a preset pulls them in with ``include: [scene_crowded, ...]``."""
+    """Whether ``stem`` names a fragment, ``params/<section>_<preset>.yaml``.
+
+    A fragment holds one section of a preset (the part that owns the section writes it); a preset
+    pulls them in with ``include: [scene_crowded, ...]``.
+    """
     return any(stem.startswith(section + "_") for section in SECTIONS)
 
 
@@ -70,8 +73,10 @@ def preset_names(params_file: str | Path) -> list[str]:
 
 
 def read_preset(path: Path) -> tuple[dict[str, Any], list[Path]]:
-    """A preset's overrides (its ``include`` fragments merged in order, then its own keys) and the
-    fragment files, in merge order."""
+    """A preset's overrides and the fragment files, in merge order.
+
+    The overrides are its ``include`` fragments merged in order, then its own keys.
+    """
     doc = read_yaml(path)
     includes = doc.pop(INCLUDE, None) or []
     if not isinstance(includes, list):
@@ -145,6 +150,7 @@ def key_line(path: str | Path, dotted: str) -> int | None:
 
 
 def check_sections(doc: dict[str, Any], source: str | Path) -> None:
+    """Refuse unknown top-level sections and sections that are not mappings (errors name the line)."""
     unknown = [k for k in doc if k not in SECTIONS]
     if unknown:
         raise InputError(f"unknown section {unknown[0]!r}; the sections are {', '.join(SECTIONS)}",
@@ -155,8 +161,10 @@ def check_sections(doc: dict[str, Any], source: str | Path) -> None:
 
 
 def load_preset(name: str = DEFAULT, params_file: str | Path | None = None) -> tuple[dict[str, Any], list[Path]]:
-    """The merged parameter document of preset ``name`` and the files it came from, in merge order
-    (base, the preset's included fragments, the preset)."""
+    """The merged parameter document of preset ``name`` and the files it came from.
+
+    The files are in merge order: base, the preset's included fragments, the preset.
+    """
     base_path = find_params_file(params_file)
     override_path = preset_file(name, base_path)
     doc = read_yaml(base_path)
@@ -226,6 +234,7 @@ def set_scalar(path: str | Path, dotted: str, value: Any) -> None:
     match = re.match(rf"^(\s*{re.escape(leaf)}\s*:\s*)([^#\n]*?)(\s*#.*)?(\n?)$", text)
     if not match:
         raise InputError(f"cannot edit {dotted} on this line (not a one-line scalar)", path, line)
-    rendered = json.dumps(value) if isinstance(value, str) else yaml.safe_dump(value).strip().removesuffix("...").strip()
+    rendered = (json.dumps(value) if isinstance(value, str)
+                else yaml.safe_dump(value).strip().removesuffix("...").strip())
     lines[line - 1] = match.group(1) + rendered + (match.group(3) or "") + match.group(4)
     path.write_text("".join(lines), encoding="utf-8")

@@ -38,7 +38,18 @@ DEFAULT_TOMO_NAME = "tomo"
 
 
 def tomogram_centre_voxels(shape_xyz) -> np.ndarray:
-    """RELION 5's tomogram centre in voxels: ``size / 2`` on each axis (x, y, z)."""
+    """RELION 5's tomogram centre in voxels: ``size / 2`` on each axis (x, y, z).
+
+    Parameters
+    ----------
+    shape_xyz : array_like of int
+        (3,) the tomogram's x, y, z size in voxels (the reverse of the ``[z, y, x]`` array shape).
+
+    Returns
+    -------
+    numpy.ndarray
+        (3,) float, the centre x, y, z in voxels.
+    """
     return np.asarray(shape_xyz, dtype=float).reshape(3) / 2.0
 
 
@@ -104,7 +115,26 @@ def _rotations(df: pd.DataFrame, path: Path) -> tuple[np.ndarray | None, np.ndar
 
 def star_positions(df: pd.DataFrame, optics: pd.DataFrame | None, path: Path, *, voxel_size_a: float | None,
                    tomo_shape_xyz=None) -> np.ndarray:
-    """Particle centres ``(N, 3)`` in tomogram voxels (x, y, z), shifts applied (see the module docstring)."""
+    """Particle centres in tomogram voxels, shifts applied (see the module docstring).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The STAR particle block (N rows, RELION column names).
+    optics : pandas.DataFrame or None
+        The ``data_optics`` block, if any (pixel sizes per optics group).
+    path : Path
+        The STAR file, named in errors.
+    voxel_size_a : float or None
+        The tomogram's voxel size in Å per voxel.
+    tomo_shape_xyz : array_like of int, optional
+        (3,) the tomogram's x, y, z size in voxels; needed for RELION 5 centred coordinates.
+
+    Returns
+    -------
+    numpy.ndarray
+        (N, 3) float centres x, y, z in voxels of the tomogram, 0-based.
+    """
     n = len(df)
     _, sub = _rotations(df, path)
     origins = _numeric(df, ORIGIN_COLUMNS, path) if set(ORIGIN_COLUMNS) <= set(df.columns) else np.zeros((n, 3))
@@ -139,9 +169,23 @@ def read_star(path: str | Path, *, label_to_class: dict[int, str] | None = None,
               tomo_shape_xyz=None) -> pd.DataFrame:
     """Read a RELION 4 or 5 particle STAR file.
 
-    Returns a frame with ``class x y z phi theta psi score tomo`` (voxels of the
-    tomogram at ``voxel_size_a`` Å, ZXZ degrees). ``tomo_shape_xyz`` (voxels) is
-    needed for RELION 5 centred coordinates only.
+    Parameters
+    ----------
+    path : str or Path
+        The STAR file.
+    label_to_class : dict of int to str, optional
+        ``rlnClassNumber`` -> class name; numbers without a name stay as their digits.
+    voxel_size_a : float, optional
+        The tomogram's voxel size in Å per voxel (Å coordinates and shifts are divided by it).
+    tomo_shape_xyz : array_like of int, optional
+        (3,) the tomogram's x, y, z size in voxels; needed for RELION 5 centred coordinates only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        N rows ``class x y z phi theta psi score tomo``: centres in voxels of the tomogram at
+        ``voxel_size_a`` Å, angles ZXZ in degrees (NaN without angles), score from
+        ``rlnAutopickFigureOfMerit``.
     """
     path = Path(path)
     df, optics = _tables(path)
@@ -165,7 +209,20 @@ def read_star(path: str | Path, *, label_to_class: dict[int, str] | None = None,
 # --------------------------------------------------------------------------- writing
 
 def optics_table(voxel_size_a: float, extra: dict[str, float] | None = None) -> pd.DataFrame:
-    """The one-group ``data_optics`` block: tomograms at binning 1, so subtomogram pixel = tilt-series pixel."""
+    """The one-group ``data_optics`` block: tomograms at binning 1, so subtomogram pixel = tilt-series pixel.
+
+    Parameters
+    ----------
+    voxel_size_a : float
+        The pixel size in Å of the tilt series and of the tomogram.
+    extra : dict of str to float, optional
+        More optics columns (e.g. ``rlnVoltage`` in kV), added or overriding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row.
+    """
     row = {"rlnOpticsGroup": 1, "rlnOpticsGroupName": "opticsGroup1",
            "rlnTomoTiltSeriesPixelSize": float(voxel_size_a), "rlnImagePixelSize": float(voxel_size_a),
            "rlnTomoSubtomogramBinning": 1.0, "rlnImageDimensionality": 3}
@@ -176,7 +233,30 @@ def optics_table(voxel_size_a: float, extra: dict[str, float] | None = None) -> 
 def star_tables(df: pd.DataFrame, *, voxel_size_a: float | None, class_to_label: dict[str, int] | None = None,
                 relion_version: str = "relion4", tomo_shape_xyz=None, tomo_name: str = DEFAULT_TOMO_NAME,
                 optics: dict[str, float] | None = None) -> dict[str, pd.DataFrame]:
-    """The STAR blocks (``optics``, ``particles``) of a particle list; see :func:`write_star`."""
+    """The STAR blocks (``optics``, ``particles``) of a particle list; see :func:`write_star`.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        N rows with the columns :data:`tomobench.particles.PICK_COLUMNS` (voxels, ZXZ degrees).
+    voxel_size_a : float or None
+        The tomogram's voxel size in Å per voxel; without it no ``optics`` block is written.
+    class_to_label : dict of str to int, optional
+        Class name -> ``rlnClassNumber`` (0 for a class not in it); 1.. in sorted order when None.
+    relion_version : {"relion4", "relion5"}
+        ``rlnCoordinateX/Y/Z`` in voxels, or ``rlnCenteredCoordinateX/Y/ZAngst`` in Å from the centre.
+    tomo_shape_xyz : array_like of int, optional
+        (3,) the tomogram's x, y, z size in voxels (RELION 5 only).
+    tomo_name : str
+        ``rlnTomoName`` of picks with no tomogram.
+    optics : dict of str to float, optional
+        More ``data_optics`` columns (:func:`optics_table`).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``particles`` (N rows) and, with a voxel size, ``optics`` (one row).
+    """
     if relion_version not in RELION_VERSIONS:
         raise ValueError(f"relion_version must be one of {RELION_VERSIONS}, got {relion_version!r}")
     xyz = df[["x", "y", "z"]].to_numpy(float)

@@ -17,6 +17,22 @@ def rotate_volume(volume: np.ndarray, matrix_xyz: np.ndarray, *, order: int = 3,
     value at ``R.T @ r``: the content is turned by ``R``, as a particle is made
     from its template. Cubic spline interpolation by default (sub-voxel accurate);
     values outside the box are 0.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(Z, Y, X)`` the volume to rotate (any real dtype; computed in float32).
+    matrix_xyz : numpy.ndarray
+        ``(3, 3)`` rotation acting on ``(x, y, z)`` column vectors (:mod:`tomobench.euler`).
+    order : int
+        Spline order of the interpolation, 0 to 5 (0 nearest, 1 linear, 3 cubic).
+    output_shape : tuple of int, optional
+        ``(Z', Y', X')`` shape of the output box, centred on the input's centre; ``volume.shape`` when None.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(Z', Y', X')`` float32, the rotated volume.
     """
     volume = np.asarray(volume, dtype=np.float32)
     out_shape = tuple(volume.shape) if output_shape is None else tuple(output_shape)

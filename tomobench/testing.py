@@ -20,6 +20,20 @@ def sphere_occupancy(shape_zyx: tuple[int, int, int], centres_xyz, radii) -> np.
     """Occupancy map: particle i+1 fills the voxels within ``radii[i]`` of ``centres_xyz[i]``.
 
     Later particles overwrite earlier ones where spheres overlap (tests use non-overlapping ones).
+
+    Parameters
+    ----------
+    shape_zyx : tuple of int
+        (Z, Y, X) the map's shape in voxels.
+    centres_xyz : array_like
+        (N, 3) sphere centres x, y, z in voxels.
+    radii : array_like
+        (N,) sphere radii in voxels (a voxel at distance <= radius is inside).
+
+    Returns
+    -------
+    numpy.ndarray
+        (Z, Y, X) int64 particle ids, 0 = background.
     """
     z, y, x = np.indices(shape_zyx)
     occupancy = np.zeros(shape_zyx, dtype=np.int64)

@@ -24,7 +24,22 @@ PREVIEW_PNG = "preview.png"
 
 
 def busiest_slice(coords: np.ndarray, n: int, slab_vox: float) -> int:
-    """The index in ``0..n-1`` with the most coordinates within ``slab_vox`` (ties: nearest ``n // 2``)."""
+    """The index in ``0..n-1`` with the most coordinates within ``slab_vox`` (ties: nearest ``n // 2``).
+
+    Parameters
+    ----------
+    coords : numpy.ndarray
+        (N,) coordinates along one axis, in voxels.
+    n : int
+        The number of slices along that axis.
+    slab_vox : float
+        Half-thickness in voxels of the slab counted around each slice (inclusive).
+
+    Returns
+    -------
+    int
+        The slice index; ``n // 2`` when there are no coordinates.
+    """
     index = np.arange(n)
     if len(coords) == 0:
         return n // 2
@@ -33,8 +48,8 @@ def busiest_slice(coords: np.ndarray, n: int, slab_vox: float) -> int:
     return int(best[np.argmin(np.abs(best - n // 2))])
 
 
-def class_colours(classes: list[str]) -> dict[str, tuple[float, float, float, float]]:
-    """A fixed colour per class (matplotlib's tab10/tab20 in the order given)."""
+def class_colours(classes: list[str]) -> dict[str, tuple[float, ...]]:
+    """A fixed RGBA colour (4 floats in [0, 1]) per class (matplotlib's tab10/tab20 in the order given)."""
     from matplotlib import colormaps
 
     cmap = colormaps["tab10" if len(classes) <= 10 else "tab20"]
@@ -74,11 +89,33 @@ def _draw_panel(ax, image: np.ndarray, near: pd.DataFrame, uv: tuple[str, str], 
 def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str | Path, *, title: str = "",
                      class_order: list[str] | None = None, slab_vox: float = DEFAULT_SLAB_VOX,
                      radius_vox: float | dict[str, float] = 5.0, dpi: int = 80) -> Path:
-    """Write a PNG of an xy and an xz slice of ``volume`` (``[z, y, x]``) with ``picks`` drawn.
+    """Write a PNG of an xy and an xz slice of ``volume`` with ``picks`` drawn.
 
-    ``picks``: a particle list (voxels of this tomogram) or None; ``radius_vox``: the circles'
-    radius in voxels, one for all or per class. Returns ``path``.
-    Same inputs give the same bytes.
+    The slices are the busiest ones (:func:`busiest_slice`). Same inputs give the same bytes.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        (Z, Y, X) the tomogram (any real dtype; a memory map is fine).
+    picks : pandas.DataFrame or None
+        A particle list (``class x y z``, voxels of this tomogram) or None.
+    path : str or Path
+        The PNG to write; its folder is created.
+    title : str
+        The figure title.
+    class_order : list of str, optional
+        The order of the colours and of the legend; other classes follow, sorted.
+    slab_vox : float
+        Picks within this many voxels of a slice are drawn on it.
+    radius_vox : float or dict of str to float
+        The circles' radius in voxels, one for all or per class (others get the default of 5).
+    dpi : int
+        Resolution of the PNG in dots per inch.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -118,7 +155,7 @@ def write_slices_png(volume: np.ndarray, picks: pd.DataFrame | None, path: str |
     return path
 
 
-def class_radii_vox(classes, voxel_size_a: float) -> dict[str, float]:
+def class_radii_vox(classes, voxel_size_a: float | None) -> dict[str, float]:
     """Circle radius per class in voxels: the class table's ``radius_nm`` at ``voxel_size_a`` Å per voxel."""
     if classes is None or not voxel_size_a or voxel_size_a <= 0:
         return {}
@@ -128,16 +165,17 @@ def class_radii_vox(classes, voxel_size_a: float) -> dict[str, float]:
 
 def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: float = 1.0,
                   class_order: list[str] | None = None) -> list[tuple]:
-    """napari layer data ``(data, kwargs, layer type)``: the image and, if given, the picks (``z, y, x``)."""
+    """Napari layer data ``(data, kwargs, layer type)``: the image and, if given, the picks (``z, y, x``)."""
     scale = (voxel_size_a or 1.0,) * 3
-    layers = [(volume, {"name": "tomogram", "colormap": "gray", "scale": scale}, "image")]
+    layers: list[tuple] = [(volume, {"name": "tomogram", "colormap": "gray", "scale": scale}, "image")]
     if picks is not None and len(picks):
         order = list(class_order or []) + sorted(set(picks["class"]) - set(class_order or []))
         colours = class_colours([c for c in order if (picks["class"] == c).any()])
-        layers.append((picks[["z", "y", "x"]].to_numpy(float),
-                       {"name": "picks", "scale": scale, "size": 10, "border_color": [colours[c] for c in picks["class"]],
-                        "face_color": "transparent", "features": {"class": picks["class"].tolist()},
-                        "out_of_slice_display": True}, "points"))
+        points: dict[str, object] = {"name": "picks", "scale": scale, "size": 10,
+                                     "border_color": [colours[c] for c in picks["class"]],
+                                     "face_color": "transparent", "features": {"class": picks["class"].tolist()},
+                                     "out_of_slice_display": True}
+        layers.append((picks[["z", "y", "x"]].to_numpy(float), points, "points"))
     return layers
 
 

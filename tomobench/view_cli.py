@@ -26,6 +26,7 @@ from tomobench.volumes import read_volume
 
 
 def register_view(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``view`` subcommand to ``tomobench``."""
     p = subparsers.add_parser("view", help="look at a tomogram with its picks (napari, or a PNG of slices)")
     p.add_argument("tomogram", help="an MRC volume, e.g. data/public/train/tomo_000/reconstruction.mrc")
     _pick_args(p, required=False)
@@ -34,6 +35,7 @@ def register_view(subparsers: argparse._SubParsersAction) -> None:
 
 
 def register_imod(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``export-imod`` subcommand to ``tomobench``."""
     p = subparsers.add_parser("export-imod", help="write picks as an IMOD point2model text file")
     p.add_argument("picks_file", metavar="PICKS", help="particle list (.txt, .csv, .star, .json)")
     p.add_argument("out", help="output text file (point2model -scat -sphere 5 OUT picks.mod)")
@@ -69,6 +71,7 @@ def load_picks(path: str | Path, *, voxel_size_a: float | None, classes, tomo: s
 
 
 def run_view(args: argparse.Namespace) -> int:
+    """``tomobench view``: open the tomogram with its picks in napari, or write a PNG of slices."""
     tomogram = Path(args.tomogram)
     volume, header_a = read_volume(tomogram, mmap=args.png is not None)
     voxel_size_a = args.voxel_size or header_a or None
@@ -90,6 +93,7 @@ def run_view(args: argparse.Namespace) -> int:
 
 
 def run_imod(args: argparse.Namespace) -> int:
+    """``tomobench export-imod``: write the picks as an IMOD point2model text file."""
     from tomobench.imod import write_point_model
 
     classes = _class_table(args.classes, Path(args.picks_file).parent)

@@ -17,10 +17,21 @@ from tomobench.errors import InputError
 
 
 def read_volume(path: str | Path, *, mmap: bool = False) -> tuple[np.ndarray, float]:
-    """Read an MRC file; return ``(array[z, y, x], voxel_size_a)``.
+    """Read an MRC file.
 
-    The voxel size is the header's x spacing in Å (0.0 when the header has none).
-    With ``mmap=True`` the array is a read-only memory map.
+    Parameters
+    ----------
+    path : str or Path
+        The MRC file (a 3D volume or image stack).
+    mmap : bool
+        Return a read-only memory map instead of a copy in memory.
+
+    Returns
+    -------
+    data : numpy.ndarray
+        (Z, Y, X) in the file's dtype (``[z, y, x]`` indexing).
+    voxel_size_a : float
+        The header's x spacing in Å per voxel (0.0 when the header has none).
     """
     path = Path(path)
     if not path.is_file():
@@ -49,6 +60,22 @@ def write_volume(path: str | Path, data: np.ndarray, voxel_size_a: float, *, ima
     MRC-compatible dtype (int8, int16, uint8, uint16; see :func:`label_dtype`).
     The file is written to a temporary name and renamed, so a crash never leaves
     a half-written volume under the final name.
+
+    Parameters
+    ----------
+    path : str or Path
+        The MRC file to write; its folder is created.
+    data : numpy.ndarray
+        (Z, Y, X) the volume, or (n_views, Y, X) an image stack.
+    voxel_size_a : float
+        Voxel (or pixel) size in Å, > 0.
+    image_stack : bool
+        Mark the file as a stack of 2D images (ISPG 0) instead of a volume.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     path = Path(path)
     data = np.asarray(data)
@@ -89,7 +116,18 @@ def label_dtype(max_label: int) -> np.dtype:
 
 
 def box_centre(shape: tuple[int, ...]) -> np.ndarray:
-    """Index of the centre voxel of a box, ``n // 2`` per axis (the template convention)."""
+    """Index of the centre voxel of a box, ``n // 2`` per axis (the template convention).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The box shape, any number of axes (``[z, y, x]`` for a volume).
+
+    Returns
+    -------
+    numpy.ndarray
+        float, one index per axis, in the order of ``shape``.
+    """
     return np.array([n // 2 for n in shape], dtype=float)
 
 
@@ -100,6 +138,24 @@ def crop(volume: np.ndarray, corner_zyx, size: int, *, fill: float = 0.0,
     ``corner_zyx`` may be negative or beyond the volume; the output always has
     shape ``(size, size, size)`` and ``dtype`` (default: the volume's). Pure numpy;
     the volume is not modified.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        (Z, Y, X) the volume.
+    corner_zyx : array_like of int
+        (3,) the cube's first voxel z, y, x (may lie outside the volume).
+    size : int
+        The cube's edge in voxels.
+    fill : float
+        The value where the cube leaves the volume.
+    dtype : numpy.dtype or type, optional
+        The output dtype; the volume's when None.
+
+    Returns
+    -------
+    numpy.ndarray
+        (size, size, size) the cube.
     """
     corner = np.asarray(corner_zyx, dtype=int).reshape(3)
     out = np.full((size,) * 3, fill, dtype=volume.dtype if dtype is None else dtype)

@@ -17,8 +17,8 @@ from tomobench.particles import check_classes, make_particles, read_particles, w
 from tomobench.volumes import write_volume
 
 copick = pytest.importorskip("copick")
-from copick.util.escape import sanitize_name  # noqa: E402
 from copick.models import CopickPicksFile, PickableObject  # noqa: E402
+from copick.util.escape import sanitize_name  # noqa: E402
 
 VOXEL_A = 10.0
 CLASS_NAMES = ["pdb_1bxn", "ribosome 80S", "a:b/c", "plain", "mem_brane_"]

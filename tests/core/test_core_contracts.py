@@ -1,5 +1,7 @@
 """Class table, volumes and ground-truth folders: validation and round trips."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,26 @@ def test_scorer_plugin_is_the_scoring_package(tmp_path):
     assert (report["TP"], report["FN"]) == (1, 1)
     with pytest.raises(LookupError, match="no scorer"):
         scorer("nonexistent")
+
+
+def test_acquisition_record_round_trips_and_names_a_bad_file(tmp_path):
+    from tomobench.acquisition import AcquisitionRecord
+
+    fields = dict(voltage_kv=300.0, cs_mm=2.7, amplitude_contrast=0.08, defocus_um=3.0, astigmatism_um=0.0,
+                  astigmatism_angle_deg=0.0, ctf_decay_nyquist=0.0, tilt_angles_deg=[-3.0, 0.0, 3.0],
+                  tilt_axis_deg=0.0, reconstruction_tilt_axis_deg=0.0, projection_shape_yx=[64, 64],
+                  tilt_scheme="dose_symmetric", voxel_size_a=10.0, noise_mode="snr", snr_definition="var ratio",
+                  snr=0.02, snr_measured=0.02, snr_measured_per_view=[0.02, None, 0.02], snr_nominal=0.02,
+                  dose_total_e_per_a2=2.5, equivalent_dose_total_e_per_a2=2.5, damage_model="none",
+                  structural_noise_rel=0.0, phase_plate=False, phase_shift_deg=0.0, projection_mode="fast",
+                  detector="counting", reconstruction_method="wbp", reconstruction_contrast="protein_bright",
+                  ctf_correction="none", reconstruction_shape_zyx=[40, 64, 64], reconstruction_z_offset_vox=0,
+                  projection_units="relative intensity")
+    path = AcquisitionRecord(**fields).write(tmp_path / "acquisition.json")
+    assert list(json.loads(path.read_text())) == list(fields)           # the file's keys, in the model's order
+    assert AcquisitionRecord.read(path).model_dump() == fields
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**fields, "voltage_kv": "high"}))
+    with pytest.raises(InputError, match="voltage_kv") as err:
+        AcquisitionRecord.read(bad)
+    assert "bad.json" in str(err.value)

@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from tomobench.euler import (euler_to_matrix, matrix_to_euler, matrix_to_relion, random_rotations,
-                             relion_matrix, relion_to_zxz, zxz_to_relion)
+from tomobench.euler import (
+    euler_to_matrix,
+    matrix_to_euler,
+    matrix_to_relion,
+    random_rotations,
+    relion_matrix,
+    relion_to_zxz,
+    zxz_to_relion,
+)
 from tomobench.rotate import rotate_volume
 
 

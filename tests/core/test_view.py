@@ -72,7 +72,8 @@ def test_view_cli_writes_the_png_with_picks_of_its_tomogram(tmp_path, capsys):
                     class_to_label={"pdb_1bxn": 1, "ribosome": 2})
     for name in ("p.star", "one.json"):
         out = tmp_path / f"{name}.png"
-        assert run(["view", str(folder / "reconstruction.mrc"), "--picks", str(tmp_path / name), "--png", str(out)]) == 0
+        assert run(["view", str(folder / "reconstruction.mrc"), "--picks", str(tmp_path / name),
+                    "--png", str(out)]) == 0
         assert _coloured_pixels(out) > 100
     with pytest.raises(InputError, match="choose one with --tomo"):
         run(["view", str(folder / "reconstruction.mrc"), "--picks", str(tmp_path / "p.star"), "--tomo", "tomo_009",

@@ -69,7 +69,7 @@ def test_snr_mode_hits_the_target_snr(target):
     signal = clean.reshape(len(clean), -1).var(axis=1).mean()
     noise = (noisy.projections - clean).reshape(len(clean), -1).var(axis=1).mean()
     assert signal / noise == pytest.approx(target, rel=0.2)
-    assert noisy.acquisition["snr_measured"] == pytest.approx(target, rel=0.2)
+    assert noisy.acquisition.snr_measured == pytest.approx(target, rel=0.2)
 
 
 def test_ice_attenuation_grows_with_one_over_cos():

@@ -111,7 +111,7 @@ def test_per_view_snr_scales_with_the_attenuation(mode):
     a = np.exp(-300.0 / (600.0 * np.cos(theta)))  # 30 voxels of 10 Å, mfp 60 nm: 0.61 at 0°, 0.37 at 60°
     nf = r.noise_free_projections.reshape(len(a), -1).astype(np.float64)
     rel_contrast = nf.var(axis=1) / nf.mean(axis=1) ** 2
-    per_view = np.array(r.acquisition["snr_measured_per_view"])
+    per_view = np.array(r.acquisition.snr_measured_per_view)
     ratio = per_view / (a * rel_contrast)
     assert ratio.std() / ratio.mean() < 0.06
     # the old scaling (noise variance ∝ 1/a_i) would make SNR_i ∝ a_i^3: the ends 2.7x apart here
@@ -126,13 +126,13 @@ def test_equivalent_dose_round_trip():
     p = _params(noise_mode="dose")
     p.acquisition.dose_total_e_per_a2 = 40.0
     dose_run = image_sample(vol, 10.0, p, np.random.default_rng(0))
-    s = dose_run.acquisition["snr_measured"]
-    assert dose_run.acquisition["dose_total_e_per_a2"] == 40.0
-    assert dose_run.acquisition["equivalent_dose_total_e_per_a2"] == pytest.approx(40.0, rel=0.03)
+    s = dose_run.acquisition.snr_measured
+    assert dose_run.acquisition.dose_total_e_per_a2 == 40.0
+    assert dose_run.acquisition.equivalent_dose_total_e_per_a2 == pytest.approx(40.0, rel=0.03)
     snr_run = image_sample(vol, 10.0, _params(noise_mode="snr", snr=s), np.random.default_rng(0))
-    assert snr_run.acquisition["dose_total_e_per_a2"] == pytest.approx(40.0, rel=0.03)
-    assert snr_run.acquisition["equivalent_dose_total_e_per_a2"] == pytest.approx(40.0, rel=0.03)
-    assert snr_run.misalignment[:, 3].sum() == pytest.approx(snr_run.acquisition["dose_total_e_per_a2"])
+    assert snr_run.acquisition.dose_total_e_per_a2 == pytest.approx(40.0, rel=0.03)
+    assert snr_run.acquisition.equivalent_dose_total_e_per_a2 == pytest.approx(40.0, rel=0.03)
+    assert snr_run.misalignment[:, 3].sum() == pytest.approx(snr_run.acquisition.dose_total_e_per_a2)
     dose_nf = dose_run.noise_free_projections / (40.0 / len(dose_run.tilt_angles_deg) * 100.0)
     assert np.allclose(snr_run.noise_free_projections, dose_nf, rtol=0, atol=3e-3 * np.ptp(dose_nf))
 
@@ -144,11 +144,11 @@ def test_shrec2020_mode_metadata_agree_with_the_images():
     r = image_sample(vol, 10.0, p, np.random.default_rng(0))
     acq = r.acquisition
     filt = shrec_noise_filter((64, 64), 10.0, p.optics, 0.4)
-    assert acq["snr_nominal"] == 0.004 and acq["noise_mode"] == "shrec2020"
-    assert acq["snr_measured"] == pytest.approx(shrec2020_expected_snr(0.004, filt, (64, 64)), rel=0.1)
-    assert acq["snr_measured"] == pytest.approx(measured_snr(r.noise_free_projections, r.projections))
-    assert acq["equivalent_dose_total_e_per_a2"] == pytest.approx(acq["dose_total_e_per_a2"], rel=0.1)
-    assert acq["snr"] == acq["snr_measured"]
+    assert acq.snr_nominal == 0.004 and acq.noise_mode == "shrec2020"
+    assert acq.snr_measured == pytest.approx(shrec2020_expected_snr(0.004, filt, (64, 64)), rel=0.1)
+    assert acq.snr_measured == pytest.approx(measured_snr(r.noise_free_projections, r.projections))
+    assert acq.equivalent_dose_total_e_per_a2 == pytest.approx(acq.dose_total_e_per_a2, rel=0.1)
+    assert acq.snr == acq.snr_measured
 
 
 def test_imod_contrast_is_the_negative_of_the_default():
@@ -159,7 +159,7 @@ def test_imod_contrast_is_the_negative_of_the_default():
     dark = image_sample(vol, 10.0, p, np.random.default_rng(0))
     assert np.allclose(dark.reconstruction, -bright.reconstruction, atol=1e-6 * np.abs(bright.reconstruction).max())
     assert np.corrcoef(dark.reconstruction.ravel(), vol.ravel())[0, 1] < -0.5
-    assert dark.acquisition["reconstruction_contrast"] == "protein_dark"
+    assert dark.acquisition.reconstruction_contrast == "protein_dark"
     # the raw views (IMOD reads them) show the particles dark at underfocus, like protein_dark
     proj = bright.noise_free_projections[len(bright.tilt_angles_deg) // 2]
     mask = np.asarray(vol.sum(axis=0) > 0.5 * vol.sum(axis=0).max())

@@ -1,7 +1,8 @@
 """Invariants of the scorer (hypothesis): perfect submissions and extra background picks."""
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scoring import score_particles
 from tomobench.classes import ClassTable
