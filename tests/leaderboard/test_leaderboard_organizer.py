@@ -11,7 +11,7 @@ import pytest
 import scoring
 from leaderboard import charts
 from leaderboard.phases import current_phase, is_blind, phase_dates
-from leaderboard.store import Store, Submission
+from leaderboard.store import Submission
 from leaderboard.submit import Upload, rescore_all, submit
 from test_leaderboard_app import _fill_and_submit, shown
 
