@@ -38,8 +38,11 @@ def detector_shape(specimen_yx: tuple[int, int], tilt_axis_deg: float) -> tuple[
 
 def _source_xy(in_yx: tuple[int, int], out_yx: tuple[int, int], angle_deg: float,
                device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input pixel coordinates ``(x, y)`` read by each output pixel when the output is the input
-    rotated counter-clockwise by ``angle_deg`` (each output pixel reads the point rotated by ``-angle``)."""
+    """Input pixel coordinates ``(x, y)`` read by each output pixel of a rotation.
+
+    The output is the input rotated counter-clockwise by ``angle_deg`` (each output pixel
+    reads the point rotated by ``-angle``).
+    """
     ny, nx = in_yx
     oy, ox = out_yx
     a = math.radians(angle_deg)
@@ -80,7 +83,7 @@ def to_detector(images: torch.Tensor, tilt_axis_deg: float) -> torch.Tensor:
     """
     if tilt_axis_deg == 0:
         return images
-    return _rotate(images, tilt_axis_deg, detector_shape(tuple(images.shape[-2:]), tilt_axis_deg))
+    return _rotate(images, tilt_axis_deg, detector_shape((images.shape[-2], images.shape[-1]), tilt_axis_deg))
 
 
 def to_specimen(images: torch.Tensor, tilt_axis_deg: float, specimen_yx: tuple[int, int]) -> torch.Tensor:
