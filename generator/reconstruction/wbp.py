@@ -44,7 +44,7 @@ def ramp_filter(n: int, apodization: str = "hann", cutoff: float = 1.0) -> torch
     apodization : str
         ``hann``, ``hamming``, ``cosine``, ``shepp_logan``; anything else = no window.
     cutoff : float
-        Fraction of Nyquist, > 0.
+        Fraction of Nyquist where the window reaches 0, > 0.
 
     Returns
     -------
