@@ -19,6 +19,7 @@ from tomobench.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``simulate`` sub-command and its options to the ``tomobench`` command line."""
     parser = subparsers.add_parser(
         "simulate", help="simulate a dataset of tomograms (structures -> scene -> microscope -> reconstruction)",
         description=__doc__.splitlines()[0])
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``tomobench simulate`` with the parsed ``args``; returns the exit status (0)."""
     from generator.simulate import connect, load_config, simulate_many, write_dataset_classes
 
     if args.workers is not None and args.workers < 0:
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     scheduler = args.scheduler or (config.dataset.scheduler if args.workers is None and not args.slurm else None)
     slurm = (config.dataset.slurm or SlurmParams()) if (args.slurm or args.slurm_script) else None
     if args.slurm_script:
+        assert slurm is not None  # set just above whenever --slurm-script is given
         print(_job_script(slurm))
         return 0
 

@@ -28,24 +28,31 @@ from tqdm import tqdm
 
 from generator.microscope import ctf as ctfm
 from generator.microscope.damage import damage_dose_e_per_a2, damage_filters
-from generator.microscope.detector import (add_noise, apply_filter, detected_fraction, detector_mtf,
-                                           equivalent_dose_total_e_per_a2, fourier_disk, fourier_shift,
-                                           ice_attenuation, shrec2020_expected_snr, shrec_noise_filter,
-                                           snr_per_view)
+from generator.microscope.detector import (
+    add_noise,
+    apply_filter,
+    detected_fraction,
+    detector_mtf,
+    equivalent_dose_total_e_per_a2,
+    fourier_disk,
+    fourier_shift,
+    ice_attenuation,
+    shrec2020_expected_snr,
+    shrec_noise_filter,
+    snr_per_view,
+)
 from generator.microscope.detector_frame import detector_shape, specimen_footprint, to_detector, to_specimen
 from generator.microscope.formation import fast_views, material_rows, multislice_view
 from generator.microscope.geometry import make_tilt_series
-from generator.microscope.params import (AcquisitionParams, DetectorParams, OpticsParams,
-                                         ProjectionParams)
+from generator.microscope.params import AcquisitionParams, DetectorParams, OpticsParams, ProjectionParams
 from generator.microscope.projector import view_matrix, volume_rows
 from generator.reconstruction.params import ReconstructionParams
 from generator.reconstruction.wbp import contrast_images, reconstruct
 from tomobench.acquisition import ACQUISITION_JSON, AcquisitionRecord
 from tomobench.errors import InputError
-from tomobench.params import Params
 from tomobench.imod import write_tilt_stack
+from tomobench.params import Params
 from tomobench.volumes import write_volume
-
 
 SNR_DEFINITION = ("mean_i var(noise-free view_i) / mean_i var(noise_i), variances over the pixels of each "
                   "view (the noise-free view after CTF, damage, attenuation and detector MTF)")
@@ -93,7 +100,8 @@ def _device(name: str) -> torch.device:
 
 def _check_input(grandmodel: np.ndarray, voxel_size_a: float) -> None:
     if not isinstance(grandmodel, np.ndarray) or grandmodel.ndim != 3:
-        raise InputError(f"grandmodel must be a 3D array [z, y, x], got {getattr(grandmodel, 'shape', type(grandmodel))}")
+        raise InputError("grandmodel must be a 3D array [z, y, x], "
+                         f"got {getattr(grandmodel, 'shape', type(grandmodel))}")
     if min(grandmodel.shape) < 2:
         raise InputError(f"grandmodel shape {grandmodel.shape} is too small (each axis >= 2 voxels)")
     if not np.all(np.isfinite(grandmodel)):
@@ -107,6 +115,30 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     """Simulate the tilt series of ``grandmodel`` (potential, ``[z, y, x]``) and reconstruct it.
 
     Same ``params`` and ``rng`` state -> identical outputs (all randomness comes from ``rng``).
+
+    Parameters
+    ----------
+    grandmodel : numpy.ndarray
+        (Z, Y, X) the scattering potential per voxel, in units of ``projection.potential_scale_v``
+        volts, finite; each axis at least 2 voxels.
+    voxel_size_a : float
+        Voxel size in Å, > 0 (also the pixel size of the views).
+    params : ImagingParams or None
+        Acquisition, optics, projection, detector and reconstruction; None = the defaults.
+    rng : numpy.random.Generator or None
+        The source of every random draw (tilt errors, shifts, noise); None = ``default_rng(0)``.
+
+    Returns
+    -------
+    ImagingResult
+        The projections (n_tilts, Y', X') in the detector frame, the nominal angles (n_tilts,) in
+        degrees, the reconstruction (Z', Y, X) (Z' = ``reconstruction.thickness_vox`` or Z), the
+        acquisition record and, when asked for, the noise-free views and reconstruction.
+
+    Raises
+    ------
+    InputError
+        When ``grandmodel`` or ``voxel_size_a`` is invalid, or the CTF aliases on the grid.
     """
     params = ImagingParams() if params is None else params
     rng = np.random.default_rng(0) if rng is None else rng
@@ -177,10 +209,9 @@ def _reconstruct(noisy: np.ndarray, noise_free: np.ndarray | None, angles_deg: n
     return volume, nf_volume
 
 
-def phase_rows(grandmodel: np.ndarray, voxel_size_a: float, optics, projection, detector,
-               device) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """``(rows, material, struct_sigma)``: the phase volume as projector rows, its material fraction
-    per layer (:func:`material_rows`) and the structural-noise std (rad per voxel).
+def phase_rows(grandmodel: np.ndarray, voxel_size_a: float, optics: OpticsParams, projection: ProjectionParams,
+               detector: DetectorParams, device) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The phase volume as projector rows, its material per layer and the structural-noise std.
 
     Phase per voxel of path ``sigma * V * voxel_a``. The mean of each z layer is removed: a laterally
     uniform layer (ice, the vacuum above and below it) shifts the phase of every ray alike in an
@@ -188,6 +219,30 @@ def phase_rows(grandmodel: np.ndarray, voxel_size_a: float, optics, projection, 
     that leave the box through its sides at high tilt from seeing a step (the vacuum-edge artefact).
     The uniform matter only attenuates (the inelastic model). The structural noise is
     ``structural_noise_rel`` times the ice potential, taken as the median of the matter voxels (> 0).
+
+    Parameters
+    ----------
+    grandmodel : numpy.ndarray
+        (Z, Y, X) the scattering potential per voxel (units of ``projection.potential_scale_v`` volts).
+    voxel_size_a : float
+        Voxel size in Å.
+    optics : OpticsParams
+        Gives the voltage (kV), which sets the interaction constant.
+    projection : ProjectionParams
+        Gives ``potential_scale_v``, volts per grandmodel unit.
+    detector : DetectorParams
+        Gives ``structural_noise_rel``, the structural-noise std relative to the ice potential.
+    device : torch.device or str
+        Where the rows are made.
+
+    Returns
+    -------
+    rows : torch.Tensor
+        (Z * X, Y) the phase per voxel in rad, layer mean removed (:func:`volume_rows` layout).
+    material : torch.Tensor
+        (Z * X, 1) the fraction of matter voxels of each z layer (:func:`material_rows`).
+    struct_sigma : float
+        The structural-noise std in rad per voxel (0 when ``structural_noise_rel`` is 0).
     """
     sigma = ctfm.interaction_constant(optics.voltage_kv) * projection.potential_scale_v * voxel_size_a
     gm = torch.from_numpy(np.ascontiguousarray(grandmodel, dtype=np.float32)).to(device)
@@ -310,8 +365,19 @@ def _finish(img: torch.Tensor, attenuation: np.ndarray, tilt_axis_deg: float, mt
 
 
 def write_imaging(result: ImagingResult, out_dir: str | Path) -> None:
-    """Write projections.mrc (+ .tlt, .rawtlt), tilt_angles.txt, misalignment.txt, reconstruction.mrc, acquisition.json,
-    imaging.png (and noise_free_reconstruction.mrc when present) into ``out_dir``."""
+    """Write the imaging outputs of one tomogram into ``out_dir`` (created).
+
+    The files: projections.mrc (+ .tlt, .rawtlt), tilt_angles.txt, misalignment.txt,
+    reconstruction.mrc, acquisition.json, imaging.png (and noise_free_reconstruction.mrc
+    when present).
+
+    Parameters
+    ----------
+    result : ImagingResult
+        The output of :func:`image_sample`.
+    out_dir : str or Path
+        The tomogram's folder.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # an IMOD image stack (ISPG 0) with projections.tlt / projections.rawtlt beside it

@@ -110,8 +110,11 @@ def simulate_tomogram(library, scene_params, imaging_params, seed: int, index: i
 
 @contextmanager
 def fixed_threads(n: int):
-    """Run torch with ``n`` CPU threads: its parallel reductions (and thus the last bits of the
-    results) depend on the thread count, so a tomogram is always computed with the same count."""
+    """Run torch with ``n`` CPU threads (a context manager).
+
+    Torch's parallel reductions (and thus the last bits of the results) depend on the
+    thread count, so a tomogram is always computed with the same count.
+    """
     import torch
 
     before = torch.get_num_threads()
@@ -123,7 +126,7 @@ def fixed_threads(n: int):
 
 
 def thread_environment() -> dict[str, str | None]:
-    """This process's values of the thread variables of :data:`THREAD_ENV` (None = unset)."""
+    """The current process's values of the thread variables of :data:`THREAD_ENV` (None = unset)."""
     return {key: os.environ.get(key) for key in THREAD_ENV}
 
 
@@ -181,8 +184,11 @@ def slurm_cluster(params):
 
 
 def connect(workers: int = 0, scheduler: str | None = None, timeout_s: float = 5.0, *, slurm=None):
-    """A Dask client: a local cluster of ``workers`` processes, the one at ``scheduler``, or SLURM jobs
-    (``slurm``: :class:`tomobench.dataset.SlurmParams`); None = serial."""
+    """A Dask client to run the tomograms on; None = serial.
+
+    A local cluster of ``workers`` processes, the one at ``scheduler``, or SLURM jobs
+    (``slurm``: :class:`tomobench.dataset.SlurmParams`); give one at most.
+    """
     if sum(bool(x) for x in (workers, scheduler, slurm)) > 1:
         raise InputError("give one of --workers (a local Dask cluster), --scheduler (an existing one) "
                          "or --slurm (SLURM jobs)")

@@ -21,11 +21,18 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
 
 from tomobench.errors import InputError
+
+if TYPE_CHECKING:
+    from generator.microscope.params import OpticsParams
+
+#: an array of either library: :func:`chi` returns the kind it is given
+ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 
 # CODATA constants (SI)
 _H = 6.62607015e-34
@@ -35,13 +42,35 @@ _C = 299792458.0
 
 
 def wavelength_a(voltage_kv: float) -> float:
-    """Relativistic electron wavelength in Å for an acceleration voltage in kV (300 kV -> 0.019687 Å)."""
+    """Relativistic electron wavelength in Å for an acceleration voltage in kV (300 kV -> 0.019687 Å).
+
+    Parameters
+    ----------
+    voltage_kv : float
+        Acceleration voltage in kV, > 0.
+
+    Returns
+    -------
+    float
+        The wavelength ``lambda`` in Å.
+    """
     v = voltage_kv * 1e3
     return _H / math.sqrt(2 * _M0 * _E * v * (1 + _E * v / (2 * _M0 * _C**2))) * 1e10
 
 
 def interaction_constant(voltage_kv: float) -> float:
-    """Interaction constant sigma in rad / (V Å): phase = sigma * projected potential (V Å)."""
+    """Interaction constant sigma in rad / (V Å): phase = sigma * projected potential (V Å).
+
+    Parameters
+    ----------
+    voltage_kv : float
+        Acceleration voltage in kV, > 0.
+
+    Returns
+    -------
+    float
+        ``sigma`` in rad / (V Å) (300 kV: about 6.5e-4).
+    """
     v = voltage_kv * 1e3
     e0 = _M0 * _C**2 / _E  # rest energy in eV
     return 2 * math.pi / (wavelength_a(voltage_kv) * v) * (e0 + v) / (2 * e0 + v)
@@ -49,7 +78,28 @@ def interaction_constant(voltage_kv: float) -> float:
 
 def frequency_grid(shape_yx: tuple[int, int], pixel_a: float, *, rfft: bool = True,
                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """Spatial frequencies ``(k [1/Å], azimuth [rad])`` on the (r)FFT grid of an image ``[y, x]`` (cached; do not modify)."""
+    """Spatial frequencies ``(k [1/Å], azimuth [rad])`` on the (r)FFT grid of an image ``[y, x]``.
+
+    The grids are cached (shared between calls): do not modify them in place.
+
+    Parameters
+    ----------
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    pixel_a : float
+        Pixel size in Å.
+    rfft : bool
+        The half grid of ``torch.fft.rfft2`` (``nx // 2 + 1`` columns) instead of the full one.
+    device : torch.device or str
+        Where the grids live.
+
+    Returns
+    -------
+    k : torch.Tensor
+        (ny, nx // 2 + 1), or (ny, nx) without ``rfft``: the frequency modulus in 1/Å (float64).
+    azimuth : torch.Tensor
+        Same shape: the angle of the frequency from the x axis in rad, in ``[-pi, pi]``.
+    """
     return _frequency_grid(tuple(int(v) for v in shape_yx), float(pixel_a), bool(rfft), str(device))
 
 
@@ -62,26 +112,82 @@ def _frequency_grid(shape_yx, pixel_a, rfft, device):
     return torch.sqrt(KX**2 + KY**2), torch.atan2(KY, KX)
 
 
-def chi(k: torch.Tensor, defocus_a, wavelength: float, cs_a: float) -> torch.Tensor:
-    """Aberration phase chi(k) in radians; ``defocus_a`` (> 0 underfocus) may be a tensor broadcasting with k.
+def chi(k: ArrayT, defocus_a, wavelength: float, cs_a: float) -> ArrayT:
+    """Aberration phase ``chi(k) = pi lambda df k^2 - pi/2 Cs lambda^3 k^4`` in radians.
 
-    ``k`` may also be a numpy array (then the result is one).
+    Parameters
+    ----------
+    k : torch.Tensor or numpy.ndarray
+        Spatial frequencies in 1/Å, any shape.
+    defocus_a : float, torch.Tensor or numpy.ndarray
+        Defocus in Å, > 0 underfocus: a number, or an array broadcasting with ``k``
+        (e.g. ``[n, 1, 1]`` per view, or ``k``'s shape for astigmatism).
+    wavelength : float
+        Electron wavelength ``lambda`` in Å (:func:`wavelength_a`).
+    cs_a : float
+        Spherical aberration in Å (``cs_mm * 1e7``).
+
+    Returns
+    -------
+    torch.Tensor or numpy.ndarray
+        ``chi`` in rad, of the kind of ``k`` and the broadcast shape of ``k`` and ``defocus_a``.
     """
     return math.pi * wavelength * defocus_a * k**2 - 0.5 * math.pi * cs_a * wavelength**3 * k**4
 
 
-def astigmatic_defocus(defocus_a, azimuth: torch.Tensor, optics):
-    """Defocus (Å) along each azimuth (rad): ``df + astig/2 * cos(2 (alpha - alpha_astig))``; ``df`` without astigmatism."""
+def astigmatic_defocus(defocus_a, azimuth: torch.Tensor, optics: OpticsParams):
+    """Defocus along each azimuth: ``df + astig/2 * cos(2 (alpha - alpha_astig))``.
+
+    Parameters
+    ----------
+    defocus_a : float or torch.Tensor
+        Defocus ``df`` in Å (> 0 underfocus): a number or a tensor broadcasting with ``azimuth``
+        (e.g. ``[n, 1, 1]`` per view).
+    azimuth : torch.Tensor
+        Angle ``alpha`` of each frequency from the x axis in rad (:func:`frequency_grid`), e.g. ``[ny, nx//2+1]``.
+    optics : OpticsParams
+        Gives the astigmatism ``astigmatism_um`` (µm) and its angle ``astigmatism_angle_deg`` (degrees).
+
+    Returns
+    -------
+    float or torch.Tensor
+        The defocus in Å along each azimuth, shape of ``defocus_a`` broadcast with ``azimuth``;
+        ``defocus_a`` itself (same object) without astigmatism.
+    """
     if optics.astigmatism_um > 0:
         return defocus_a + 0.5 * optics.astigmatism_um * 1e4 * torch.cos(
             2 * (azimuth - math.radians(optics.astigmatism_angle_deg)))
     return defocus_a
 
 
-def envelope(k: torch.Tensor, optics, wavelength: float, defocus_a: float = 0.0,
+def envelope(k: torch.Tensor, optics: OpticsParams, wavelength: float, defocus_a: float = 0.0,
              extra_b_a2=0.0, pixel_a: float | None = None) -> torch.Tensor:
-    """Product of the B-factor, spatial- and temporal-coherence envelopes and, given ``pixel_a``,
-    PyTom's Gaussian decay ``exp(-(k / (s k_Nyq))^2)`` (``s = optics.ctf_decay_nyquist``; see module doc)."""
+    """Product of the CTF envelopes (the formulas in the module doc).
+
+    The B-factor, spatial- and temporal-coherence envelopes and, given ``pixel_a``,
+    PyTom's Gaussian decay ``exp(-(k / (s k_Nyq))^2)`` (``s = optics.ctf_decay_nyquist``).
+
+    Parameters
+    ----------
+    k : torch.Tensor
+        Spatial frequencies in 1/Å, any shape (float64 from :func:`frequency_grid`).
+    optics : OpticsParams
+        Gives the B-factor (Å²), the decay, the illumination aperture (mrad), Cs and Cc (mm),
+        the energy spread (eV) and the voltage (kV).
+    wavelength : float
+        Electron wavelength in Å (:func:`wavelength_a`).
+    defocus_a : float
+        Defocus in Å of the spatial-coherence envelope (> 0 underfocus).
+    extra_b_a2 : float or torch.Tensor
+        B-factor in Å² added to ``optics.b_factor_a2`` (a tensor broadcasting with ``k`` for one per view).
+    pixel_a : float or None
+        Pixel size in Å, which sets Nyquist for the decay; None = no decay.
+
+    Returns
+    -------
+    torch.Tensor
+        The envelope, in ``[0, 1]``, of the broadcast shape of ``k`` and ``extra_b_a2``.
+    """
     b = optics.b_factor_a2 + extra_b_a2
     env = torch.exp(-(b / 4.0) * k**2)
     decay = optics.ctf_decay_nyquist
@@ -98,13 +204,33 @@ def envelope(k: torch.Tensor, optics, wavelength: float, defocus_a: float = 0.0,
     return env
 
 
-def ctf_2d(shape_yx: tuple[int, int], pixel_a: float, optics, defocus_a=None, *,
+def ctf_2d(shape_yx: tuple[int, int], pixel_a: float, optics: OpticsParams, defocus_a=None, *,
            extra_b_a2: float = 0.0, device: torch.device | str = "cpu",
            with_envelope: bool = True) -> torch.Tensor:
     """The CTF on the rFFT grid of an image ``[y, x]`` (float64).
 
-    ``defocus_a`` overrides the nominal ``optics.defocus_um`` (a float, or a tensor
-    ``[n, 1, 1]`` for a stack of defocus values: returns ``[n, ny, nx//2+1]``).
+    Parameters
+    ----------
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    pixel_a : float
+        Pixel size in Å.
+    optics : OpticsParams
+        The optics: voltage, Cs, amplitude contrast, defocus, astigmatism, phase plate, envelopes.
+    defocus_a : float, torch.Tensor or None
+        Defocus in Å (> 0 underfocus) overriding the nominal ``optics.defocus_um``: a number,
+        or a tensor ``[n, 1, 1]`` for a stack of defocus values; None = the nominal one.
+    extra_b_a2 : float
+        B-factor in Å² added to ``optics.b_factor_a2``.
+    device : torch.device or str
+        Where the CTF is computed.
+    with_envelope : bool
+        Multiply by :func:`envelope` (at the mean defocus); False = the bare ``-sin(chi + ...)``.
+
+    Returns
+    -------
+    torch.Tensor
+        (ny, nx // 2 + 1), or (n, ny, nx // 2 + 1) for a ``[n, 1, 1]`` defocus: the CTF (float64).
     """
     k, az = frequency_grid(shape_yx, pixel_a, device=device)
     lam = wavelength_a(optics.voltage_kv)
@@ -123,7 +249,26 @@ def ctf_zeros_1d(n_zeros: int, defocus_a: float, voltage_kv: float, cs_mm: float
                  amplitude_contrast: float = 0.0) -> np.ndarray:
     """Frequencies (1/Å) of the first ``n_zeros`` zeros of the (astigmatism-free) CTF.
 
-    Solves ``chi(k) + arcsin(A) = n pi`` (n = 1, 2, ...) for ``k`` numerically on a fine grid.
+    Solves ``chi(k) + arcsin(A) = n pi`` (n = 1, 2, ...) for ``k`` numerically on a fine grid
+    (``k`` up to 1/Å, linear interpolation between the grid points).
+
+    Parameters
+    ----------
+    n_zeros : int
+        How many zeros to return at most.
+    defocus_a : float
+        Defocus in Å, > 0 underfocus.
+    voltage_kv : float
+        Acceleration voltage in kV.
+    cs_mm : float
+        Spherical aberration in mm.
+    amplitude_contrast : float
+        Amplitude contrast ``A`` in ``[0, 1)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (m,) with ``m <= n_zeros``: the zeros in 1/Å, increasing (fewer when they lie beyond 1/Å).
     """
     k = np.linspace(0, 1.0, 2_000_001)
     x = chi(k, defocus_a, wavelength_a(voltage_kv), cs_mm * 1e7) + math.asin(amplitude_contrast)
@@ -133,7 +278,7 @@ def ctf_zeros_1d(n_zeros: int, defocus_a: float, voltage_kv: float, cs_mm: float
     return k[idx] + (k[1] - k[0]) * np.abs(s[idx]) / (np.abs(s[idx]) + np.abs(s[idx + 1]))
 
 
-def check_sampling(pixel_a: float, box_px: int, optics, max_defocus_a: float) -> None:
+def check_sampling(pixel_a: float, box_px: int, optics: OpticsParams, max_defocus_a: float) -> None:
     """Stop early when the CTF cannot be represented on the image grid, warn when it is marginal.
 
     The CTF's phase must change by less than pi between neighbouring Fourier
@@ -141,6 +286,22 @@ def check_sampling(pixel_a: float, box_px: int, optics, max_defocus_a: float) ->
     point-spread function of the defocus is narrower than half the image), else
     the simulated image aliases. Also warns when the pixel is too coarse to show
     any CTF oscillation (first zero beyond Nyquist).
+
+    Parameters
+    ----------
+    pixel_a : float
+        Pixel size in Å.
+    box_px : int
+        Image size in pixels (the smaller side).
+    optics : OpticsParams
+        The optics (voltage, Cs, astigmatism, nominal defocus, phase plate).
+    max_defocus_a : float
+        The largest defocus in Å any part of the sample sees (nominal plus the depth offset).
+
+    Raises
+    ------
+    InputError
+        When the CTF's phase changes by more than pi between Fourier samples at Nyquist.
     """
     lam = wavelength_a(optics.voltage_kv)
     k_nyq = 0.5 / pixel_a

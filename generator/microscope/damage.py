@@ -29,14 +29,25 @@ GG_C = 2.81
 
 
 def critical_exposure_e_per_a2(k_per_a: np.ndarray | torch.Tensor):
-    """Grant & Grigorieff's critical exposure ``a k^b + c`` (e/Å²) at ``k`` (1/Å); infinite at ``k = 0``."""
+    """Grant & Grigorieff's critical exposure ``a k^b + c`` (e/Å²) at ``k`` (1/Å); infinite at ``k = 0``.
+
+    Parameters
+    ----------
+    k_per_a : numpy.ndarray or torch.Tensor
+        Spatial frequencies in 1/Å, any shape.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        The critical exposure ``N_e`` in e/Å², float64, the kind and shape of ``k_per_a``.
+    """
     if isinstance(k_per_a, torch.Tensor):
         k = k_per_a.double()
         return torch.where(k > 0, GG_A * torch.clamp(k, min=1e-12) ** GG_B + GG_C,
                            torch.full_like(k, float("inf")))
-    k = np.asarray(k_per_a, dtype=np.float64)
+    k_np = np.asarray(k_per_a, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        return np.where(k > 0, GG_A * np.where(k > 0, k, 1.0) ** GG_B + GG_C, np.inf)
+        return np.where(k_np > 0, GG_A * np.where(k_np > 0, k_np, 1.0) ** GG_B + GG_C, np.inf)
 
 
 def gg_amplitude(k_per_a, before_e_per_a2, view_e_per_a2=0.0):
@@ -45,6 +56,21 @@ def gg_amplitude(k_per_a, before_e_per_a2, view_e_per_a2=0.0):
     ``view_e_per_a2 = 0`` gives the instantaneous ``exp(-before / (2 N_e))``. With numpy ``k``,
     ``before`` and ``view`` may be arrays that broadcast with it (e.g. ``[n, 1]`` against ``[m]``);
     with a torch ``k`` they are numbers.
+
+    Parameters
+    ----------
+    k_per_a : numpy.ndarray or torch.Tensor
+        Spatial frequencies in 1/Å, any shape.
+    before_e_per_a2 : float or numpy.ndarray
+        The dose received before the view in e/Å².
+    view_e_per_a2 : float or numpy.ndarray
+        The view's own dose in e/Å².
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        The amplitude kept, in ``(0, 1]`` (1 at ``k = 0``), the kind of ``k_per_a``, of the
+        broadcast shape of the inputs.
     """
     ne = critical_exposure_e_per_a2(k_per_a)
     if isinstance(ne, torch.Tensor):
@@ -67,6 +93,24 @@ def damage_filters(k_per_a: torch.Tensor, model: str, before_e_per_a2: np.ndarra
 
     ``model``: ``grant_grigorieff`` (:func:`gg_amplitude`), ``b_factor``
     (``exp(-b_per_e_a2 * before * k^2 / 4)``) or ``none`` (ones).
+
+    Parameters
+    ----------
+    k_per_a : torch.Tensor
+        Spatial frequencies in 1/Å on the views' rFFT grid, e.g. ``[ny, nx//2+1]``.
+    model : str
+        ``grant_grigorieff``, ``b_factor`` or ``none``.
+    before_e_per_a2 : numpy.ndarray
+        (n,) the dose each view received before it, in e/Å².
+    view_e_per_a2 : numpy.ndarray
+        (n,) each view's own dose in e/Å².
+    b_per_e_a2 : float
+        ``b_factor`` model: the B-factor added per unit of dose, in Å² per e/Å².
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n, *k_per_a.shape]`` float32: the filters.
     """
     n = len(before_e_per_a2)
     if model == "none":
@@ -93,6 +137,36 @@ def damage_dose_e_per_a2(spec: torch.Tensor, nx: int, k_per_a: torch.Tensor, mod
     (variances by Parseval on the rFFT grid, DC excluded); this finds the lowest dose
     giving the SNR. With damage the dose model's SNR has a maximum (more dose, less
     signal); a target above it has no dose: then ``(dose of the maximum SNR, False)``.
+
+    Parameters
+    ----------
+    spec : torch.Tensor
+        (n, ny, nx // 2 + 1) the rFFT of the undamaged views (relative intensity).
+    nx : int
+        The views' width in pixels.
+    k_per_a : torch.Tensor
+        (ny, nx // 2 + 1) the spatial frequencies in 1/Å.
+    model : str
+        ``grant_grigorieff``, ``b_factor`` or ``none``.
+    order_fraction : numpy.ndarray
+        (n,) each view's share of the total dose received before it.
+    target_snr : float
+        The SNR (variance ratio) to reach.
+    pixel_a : float
+        Pixel size in Å.
+    q : float
+        The detected fraction (:func:`detector.detected_fraction`).
+    b_per_e_a2 : float
+        ``b_factor`` model: Å² per e/Å².
+    iterations : int
+        The most fixed-point iterations.
+
+    Returns
+    -------
+    dose : float
+        The total dose in e/Å² (inf when the views have no contrast).
+    reached : bool
+        Whether that dose gives ``target_snr``.
     """
     n, ny, _ = spec.shape
     npix = ny * nx
@@ -103,9 +177,9 @@ def damage_dose_e_per_a2(spec: torch.Tensor, nx: int, k_per_a: torch.Tensor, mod
     k_max = float(k_per_a.max())
     n_bins = 4096
     ring = torch.clamp((k_per_a.reshape(-1) / k_max * (n_bins - 1)).round().long(), 0, n_bins - 1)
-    ring_power = torch.zeros((n, n_bins), dtype=torch.float64, device=spec.device)
-    ring_power.index_add_(1, ring, power.reshape(n, -1))
-    ring_power = ring_power.cpu().numpy()
+    ring_power_t = torch.zeros((n, n_bins), dtype=torch.float64, device=spec.device)
+    ring_power_t.index_add_(1, ring, power.reshape(n, -1))
+    ring_power = ring_power_t.cpu().numpy()
     ring_k = np.linspace(0.0, k_max, n_bins)
 
     def g(dose: float) -> float:

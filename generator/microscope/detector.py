@@ -14,6 +14,7 @@ of each view (so the mean intensity of a view is not signal).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,9 +22,27 @@ import torch
 from generator.microscope import ctf as ctfm
 from tomobench.errors import InputError
 
+if TYPE_CHECKING:
+    from generator.microscope.params import OpticsParams
+
 
 def ice_attenuation(true_deg: np.ndarray, thickness_a: float, inelastic_mfp_nm: float) -> np.ndarray:
-    """Fraction of electrons kept by the energy filter: ``exp(-t / (mfp cos(theta)))`` per view."""
+    """Fraction of electrons kept by the energy filter: ``exp(-t / (mfp cos(theta)))`` per view.
+
+    Parameters
+    ----------
+    true_deg : numpy.ndarray
+        (n,) the true tilt angle of each view in degrees.
+    thickness_a : float
+        Ice thickness ``t`` in Å (at 0°).
+    inelastic_mfp_nm : float
+        Inelastic mean free path in nm; <= 0 = no attenuation.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) the fraction kept per view, in ``(0, 1]``.
+    """
     if inelastic_mfp_nm <= 0:
         return np.ones(len(true_deg))
     cos = np.cos(np.deg2rad(true_deg))
@@ -31,7 +50,22 @@ def ice_attenuation(true_deg: np.ndarray, thickness_a: float, inelastic_mfp_nm: 
 
 
 def detector_mtf(shape_yx: tuple[int, int], detector: str, device="cpu") -> torch.Tensor:
-    """MTF on the rFFT grid: 1 (ideal) or ``sinc(kx) sinc(ky)`` (counting, k in cycles/pixel)."""
+    """MTF on the rFFT grid: 1 (ideal) or ``sinc(kx) sinc(ky)`` (counting, k in cycles/pixel).
+
+    Parameters
+    ----------
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    detector : str
+        ``ideal`` or ``counting``.
+    device : torch.device or str
+        Where the MTF is made.
+
+    Returns
+    -------
+    torch.Tensor
+        (ny, nx // 2 + 1) float32: the MTF.
+    """
     ny, nx = shape_yx
     if detector == "ideal":
         return torch.ones((ny, nx // 2 + 1), dtype=torch.float32, device=device)
@@ -41,12 +75,38 @@ def detector_mtf(shape_yx: tuple[int, int], detector: str, device="cpu") -> torc
 
 
 def apply_filter(images: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
-    """Multiply images ``[..., y, x]`` by a filter on their rFFT grid."""
+    """Multiply images ``[..., y, x]`` by a filter on their rFFT grid.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        (..., Y, X) real images.
+    filt : torch.Tensor
+        (..., Y, X // 2 + 1), broadcasting with the images' rFFT: the filter.
+
+    Returns
+    -------
+    torch.Tensor
+        (..., Y, X) the filtered images.
+    """
     return torch.fft.irfft2(torch.fft.rfft2(images) * filt, s=images.shape[-2:])
 
 
 def fourier_shift(images: torch.Tensor, shifts_xy: torch.Tensor) -> torch.Tensor:
-    """Shift images ``[n, y, x]`` by ``shifts_xy`` ``[n, 2]`` pixels (content moves by +shift), periodic."""
+    """Shift images ``[n, y, x]`` by ``shifts_xy`` ``[n, 2]`` pixels (content moves by +shift), periodic.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        (n, Y, X) real images.
+    shifts_xy : torch.Tensor
+        (n, 2) the shift of each image in pixels, ``(x, y)``.
+
+    Returns
+    -------
+    torch.Tensor
+        (n, Y, X) the shifted images.
+    """
     n, ny, nx = images.shape
     ky = torch.fft.fftfreq(ny, device=images.device, dtype=torch.float64)
     kx = torch.fft.rfftfreq(nx, device=images.device, dtype=torch.float64)
@@ -76,6 +136,41 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
 
     ``signal_mask`` (``[y, x]`` bool) limits the variances of the SNR to the pixels that see the
     specimen (a turned detector, ``detector_frame.specimen_footprint``); the noise covers every pixel.
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        (n, Y, X) the noise-free views in relative intensity.
+    mode : str
+        ``dose``, ``snr``, ``shrec2020`` or ``none`` (above).
+    snr : float
+        ``snr`` mode: the target SNR (variance ratio) of the tilt series; ``shrec2020``: PyTom's nominal SNR.
+    dose_per_pixel : numpy.ndarray
+        (n,) the electrons per pixel of each view (``dose`` mode; dose in e/Å² times ``pixel_a**2``).
+    detector : str
+        ``ideal`` or ``counting``.
+    dqe_zero : float
+        The counting detector's DQE at zero frequency, in ``(0, 1]``.
+    rng : numpy.random.Generator
+        The source of the noise.
+    signal_mask : numpy.ndarray or None
+        (Y, X) bool: the pixels the SNR is measured on; None = all.
+    shrec_filter : torch.Tensor or None
+        (Y, X // 2 + 1) the ``shrec2020`` noise filter.
+
+    Returns
+    -------
+    noisy : numpy.ndarray
+        (n, Y, X) the noisy views (float32; in ``none`` mode a copy of ``clean``).
+    noise_free : numpy.ndarray
+        (n, Y, X) the noise-free views in the same units (in ``none`` mode ``clean`` itself).
+    measured_snr : float
+        The SNR of the result (:func:`measured_snr`).
+
+    Raises
+    ------
+    InputError
+        On an unknown ``mode``, a dose <= 0, an ``snr`` <= 0 or views without contrast.
     """
     if mode == "none":
         return clean.copy(), clean, math.inf
@@ -110,12 +205,38 @@ def add_noise(clean: np.ndarray, *, mode: str, snr: float, dose_per_pixel: np.nd
 
 
 def detected_fraction(detector: str, dqe_zero: float) -> float:
-    """Fraction of the electrons a detector counts at zero frequency: ``dqe_zero`` (counting) or 1 (ideal)."""
+    """Fraction of the electrons a detector counts at zero frequency: ``dqe_zero`` (counting) or 1 (ideal).
+
+    Parameters
+    ----------
+    detector : str
+        ``ideal`` or ``counting``.
+    dqe_zero : float
+        The counting detector's DQE at zero frequency.
+
+    Returns
+    -------
+    float
+        The fraction ``q`` in ``(0, 1]``.
+    """
     return dqe_zero if detector == "counting" else 1.0
 
 
 def fourier_disk(shape_yx: tuple[int, int], device="cpu") -> torch.Tensor:
-    """PyTom's final Fourier mask on the rFFT grid: 1 where ``|k| < N/2 - 1`` pixels (``N = min(ny, nx)``)."""
+    """PyTom's final Fourier mask on the rFFT grid: 1 where ``|k| < N/2 - 1`` pixels (``N = min(ny, nx)``).
+
+    Parameters
+    ----------
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    device : torch.device or str
+        Where the mask is made.
+
+    Returns
+    -------
+    torch.Tensor
+        (ny, nx // 2 + 1) float32: 1 inside the disk, 0 outside.
+    """
     ny, nx = shape_yx
     ky = torch.fft.fftfreq(ny, device=device, dtype=torch.float64)
     kx = torch.fft.rfftfreq(nx, device=device, dtype=torch.float64)
@@ -123,13 +244,31 @@ def fourier_disk(shape_yx: tuple[int, int], device="cpu") -> torch.Tensor:
     return ((torch.hypot(ky[:, None], kx[None, :]) * n) < n / 2 - 1).float()
 
 
-def shrec_noise_filter(shape_yx: tuple[int, int], pixel_a: float, optics, decay_nyquist: float,
+def shrec_noise_filter(shape_yx: tuple[int, int], pixel_a: float, optics: OpticsParams, decay_nyquist: float,
                        device="cpu") -> torch.Tensor:
     """The part of PyTom's CTF that survives its ``Re[ifft(...)]``: ``A cos chi(k) exp(-(k / (s k_Nyq))^2)``.
 
     PyTom's CTF is ``A cos chi - i (1 - A) sin chi`` times the Gaussian decay (``s = decay_nyquist``,
     0 = none); it is even in ``k``, so its imaginary part turns real noise imaginary and the real
     part of the filtered noise only keeps ``A cos chi``. On the rFFT grid, float32, at the nominal defocus.
+
+    Parameters
+    ----------
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    pixel_a : float
+        Pixel size in Å.
+    optics : OpticsParams
+        Gives the voltage (kV), Cs (mm), nominal defocus (µm) and amplitude contrast ``A``.
+    decay_nyquist : float
+        The decay's ``s`` in units of Nyquist; 0 = no decay.
+    device : torch.device or str
+        Where the filter is made.
+
+    Returns
+    -------
+    torch.Tensor
+        (ny, nx // 2 + 1) float32: the filter ``H``.
     """
     k, _ = ctfm.frequency_grid(shape_yx, pixel_a, device=device)
     lam = ctfm.wavelength_a(optics.voltage_kv)
@@ -141,7 +280,20 @@ def shrec_noise_filter(shape_yx: tuple[int, int], pixel_a: float, optics, decay_
 
 
 def rfft_weights(shape_yx: tuple[int, int], device="cpu") -> torch.Tensor:
-    """How often each rFFT coefficient appears in the full spectrum (1 or 2), DC set to 0 (not variance)."""
+    """How often each rFFT coefficient appears in the full spectrum (1 or 2), DC set to 0 (not variance).
+
+    Parameters
+    ----------
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    device : torch.device or str
+        Where the weights are made.
+
+    Returns
+    -------
+    torch.Tensor
+        (ny, nx // 2 + 1) float64: the weights.
+    """
     ny, nx = shape_yx
     w = torch.full((ny, nx // 2 + 1), 2.0, dtype=torch.float64, device=device)
     w[:, 0] = 1.0
@@ -152,7 +304,20 @@ def rfft_weights(shape_yx: tuple[int, int], device="cpu") -> torch.Tensor:
 
 
 def filtered_noise_variance(filt: torch.Tensor, shape_yx: tuple[int, int]) -> float:
-    """Variance of unit white noise ``[y, x]`` after the rFFT-grid filter ``filt`` (Parseval, DC excluded)."""
+    """Variance of unit white noise ``[y, x]`` after the rFFT-grid filter ``filt`` (Parseval, DC excluded).
+
+    Parameters
+    ----------
+    filt : torch.Tensor
+        (ny, nx // 2 + 1) the filter on the rFFT grid.
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+
+    Returns
+    -------
+    float
+        The variance (per pixel) of the filtered noise.
+    """
     w = rfft_weights(shape_yx, filt.device)
     return float((w * filt.double() ** 2).sum()) / (shape_yx[0] * shape_yx[1])
 
@@ -161,6 +326,20 @@ def shrec_corrfac(filt: torch.Tensor, shape_yx: tuple[int, int], radius_px: floa
     """PyTom's ``corrfac``: var(white noise in a Fourier disk of ``radius_px``) / var(the same through the CTF).
 
     PyTom estimates it from one noise draw; this is its expectation (Parseval, DC excluded), ~ 1/A^2.
+
+    Parameters
+    ----------
+    filt : torch.Tensor
+        (ny, nx // 2 + 1) the CTF noise filter ``H`` (:func:`shrec_noise_filter`).
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+    radius_px : float
+        Radius of the Fourier disk in frequency pixels (PyTom: 10).
+
+    Returns
+    -------
+    float
+        ``corrfac``, dimensionless.
     """
     ny, nx = shape_yx
     ky = torch.fft.fftfreq(ny, device=filt.device, dtype=torch.float64) * ny
@@ -176,6 +355,20 @@ def shrec2020_expected_snr(nominal_snr: float, filt: torch.Tensor, shape_yx: tup
     Noise variance ``0.5 / SNR_nom * sigma * corrfac * <|H disk|^2>`` against the signal variance
     ``sigma``: ``SNR = SNR_nom / (0.5 corrfac <|H disk|^2>)`` (the disk's loss of signal, the
     corners beyond Nyquist, neglected). 0.004 at 300 kV, 3 µm, A = 0.08, decay 0.4, 10 Å -> ~0.15.
+
+    Parameters
+    ----------
+    nominal_snr : float
+        PyTom's nominal SNR parameter, > 0.
+    filt : torch.Tensor
+        (ny, nx // 2 + 1) the CTF noise filter ``H`` (:func:`shrec_noise_filter`).
+    shape_yx : tuple of int
+        ``(ny, nx)`` the image shape in pixels.
+
+    Returns
+    -------
+    float
+        The expected SNR (variance ratio).
     """
     disk = fourier_disk(shape_yx, filt.device)
     return nominal_snr / (0.5 * shrec_corrfac(filt, shape_yx) * filtered_noise_variance(filt * disk, shape_yx))
@@ -190,6 +383,31 @@ def shrec2020_noise(clean: np.ndarray, nominal_snr: float, filt: torch.Tensor, r
     (:func:`shrec_noise_filter`) and ``disk`` = :func:`fourier_disk`. PyTom's third term, a band-pass
     copy of ``pre`` through a Gaussian-smoothed 3-pixel disk (its weight ~4e-4: 1e-5 of the noise
     power at 512 px), is left out. The same noise level in every view (SHREC's choice).
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        (n, Y, X) the noise-free views ``c_i`` (relative intensity).
+    nominal_snr : float
+        PyTom's nominal SNR, > 0.
+    filt : torch.Tensor
+        (Y, X // 2 + 1) the CTF noise filter ``H`` (:func:`shrec_noise_filter`).
+    rng : numpy.random.Generator
+        The source of the noise.
+    signal_mask : numpy.ndarray or None
+        (Y, X) bool: the pixels ``sigma`` is measured on; None = all.
+
+    Returns
+    -------
+    noisy : numpy.ndarray
+        (n, Y, X) float32: the noisy views.
+    noise_free : numpy.ndarray
+        (n, Y, X) float32: the noise-free views through the same disk.
+
+    Raises
+    ------
+    InputError
+        When the views have no contrast.
     """
     n, ny, nx = clean.shape
     sigma = float(np.mean(_pixels(clean, signal_mask).astype(np.float64).var(axis=1)))
@@ -216,6 +434,26 @@ def equivalent_dose_total_e_per_a2(clean_rel: np.ndarray, snr: float, pixel_a: f
     ``clean_rel``), signal variance ``N^2 var(c_i)``, noise variance ``N mean(c_i) / q`` (Poisson,
     ``q`` = :func:`detected_fraction`), so ``SNR = N q sum var(c_i) / sum mean(c_i)``; solved for
     ``N`` and converted: ``n_views * N / pixel_a^2``.
+
+    Parameters
+    ----------
+    clean_rel : numpy.ndarray
+        (n, Y, X) the noise-free views in relative intensity.
+    snr : float
+        The SNR (variance ratio) to reach.
+    pixel_a : float
+        Pixel size in Å.
+    detector : str
+        ``ideal`` or ``counting``.
+    dqe_zero : float
+        The counting detector's DQE at zero frequency.
+    signal_mask : numpy.ndarray or None
+        (Y, X) bool: the pixels the variances are taken over; None = all.
+
+    Returns
+    -------
+    float
+        The total dose in e/Å²; inf when the views have no contrast or ``snr`` is infinite.
     """
     px = _pixels(clean_rel, signal_mask).astype(np.float64)
     var, mean = px.var(axis=1).sum(), px.mean(axis=1).sum()
@@ -226,7 +464,22 @@ def equivalent_dose_total_e_per_a2(clean_rel: np.ndarray, snr: float, pixel_a: f
 
 
 def snr_per_view(noise_free: np.ndarray, noisy: np.ndarray, signal_mask: np.ndarray | None = None) -> np.ndarray:
-    """``var(c_i) / var(noisy_i - c_i)`` of each view ``[n]`` (inf where a view has no noise)."""
+    """``var(c_i) / var(noisy_i - c_i)`` of each view ``[n]`` (inf where a view has no noise).
+
+    Parameters
+    ----------
+    noise_free : numpy.ndarray
+        (n, Y, X) the noise-free views ``c_i``.
+    noisy : numpy.ndarray
+        (n, Y, X) the same views with noise.
+    signal_mask : numpy.ndarray or None
+        (Y, X) bool: the pixels the variances are taken over; None = all.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) float64: the SNR of each view.
+    """
     c = _pixels(noise_free, signal_mask).astype(np.float64)
     var_n = (_pixels(noisy, signal_mask).astype(np.float64) - c).var(axis=1)
     with np.errstate(divide="ignore"):
@@ -239,8 +492,22 @@ def _pixels(images: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def measured_snr(noise_free: np.ndarray, noisy: np.ndarray, signal_mask: np.ndarray | None = None) -> float:
-    """``mean_i var(c_i) / mean_i var(noisy_i - c_i)`` over the views (see module doc), over the
-    ``signal_mask`` pixels when given."""
+    """The tilt series' SNR ``mean_i var(c_i) / mean_i var(noisy_i - c_i)`` (see module doc).
+
+    Parameters
+    ----------
+    noise_free : numpy.ndarray
+        (n, Y, X) the noise-free views ``c_i``.
+    noisy : numpy.ndarray
+        (n, Y, X) the same views with noise.
+    signal_mask : numpy.ndarray or None
+        (Y, X) bool: the variances are taken over these pixels only; None = all pixels.
+
+    Returns
+    -------
+    float
+        The SNR (a variance ratio, dimensionless); inf when there is no noise.
+    """
     c = _pixels(noise_free, signal_mask).astype(np.float64)
     e = _pixels(noisy, signal_mask).astype(np.float64) - c
     var_n = float(np.mean(e.var(axis=1)))

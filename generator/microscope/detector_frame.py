@@ -28,7 +28,20 @@ import torch
 
 
 def detector_shape(specimen_yx: tuple[int, int], tilt_axis_deg: float) -> tuple[int, int]:
-    """``(ny, nx)`` of the detector image that holds a specimen field ``specimen_yx`` rotated by ``tilt_axis_deg``."""
+    """``(ny, nx)`` of the detector image that holds a specimen field ``specimen_yx`` rotated by ``tilt_axis_deg``.
+
+    Parameters
+    ----------
+    specimen_yx : tuple of int
+        ``(ny, nx)`` the specimen-frame view's shape in pixels.
+    tilt_axis_deg : float
+        The tilt axis' angle on the detector from its y axis, in degrees, counter-clockwise.
+
+    Returns
+    -------
+    tuple of int
+        ``(ny', nx')`` the detector image's shape in pixels.
+    """
     ny, nx = specimen_yx
     a = math.radians(tilt_axis_deg)
     c, s = abs(math.cos(a)), abs(math.sin(a))
@@ -38,8 +51,11 @@ def detector_shape(specimen_yx: tuple[int, int], tilt_axis_deg: float) -> tuple[
 
 def _source_xy(in_yx: tuple[int, int], out_yx: tuple[int, int], angle_deg: float,
                device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input pixel coordinates ``(x, y)`` read by each output pixel when the output is the input
-    rotated counter-clockwise by ``angle_deg`` (each output pixel reads the point rotated by ``-angle``)."""
+    """Input pixel coordinates ``(x, y)`` read by each output pixel of a rotation.
+
+    The output is the input rotated counter-clockwise by ``angle_deg`` (each output pixel
+    reads the point rotated by ``-angle``).
+    """
     ny, nx = in_yx
     oy, ox = out_yx
     a = math.radians(angle_deg)
@@ -50,7 +66,20 @@ def _source_xy(in_yx: tuple[int, int], out_yx: tuple[int, int], angle_deg: float
 
 
 def specimen_footprint(specimen_yx: tuple[int, int], tilt_axis_deg: float) -> torch.Tensor:
-    """Boolean detector image (``detector_shape``): True where a pixel sees the specimen field."""
+    """Boolean detector image (``detector_shape``): True where a pixel sees the specimen field.
+
+    Parameters
+    ----------
+    specimen_yx : tuple of int
+        ``(ny, nx)`` the specimen-frame view's shape in pixels.
+    tilt_axis_deg : float
+        The tilt axis' angle on the detector from its y axis, in degrees, counter-clockwise.
+
+    Returns
+    -------
+    torch.Tensor
+        (ny', nx') bool, on the CPU.
+    """
     out_yx = detector_shape(specimen_yx, tilt_axis_deg)
     x_in, y_in = _source_xy(specimen_yx, out_yx, tilt_axis_deg)
     tol = 1e-6
@@ -77,10 +106,22 @@ def to_detector(images: torch.Tensor, tilt_axis_deg: float) -> torch.Tensor:
     """Specimen-frame views ``[n, y, x]`` -> detector images ``[n, *detector_shape]``.
 
     ``tilt_axis_deg == 0`` returns ``images`` unchanged (same object).
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        (n, Y, X) the views in the specimen frame (tilt axis along y).
+    tilt_axis_deg : float
+        The tilt axis' angle on the detector from its y axis, in degrees, counter-clockwise.
+
+    Returns
+    -------
+    torch.Tensor
+        (n, Y', X') the detector images (:func:`detector_shape`), uncovered pixels at each image's mean.
     """
     if tilt_axis_deg == 0:
         return images
-    return _rotate(images, tilt_axis_deg, detector_shape(tuple(images.shape[-2:]), tilt_axis_deg))
+    return _rotate(images, tilt_axis_deg, detector_shape((images.shape[-2], images.shape[-1]), tilt_axis_deg))
 
 
 def to_specimen(images: torch.Tensor, tilt_axis_deg: float, specimen_yx: tuple[int, int]) -> torch.Tensor:
@@ -88,6 +129,20 @@ def to_specimen(images: torch.Tensor, tilt_axis_deg: float, specimen_yx: tuple[i
 
     The inverse of :func:`to_detector` up to interpolation; ``tilt_axis_deg == 0``
     returns ``images`` unchanged.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        (n, Y', X') the detector images.
+    tilt_axis_deg : float
+        The tilt axis' angle on the detector from its y axis, in degrees, counter-clockwise.
+    specimen_yx : tuple of int
+        ``(ny, nx)`` the specimen-frame view's shape in pixels.
+
+    Returns
+    -------
+    torch.Tensor
+        (n, ny, nx) the views in the specimen frame.
     """
     if tilt_axis_deg == 0:
         return images

@@ -23,6 +23,7 @@ its first-order form in multislice.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,18 +31,45 @@ import torch
 from generator.microscope import ctf as ctfm
 from generator.microscope.projector import project_slabs, view_matrix
 
+if TYPE_CHECKING:
+    from generator.microscope.params import OpticsParams
 
-def _slab_defocus_a(view, voxel_a: float, optics) -> torch.Tensor:
+
+def _slab_defocus_a(view, voxel_a: float, optics: OpticsParams) -> torch.Tensor:
     return torch.as_tensor(optics.defocus_um * 1e4 + view.slab_depth_vox * voxel_a, dtype=torch.float64)
 
 
-def fast_views(rows: torch.Tensor, views: list, voxel_a: float, optics, material: torch.Tensor,
+def fast_views(rows: torch.Tensor, views: list, voxel_a: float, optics: OpticsParams, material: torch.Tensor,
                struct_sigma: float, rng: np.random.Generator, device) -> torch.Tensor:
     """Noise-free intensity of a batch of views ``[len(views), ny, nx]`` (fast mode).
 
     ``views`` are :class:`ViewMatrix` objects (with slabs); ``struct_sigma`` the std (rad per
     voxel) of SHREC's structural noise in the voxels that hold matter (``material``, see
     :func:`structural_noise`). Beam damage is a filter on the finished views (``damage.py``).
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        (Z * X, Y) the phase volume in rad per voxel, as projector rows (:func:`volume_rows`).
+    views : list of ViewMatrix
+        The views of the batch, each with its depth slabs (:func:`view_matrix` with ``slab_vox``).
+    voxel_a : float
+        Voxel size in Å (also the pixel size).
+    optics : OpticsParams
+        The optics of the CTF (nominal defocus ``defocus_um`` in µm, the slabs' depth added).
+    material : torch.Tensor
+        (Z * X, 1) the matter fraction of each layer (:func:`material_rows`).
+    struct_sigma : float
+        Std of the structural noise in rad per matter voxel; 0 = none.
+    rng : numpy.random.Generator
+        The source of the structural noise.
+    device : torch.device or str
+        Where the computation runs.
+
+    Returns
+    -------
+    torch.Tensor
+        (len(views), Y, nu) the intensity, 1 = unscattered beam (float32).
     """
     slabs, ctfs, counts = [], [], []
     ny = rows.shape[1]
@@ -64,10 +92,39 @@ def fast_views(rows: torch.Tensor, views: list, voxel_a: float, optics, material
     return 1.0 + 2.0 * contrast
 
 
-def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxel_a: float, optics,
+def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxel_a: float, optics: OpticsParams,
                     slice_vox: float, material: torch.Tensor, struct_sigma: float,
                     rng: np.random.Generator, device) -> torch.Tensor:
-    """Noise-free intensity ``[ny, nx]`` of one view by multislice wave propagation."""
+    """Noise-free intensity ``[ny, nx]`` of one view by multislice wave propagation.
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        (nz * nx, Y) the phase volume in rad per voxel, as projector rows (:func:`volume_rows`).
+    theta_deg : float
+        The view's (true) tilt angle in degrees.
+    nz, nx : int
+        The volume's depth and width in voxels.
+    voxel_a : float
+        Voxel size in Å (also the pixel size).
+    optics : OpticsParams
+        Voltage (kV), amplitude contrast, Cs (mm), defocus (µm), astigmatism, envelopes, phase plate.
+    slice_vox : float
+        Slice thickness in voxels, > 0.
+    material : torch.Tensor
+        (nz * nx, 1) the matter fraction of each layer (:func:`material_rows`).
+    struct_sigma : float
+        Std of the structural noise in rad per matter voxel; 0 = none.
+    rng : numpy.random.Generator
+        The source of the structural noise.
+    device : torch.device or str
+        Where the computation runs.
+
+    Returns
+    -------
+    torch.Tensor
+        (Y, nx) the intensity ``|psi|^2``, 1 = unscattered beam (float32).
+    """
     view = view_matrix(theta_deg, nz, nx, slab_vox=slice_vox, device=device)
     phi = project_slabs(rows, view)  # [n_slices, ny, nu]
     ny, nu = phi.shape[1:]
@@ -100,8 +157,20 @@ def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxe
 
 
 def material_rows(grandmodel: torch.Tensor) -> torch.Tensor:
-    """Fraction of the voxels of each z layer that hold matter (> 0: ice or protein, not vacuum),
-    laid out as projector rows ``(nz * nx, 1)`` (SHREC adds structural noise only there)."""
+    """Fraction of the voxels of each z layer that hold matter (> 0: ice or protein, not vacuum).
+
+    SHREC adds structural noise only there.
+
+    Parameters
+    ----------
+    grandmodel : torch.Tensor
+        (Z, Y, X) the potential per voxel.
+
+    Returns
+    -------
+    torch.Tensor
+        (Z * X, 1) float32: each layer's fraction, laid out as projector rows (:func:`volume_rows`).
+    """
     nz, _, nx = grandmodel.shape
     frac = (grandmodel > 0).float().mean(dim=(1, 2))  # [nz]
     return frac[:, None].expand(nz, nx).reshape(nz * nx, 1).contiguous()
@@ -115,6 +184,26 @@ def structural_noise(view, material: torch.Tensor, ny: int, sigma: float, rng: n
     ``sigma * sqrt(L)``; ``L`` per slab and pixel is the projection of ``material``
     (:func:`material_rows`, the material fraction of each layer: exact for laterally uniform
     ice, and protein is matter too).
+
+    Parameters
+    ----------
+    view : ViewMatrix
+        The view, with its depth slabs.
+    material : torch.Tensor
+        (Z * X, 1) the matter fraction of each layer (:func:`material_rows`).
+    ny : int
+        The number of image rows (along the tilt axis).
+    sigma : float
+        Std of the noise in rad per matter voxel.
+    rng : numpy.random.Generator
+        The source of the noise.
+    device : torch.device or str
+        Where the computation runs.
+
+    Returns
+    -------
+    torch.Tensor
+        (n_slabs, ny, nu) the noise of each slab's projection in rad (float32).
     """
     length = project_slabs(material, view)  # [n_slabs, 1, nu]
     shape = (length.shape[0], ny, length.shape[2])

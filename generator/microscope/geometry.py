@@ -11,10 +11,14 @@ direction, as IMOD measures it). A view at tilt ``theta`` sees the sample point
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tomobench.errors import InputError
+
+if TYPE_CHECKING:
+    from generator.microscope.params import AcquisitionParams
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,18 @@ def tilt_angles(tilt_min_deg: float, tilt_max_deg: float, step_deg: float) -> np
     """Angles from ``tilt_min_deg`` to ``tilt_max_deg`` (inclusive when on the grid) every ``step_deg``.
 
     Raises :class:`InputError` for ranges beyond ±90°, a reversed range or a non-positive step.
+
+    Parameters
+    ----------
+    tilt_min_deg, tilt_max_deg : float
+        The tilt range in degrees, within ±90°.
+    step_deg : float
+        The tilt step in degrees, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) float64: the angles in degrees, ascending (+90 left out of a full ±90° range).
     """
     if not (-90.0 <= tilt_min_deg <= 90.0 and -90.0 <= tilt_max_deg <= 90.0):
         raise InputError(f"tilt range {tilt_min_deg}..{tilt_max_deg}° goes beyond ±90°; "
@@ -56,6 +72,25 @@ def acquisition_order(angles_deg: np.ndarray, scheme: str, start_deg: float = 0.
     down to the lowest; dose_symmetric (Hagen et al. 2017): 0°, +1 step, then alternating
     groups of two views on the negative and positive side, moving outwards
     (0, +3, -3, -6, +6, +9, -9, ... for 3° steps).
+
+    Parameters
+    ----------
+    angles_deg : numpy.ndarray
+        (n,) the nominal tilt angles in degrees, ascending.
+    scheme : str
+        ``sequential``, ``bidirectional`` or ``dose_symmetric``.
+    start_deg : float
+        The first tilt of the bidirectional scheme, in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) int64: the acquisition index of each view (a permutation of ``0 .. n-1``).
+
+    Raises
+    ------
+    InputError
+        On an unknown scheme.
     """
     n = len(angles_deg)
     a = np.asarray(angles_deg, dtype=float)
@@ -89,6 +124,20 @@ def sinusoidal_shifts(true_deg: np.ndarray, mean_px: float, max_px: float,
 
     Magnitude ``mean + (max - mean) * |sin(theta)| / max|sin(theta)|`` (pixels), direction uniform.
     Returns ``[n, 2]`` (shift_x, shift_y).
+
+    Parameters
+    ----------
+    true_deg : numpy.ndarray
+        (n,) the true tilt angle of each view in degrees.
+    mean_px, max_px : float
+        The shift magnitude in pixels at 0° and at the largest tilt; ``max_px <= 0`` = no shifts.
+    rng : numpy.random.Generator
+        The source of the directions.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) the shift ``(x, y)`` of each view in pixels.
     """
     n = len(true_deg)
     if max_px <= 0:
@@ -100,8 +149,23 @@ def sinusoidal_shifts(true_deg: np.ndarray, mean_px: float, max_px: float,
     return np.stack([magnitude * np.cos(direction), magnitude * np.sin(direction)], axis=1)
 
 
-def make_tilt_series(acq, rng: np.random.Generator) -> TiltSeries:
-    """Build the tilt series of :class:`~generator.microscope.params.AcquisitionParams` ``acq``."""
+def make_tilt_series(acq: AcquisitionParams, rng: np.random.Generator) -> TiltSeries:
+    """Build the tilt series of :class:`~generator.microscope.params.AcquisitionParams` ``acq``.
+
+    Parameters
+    ----------
+    acq : AcquisitionParams
+        Tilt range and step (degrees), scheme, tilt-angle error (degrees), shifts (pixels) and
+        total dose (e/Å²).
+    rng : numpy.random.Generator
+        The source of the tilt-angle errors and the shifts.
+
+    Returns
+    -------
+    TiltSeries
+        Per view (ascending nominal angle): nominal and true angles (degrees), acquisition order,
+        dose and accumulated dose (e/Å²), shifts ``(n, 2)`` (pixels).
+    """
     nominal = tilt_angles(acq.tilt_min_deg, acq.tilt_max_deg, acq.tilt_step_deg)
     order = acquisition_order(nominal, acq.scheme, acq.bidirectional_start_deg)
     errors = rng.normal(0.0, acq.tilt_angle_error_deg, len(nominal)) if acq.tilt_angle_error_deg > 0 \
@@ -118,6 +182,16 @@ def angular_weights(angles_deg: np.ndarray) -> np.ndarray:
 
     The end views get the same half-gap on their outer side; a full ±90° series
     with step d gives d for every view (the weights sum to π).
+
+    Parameters
+    ----------
+    angles_deg : numpy.ndarray
+        (n,) the tilt angles in degrees, in any order.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) the interval of each view in rad, in the order of ``angles_deg``.
     """
     a = np.deg2rad(np.sort(np.asarray(angles_deg, dtype=float)))
     if len(a) == 1:

@@ -30,7 +30,8 @@ class AcquisitionParams(Params):
     bidirectional_start_deg: float = 0.0
     #: standard deviation of the random error of each tilt angle (the true angle differs from the recorded one)
     tilt_angle_error_deg: float = Field(0.0, ge=0.0, le=5.0)
-    #: PolNet's sinusoidal misalignment: per-view shift magnitude from `shift_mean_px` at 0° to `shift_max_px` at the largest tilt
+    #: PolNet's sinusoidal misalignment: per-view shift magnitude from `shift_mean_px` at 0° to `shift_max_px`
+    #: at the largest tilt
     shift_mean_px: float = Field(0.0, ge=0.0)
     shift_max_px: float = Field(0.0, ge=0.0)
     #: total electron dose over the whole tilt series, shared equally by the views

@@ -17,9 +17,8 @@ projection of every slab (the defocus gradient, CTS's strips in depth).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -63,7 +62,20 @@ def _ray_samples(theta_rad: float, nz: int, nx: int, nu: int):
 
 
 def depth_extent(theta_rad: float, nz: int, nx: int) -> tuple[float, float]:
-    """Smallest and largest depth (voxels from the centre) of the volume at tilt ``theta_rad``."""
+    """Smallest and largest depth (voxels from the centre) of the volume at tilt ``theta_rad``.
+
+    Parameters
+    ----------
+    theta_rad : float
+        Tilt angle in rad.
+    nz, nx : int
+        The volume's depth and width in voxels.
+
+    Returns
+    -------
+    tuple of float
+        ``(lo, hi)`` the depth range of the voxel corners along the beam, in voxels from the centre.
+    """
     cz, cx = nz // 2, nx // 2
     s, c = math.sin(theta_rad), math.cos(theta_rad)
     corners = [-(x - cx) * s + (z - cz) * c for x in (-0.5, nx - 0.5) for z in (-0.5, nz - 0.5)]
@@ -76,6 +88,25 @@ def view_matrix(theta_deg: float, nz: int, nx: int, nu: int | None = None, *,
 
     ``slab_vox <= 0`` gives one slab (the plain projection). The back-projection is the
     transpose of the matrix (``matrix.t()``).
+
+    Parameters
+    ----------
+    theta_deg : float
+        Tilt angle in degrees.
+    nz, nx : int
+        The volume's depth and width in voxels.
+    nu : int or None
+        Detector width in pixels; None = ``nx``.
+    slab_vox : float
+        Depth slab thickness in voxels along the beam; <= 0 = one slab.
+    device : torch.device or str
+        Where the matrix lives.
+
+    Returns
+    -------
+    ViewMatrix
+        The CSR matrix ``(n_slabs * nu, nz * nx)`` (float32), the slab centres' depths ``(n_slabs,)``
+        in voxels from the centre, and ``nu``.
     """
     nu = nx if nu is None else nu
     th = math.radians(theta_deg)
@@ -93,7 +124,24 @@ def view_matrix(theta_deg: float, nz: int, nx: int, nu: int | None = None, *,
 
 def csr_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple[int, int],
                device: torch.device | str = "cpu") -> torch.Tensor:
-    """A sparse CSR matrix from (row, column, value) triplets without duplicates (built directly, no coalesce)."""
+    """A sparse CSR matrix from (row, column, value) triplets without duplicates (built directly, no coalesce).
+
+    Parameters
+    ----------
+    rows, cols : numpy.ndarray
+        (m,) integer row and column of each entry.
+    vals : numpy.ndarray
+        (m,) the values (stored as float32).
+    shape : tuple of int
+        ``(n_rows, n_cols)`` of the matrix.
+    device : torch.device or str
+        Where the matrix lives.
+
+    Returns
+    -------
+    torch.Tensor
+        The sparse CSR matrix of ``shape``.
+    """
     order = np.argsort(rows, kind="stable")
     crow = np.zeros(shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=shape[0]), out=crow[1:])
@@ -104,26 +152,78 @@ def csr_matrix(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tupl
 
 
 def volume_rows(volume: torch.Tensor) -> torch.Tensor:
-    """Lay a volume ``[z, y, x]`` out as ``(nz * nx, ny)``, the right operand of a view matrix."""
+    """Lay a volume ``[z, y, x]`` out as ``(nz * nx, ny)``, the right operand of a view matrix.
+
+    Parameters
+    ----------
+    volume : torch.Tensor
+        (Z, Y, X) the volume.
+
+    Returns
+    -------
+    torch.Tensor
+        (Z * X, Y) the same values, contiguous.
+    """
     nz, ny, nx = volume.shape
     return volume.permute(0, 2, 1).reshape(nz * nx, ny).contiguous()
 
 
 def rows_to_volume(rows: torch.Tensor, nz: int, nx: int) -> torch.Tensor:
-    """Inverse of :func:`volume_rows`: ``(nz * nx, ny)`` -> ``[z, y, x]``."""
+    """Inverse of :func:`volume_rows`: ``(nz * nx, ny)`` -> ``[z, y, x]``.
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        (nz * nx, Y) projector rows.
+    nz, nx : int
+        The volume's depth and width in voxels.
+
+    Returns
+    -------
+    torch.Tensor
+        (nz, Y, nx) the volume, contiguous.
+    """
     ny = rows.shape[1]
     return rows.reshape(nz, nx, ny).permute(0, 2, 1).contiguous()
 
 
 def project_slabs(rows: torch.Tensor, view: ViewMatrix) -> torch.Tensor:
-    """Projections of every depth slab of one view: ``[n_slabs, ny, nu]`` (units: value x voxels)."""
+    """Projections of every depth slab of one view: ``[n_slabs, ny, nu]`` (units: value x voxels).
+
+    Parameters
+    ----------
+    rows : torch.Tensor
+        (Z * X, Y) the volume as projector rows (:func:`volume_rows`).
+    view : ViewMatrix
+        The view (:func:`view_matrix`).
+
+    Returns
+    -------
+    torch.Tensor
+        (n_slabs, Y, nu) the line integrals of each slab (value per voxel times voxels of path).
+    """
     p = view.matrix @ rows  # (n_slabs * nu, ny)
     n_slabs = len(view.slab_depth_vox)
     return p.reshape(n_slabs, view.nu, -1).transpose(1, 2)
 
 
 def project(volume: np.ndarray | torch.Tensor, angles_deg, *, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Plain line-integral projections ``[n, ny, nx]`` of a volume ``[z, y, x]`` (no slabs, no physics)."""
+    """Plain line-integral projections ``[n, ny, nx]`` of a volume ``[z, y, x]`` (no slabs, no physics).
+
+    Parameters
+    ----------
+    volume : numpy.ndarray or torch.Tensor
+        (Z, Y, X) the volume.
+    angles_deg : sequence of float
+        (n,) the tilt angles in degrees.
+    device : torch.device or str
+        Where the projections are computed.
+
+    Returns
+    -------
+    torch.Tensor
+        (n, Y, X) float32: the projections (value per voxel times voxels of path).
+    """
     v = torch.as_tensor(np.asarray(volume, dtype=np.float32), device=device)
     rows = volume_rows(v)
     nz, _, nx = v.shape

@@ -5,12 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from microscope_testlib import gaussian_blob
 
 from generator.imaging import ImagingParams, image_sample
 from generator.microscope import ctf as ctfm
 from generator.microscope.params import OpticsParams
 from generator.microscope.projector import project
-from microscope_testlib import gaussian_blob
 
 VOXEL = 5.0
 SHAPE = (600, 64, 128)  # a 0.3 µm thick slab

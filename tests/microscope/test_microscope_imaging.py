@@ -6,11 +6,11 @@ import warnings
 import mrcfile
 import numpy as np
 import pytest
+from microscope_testlib import gaussian_blob
 
 from generator.imaging import ImagingParams, image_sample, write_imaging
 from generator.microscope.geometry import acquisition_order, angular_weights, make_tilt_series, tilt_angles
 from generator.microscope.params import AcquisitionParams
-from microscope_testlib import gaussian_blob
 from tomobench.errors import InputError
 from tomobench.params import validate
 

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from microscope_testlib import gaussian_blob
 
 from generator.imaging import ImagingParams, image_sample
 from generator.microscope.detector import add_noise, ice_attenuation
-from microscope_testlib import gaussian_blob
 
 
 def _phantom(shape=(16, 48, 48), seed=0):
@@ -45,7 +45,6 @@ def test_poisson_counts_have_mean_equal_variance_at_the_set_dose():
 def test_counting_detector_reduces_the_snr_by_its_dqe():
     clean = np.ones((4, 128, 128), np.float32)
     dose = np.full(4, 50.0)
-    att = np.ones(4)
     ideal, ideal_nf, _ = add_noise(clean, mode="dose", snr=1, dose_per_pixel=dose,
                                    detector="ideal", dqe_zero=1.0, rng=np.random.default_rng(0))
     noisy, nf, _ = add_noise(clean, mode="dose", snr=1, dose_per_pixel=dose,

@@ -5,13 +5,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from microscope_testlib import gaussian_blob
 
 from generator.imaging import ImagingParams, image_sample
 from generator.microscope.damage import critical_exposure_e_per_a2, gg_amplitude
-from generator.microscope.detector import (apply_filter, fourier_disk, measured_snr, shrec2020_expected_snr,
-                                           shrec2020_noise, shrec_corrfac, shrec_noise_filter)
+from generator.microscope.detector import (
+    apply_filter,
+    fourier_disk,
+    measured_snr,
+    shrec2020_expected_snr,
+    shrec2020_noise,
+    shrec_corrfac,
+    shrec_noise_filter,
+)
 from generator.microscope.params import OpticsParams
-from microscope_testlib import gaussian_blob
 
 
 def _phantom(shape=(24, 64, 64), seed=0, n=14, amplitude=4.0, denom=12.0):

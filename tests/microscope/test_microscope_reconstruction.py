@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from microscope_testlib import gaussian_blob
 
 from generator.microscope.geometry import tilt_angles
 from generator.microscope.projector import project
 from generator.reconstruction.wbp import ramp_filter, sirt, wbp
-from microscope_testlib import gaussian_blob
 
 
 def _blobs(shape, n, rng, sigma=2.0):

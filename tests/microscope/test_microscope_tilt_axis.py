@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from microscope_testlib import gaussian_blob
 
 from generator.imaging import ImagingParams, image_sample
 from generator.microscope.detector_frame import detector_shape, to_detector, to_specimen
-from microscope_testlib import gaussian_blob
 
 
 def test_detector_shape_is_the_bounding_box_of_the_rotated_field():
