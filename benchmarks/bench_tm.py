@@ -53,7 +53,7 @@ def main() -> None:
     mask = spherical_mask(n, n / 2 - 3, 1.0)
     template = (rng.normal(size=(n,) * 3) * mask).astype(np.float32)
     rotations = so3.sample_rotations(10.0)[: args.rotations]
-    tpl = PreparedTemplate("bench", template, mask, n / 2 - 3, rotations, 1)
+    tpl = PreparedTemplate("bench", template, mask, n / 2 - 3, rotations, so3.PointGroup())
     corr = LocalCorrelator(volume, mask, device=device)
     batch_templates = torch.as_tensor(np.repeat(template[None], args.batch, 0), device=device)
 
