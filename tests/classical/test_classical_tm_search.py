@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).parent))
 from classical_synth import asymmetric_template, blob_template, plant  # noqa: E402
@@ -15,7 +16,8 @@ from classical_synth import asymmetric_template, blob_template, plant  # noqa: E
 from baselines.template_matching import so3  # noqa: E402
 from baselines.template_matching.correlation import LocalCorrelator, normalise_under_mask, rotate_batch  # noqa: E402
 from baselines.template_matching.matching import (CorrelationStats, PreparedTemplate, detect_symmetry,  # noqa: E402
-                                                  match_template)
+                                                  match_template, prepare_template)
+from baselines.template_matching.search import ScanSettings, search_class  # noqa: E402
 from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t  # noqa: E402
 from baselines.template_matching.templates import spherical_mask  # noqa: E402
 from tomobench.euler import euler_to_matrix  # noqa: E402
@@ -139,3 +141,50 @@ def test_false_alarm_count_on_pure_noise_matches_its_expectation():
         # Poisson spread plus a margin for the NCC's slightly lighter-than-Gaussian tail
         assert abs(count - n_false) <= 4 * math.sqrt(n_false) + 0.15 * n_false, (n_false, count)
         assert (best > cut).sum() <= count      # the best-score map cannot exceed more often than the trials
+
+
+# ---------------------------------------------------------------- coarse-to-fine
+
+def _templates(template, coarse_step, fine_step):
+    opts = dict(radius_a=70.0, acquisition={}, sign=1.0, apply_ctf=False, symmetry=1)
+    coarse = prepare_template("a", template, 10.0, 20.0, step_deg=coarse_step, **opts)
+    fine = prepare_template("a", template, 10.0, 10.0, step_deg=fine_step, **opts)
+    return coarse, fine
+
+
+def _scene(seed, poses, centres, shape=(40, 48, 44), noise=0.3):
+    rng = np.random.default_rng(seed)
+    template = ndimage.gaussian_filter(asymmetric_template(21), 1.0)   # data are low-passed (CTF), so is this
+    volume = rng.normal(0.0, noise, shape).astype(np.float32)
+    for pose, c in zip(poses, centres):
+        plant(volume, rotate_volume(template, euler_to_matrix(*pose)), c)
+    return template, volume
+
+
+def test_coarse_to_fine_recovers_a_planted_pose_within_the_final_step():
+    truth = (40.0, 70.0, -100.0)
+    template, volume = _scene(3, [truth], [(19, 23, 21)])
+    coarse, fine = _templates(template, 30.0, 12.0)
+    settings = ScanSettings(bin=2, tilt_range_deg=(-60.0, 60.0))
+    found = search_class(volume, coarse, fine, settings=settings, n_candidates=3,
+                         coarse_step_deg=30.0, fine_step_deg=12.0)
+    assert np.abs(found.zyx[0] - np.array([19, 23, 21])).max() <= 0.5       # the exact voxel at full resolution
+    assert so3.angular_distance_deg(found.rotations[0], euler_to_matrix(*truth))[0, 0] <= 12.0
+    assert len(fine.rotations) > 2000 and found.refine_evaluations < 0.2 * 3 * len(fine.rotations)   # 3 candidates
+
+
+def test_exhaustive_and_refined_searches_agree_on_a_small_case():
+    poses, centres = [(40.0, 70.0, -100.0), (-150.0, 30.0, 20.0)], [(12, 14, 13), (27, 33, 30)]
+    template, volume = _scene(8, poses, centres)
+    coarse, fine = _templates(template, 30.0, 20.0)
+    settings = ScanSettings(bin=2, tilt_range_deg=(-60.0, 60.0))
+    exhaustive = search_class(volume, fine, None, settings=ScanSettings(bin=1, tilt_range_deg=(-60.0, 60.0)),
+                              n_candidates=2)
+    refined = search_class(volume, coarse, fine, settings=settings, n_candidates=4,
+                           coarse_step_deg=30.0, fine_step_deg=20.0)
+    assert {tuple(p) for p in exhaustive.zyx.astype(int)} == {tuple(c) for c in centres}
+    for p, s, r in zip(exhaustive.zyx, exhaustive.scores, exhaustive.rotations):
+        k = int(np.argmin(np.abs(refined.zyx - p).sum(axis=1)))
+        assert np.array_equal(refined.zyx[k], p)
+        assert refined.scores[k] == pytest.approx(s, abs=2e-4)          # the same NCC, not an approximation
+        assert so3.angular_distance_deg(refined.rotations[k], r)[0, 0] < 1e-3
