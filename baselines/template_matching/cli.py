@@ -106,7 +106,7 @@ def _first_finite(*values: float) -> float:
 
 
 @dataclass
-class _Dataset:
+class Dataset:
     """What the search needs from the public folder, read once."""
 
     names: list[str]
@@ -120,7 +120,7 @@ class _Dataset:
     mass: dict[str, float]
 
 
-def _read_dataset(public: Path, params: TMParams) -> _Dataset:
+def read_dataset(public: Path, params: TMParams) -> Dataset:
     classes = public_classes(public)
     templates, template_voxel_a = public_templates(public, params.classes or classes.scored_names)
     names = params.classes or [c for c in classes.scored_names if c in templates]
@@ -134,13 +134,13 @@ def _read_dataset(public: Path, params: TMParams) -> _Dataset:
     if params.n_per_class is None and not density and not params.false_alarm:
         raise InputError("N per class needs a training split with ground truth or baselines.tm.n_per_class", public)
     rows = list(classes.table.itertuples())
-    return _Dataset(names, templates, template_voxel_a, split_tomograms(public, "test"), sign, density,
+    return Dataset(names, templates, template_voxel_a, split_tomograms(public, "test"), sign, density,
                     {r.class_name: _first_finite(r.radius_nm, r.eff_radius_nm) * 10.0 for r in rows},
                     {r.class_name: _first_finite(r.eff_radius_nm, r.radius_nm) * 10.0 for r in rows},
                     {r.class_name: r.mass_kda for r in rows if np.isfinite(r.mass_kda)})
 
 
-def _expected_counts(params: TMParams, data: _Dataset, n_voxels: int) -> dict[str, int]:
+def expected_counts(params: TMParams, data: Dataset, n_voxels: int) -> dict[str, int]:
     """SHREC's N per class: training density x test volume (uniform: averaged over the classes)."""
     if params.n_per_class is not None:
         return {c: max(int(params.n_per_class), 1) for c in data.names}
@@ -149,7 +149,7 @@ def _expected_counts(params: TMParams, data: _Dataset, n_voxels: int) -> dict[st
                              * n_voxels)), 1) for c in data.names}
 
 
-def _templates_for(name: str, params: TMParams, data: _Dataset, acq: dict, voxel_a: float):
+def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a: float):
     """The scan's template (binned voxels, coarse grid) and, with ``refine``, the full-resolution one (fine grid)."""
     symmetry = params.symmetry.get(name) or params.z_symmetry.get(name)
     if symmetry is None and not params.detect_symmetry:
@@ -165,12 +165,12 @@ def _templates_for(name: str, params: TMParams, data: _Dataset, acq: dict, voxel
     return coarse, fine
 
 
-def _search_tomogram(tomo, params: TMParams, data: _Dataset, device: str, args, log: dict):
+def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, log: dict):
     """Candidates of every class in one test tomogram, and the N per class to select."""
     acq = tomo.acquisition()
     volume, header_voxel = tomo.reconstruction()
     voxel_a = float(acq.get("voxel_size_a") or header_voxel)
-    n_expected = _expected_counts(params, data, volume.size)
+    n_expected = expected_counts(params, data, volume.size)
     tilts = np.asarray(acq["tilt_angles_deg"], dtype=float)
     settings = ScanSettings(bin=params.bin, tilt_range_deg=(tilts.min(), tilts.max()) if params.apply_wedge else None,
                             tilt_axis_deg=_reconstruction_axis_deg(acq), device=device, batch=params.batch,
@@ -180,7 +180,7 @@ def _search_tomogram(tomo, params: TMParams, data: _Dataset, device: str, args, 
     frames, radii_vox, n_select = [], {}, {}
     for name in data.names:
         t0 = time.perf_counter()
-        coarse, fine = _templates_for(name, params, data, acq, voxel_a)
+        coarse, fine = templates_for(name, params, data, acq, voxel_a)
         bulk = data.bulk_a[name] / (voxel_a * params.bin) if np.isfinite(data.bulk_a[name]) else coarse.radius_vox
         found = search_class(volume, coarse, fine, settings=settings, exclusion_vox=bulk,
                              n_candidates=params.max_candidates if params.false_alarm else
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     if params.threads:
         torch.set_num_threads(params.threads)
     device = resolve_device(params.device)
-    data = _read_dataset(Path(args.data), params)
+    data = read_dataset(Path(args.data), params)
     log = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {}}
     picks_t, picks_f = [], []
     for tomo in data.test:

@@ -17,6 +17,7 @@ from itertools import product
 
 import numpy as np
 import torch
+from scipy import ndimage
 from tqdm import tqdm
 
 from baselines.template_matching import so3
@@ -26,6 +27,7 @@ from baselines.template_matching.templates import (apply_filter, centre_box, ctf
                                                    spherical_mask, support_radius_vox, wedge_mask)
 from tomobench.euler import euler_to_matrix
 from tomobench.rotate import rotate_volume
+from tomobench.volumes import box_centre
 
 
 @dataclass
@@ -64,30 +66,57 @@ class CorrelationStats:
 
 
 def _self_correlation(t: np.ndarray, matrix: np.ndarray) -> float:
-    norm = float((t * t).sum())
-    return float((t * rotate_volume(t, matrix, order=1)).sum()) / norm if norm else 0.0
+    """Correlation of ``t`` with itself turned by ``matrix`` (cubic spline: little interpolation loss)."""
+    turned = rotate_volume(t, matrix, order=3)
+    norm = float(np.sqrt((t * t).sum() * (turned * turned).sum()))
+    return float((t * turned).sum()) / norm if norm else 0.0
 
 
-def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.95) -> int:
-    """Highest order ``n <= max_order`` whose turn by 360/n about z correlates above ``threshold``."""
+def angular_harmonics(template: np.ndarray, n_phi: int = 256) -> np.ndarray:
+    """Power of the azimuthal harmonics ``m = 0 .. n_phi / 2`` about the z axis through the box centre.
+
+    The template is resampled once on cylinders (radius-weighted), so no
+    rotation's interpolation loss biases one order against another.
+    """
     t = np.asarray(template, dtype=np.float32)
     t = t - t.mean()
-    for n in range(max_order, 1, -1):
-        if _self_correlation(t, euler_to_matrix(0.0, 0.0, 360.0 / n)) >= threshold:
-            return n
+    c = box_centre(t.shape)
+    r = np.arange(1, min(t.shape) // 2)
+    phi = np.linspace(0.0, 2.0 * np.pi, n_phi, endpoint=False)
+    z, rr, pp = np.meshgrid(np.arange(t.shape[0]), r, phi, indexing="ij")
+    samples = ndimage.map_coordinates(t, [z, c[1] + rr * np.sin(pp), c[2] + rr * np.cos(pp)], order=1)
+    return (np.abs(np.fft.rfft(samples, axis=2)) ** 2 * r[None, :, None]).sum(axis=(0, 1))
+
+
+def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985) -> int:
+    """Order of a rotation axis along z: the strongest azimuthal harmonic ``n`` in ``2..max_order``,
+    kept when the template turned by 360/n correlates with itself at ``threshold`` or more (else 1).
+
+    The template is smoothed first (sigma 1 voxel) so the voxel grid's own harmonics do not decide.
+    """
+    t = ndimage.gaussian_filter(np.asarray(template, dtype=np.float32), 1.0)
+    t = t - t.mean()
+    power = angular_harmonics(t)
+    n = int(np.argmax(power[2:max_order + 1])) + 2 if max_order >= 2 else 1
+    if n > 1 and power[n] >= power[1] and _self_correlation(t, euler_to_matrix(0.0, 0.0, 360.0 / n)) >= threshold:
+        return n
     return 1
 
 
-def detect_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.95) -> so3.PointGroup:
+def detect_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985,
+                    flip_threshold: float = 0.99) -> so3.PointGroup:
     """``Cn`` about z (:func:`detect_z_symmetry`), promoted to ``Dn`` when a 2-fold turn about x also holds.
 
     Only the x axis is tested for the 2-fold: it is where the structure library
-    puts it (and where :class:`~.so3.PointGroup` expects it).
+    puts it (and where :class:`~.so3.PointGroup` expects it). A 180-degree turn
+    about a voxel-centred axis needs no interpolation, hence the stricter threshold.
+    Detection is a fallback: symmetries known from the structures belong in
+    ``baselines.tm.symmetry`` (near-cylindrical rings can hide their order).
     """
     n = detect_z_symmetry(template, max_order=max_order, threshold=threshold)
     t = np.asarray(template, dtype=np.float32)
     t = t - t.mean()
-    dihedral = _self_correlation(t, np.diag([1.0, -1.0, -1.0])) >= threshold
+    dihedral = _self_correlation(t, np.diag([1.0, -1.0, -1.0])) >= flip_threshold
     return so3.PointGroup("D" if dihedral else "C", n)
 
 
