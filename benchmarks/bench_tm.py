@@ -39,7 +39,7 @@ from baselines.template_matching import so3
 from baselines.template_matching.cli import TMParams, expected_counts, read_dataset, templates_for
 from baselines.template_matching.correlation import LocalCorrelator
 from baselines.template_matching.matching import CorrelationStats, PreparedTemplate, detect_symmetry, match_template
-from baselines.template_matching.refine import _Box
+from baselines.template_matching.refine import TemplateBank, _refine_one, _Search, _Volume
 from baselines.template_matching.search import ScanSettings, search_class
 from baselines.template_matching.selection import tm_f
 from baselines.template_matching.templates import spherical_mask, wedge_mask
@@ -186,33 +186,37 @@ def read_dataset_table(public: Path):
     return list(public_classes(public).table.itertuples())
 
 
-def _box_seconds(n: int, shift: int, device: str, n_rot: int = 32) -> float:
-    """Measured seconds per rotation of one refinement box (template ``n^3``, shifts ``shift``)."""
+def _refine_costs(n: int, coarse_step: float, fine_step: float, group: so3.PointGroup, shift: int,
+                  device: str) -> tuple[float, float, int]:
+    """Measured refinement costs for a template box ``n^3``: seconds per rotated template (bank),
+    seconds per candidate with warm banks, and the fine rotations one candidate scores."""
     rng = np.random.default_rng(1)
     template, mask = _random_template(n, rng)
-    tpl = PreparedTemplate("b", template, mask, n / 2 - 3, np.eye(3)[None], so3.PointGroup())
-    volume = rng.normal(size=(n + 2 * shift + 8,) * 3).astype(np.float32)
-    c = np.array(volume.shape) // 2
+    tpl = PreparedTemplate("b", template, mask, n / 2 - 3, so3.sample_rotations(fine_step, group), group)
+    volume = rng.normal(size=(2 * n + 2 * shift,) * 3).astype(np.float32)
     wedge = torch.as_tensor(wedge_mask((n,) * 3, -60.0, 60.0), device=device)
-    mats = random_rotations(n_rot, rng)
+    fine = TemplateBank(tpl, tpl.rotations, wedge, device)
+    seeds = TemplateBank(tpl, so3.sample_rotations(coarse_step, group), wedge, device)
+    vol = _Volume(volume, n // 2 + 2 * shift + 2, device)
+    search = _Search(vol, vol.offsets(fine), fine, seeds, group, coarse_step + fine_step, shift, 3)
+    centre, start = np.array(volume.shape) // 2, random_rotations(1, rng)[0]
     with torch.no_grad():
-        _Box(volume, tpl, c, shift, wedge, device).evaluate(mats[:4], 16)
         t0 = time.perf_counter()
-        _Box(volume, tpl, c, shift, wedge, device).evaluate(mats, 16)
+        seeds.get(np.arange(len(seeds.matrices)))
         _sync(device)
-    return (time.perf_counter() - t0) / n_rot
+        per_template = (time.perf_counter() - t0) / len(seeds.matrices)
+        _, _, _, cost = _refine_one(search, centre, start)   # warms the fine bank
+        t0 = time.perf_counter()
+        for _ in range(3):
+            _refine_one(search, centre, start)
+        _sync(device)
+    ball = cost // 27 - len(seeds.matrices)       # fine rotations scored (+ at most shift hill-climb steps)
+    return per_template, (time.perf_counter() - t0) / 3, int(ball)
 
 
-def _ball_count(coarse_step: float, fine_step: float, group: so3.PointGroup, n_seeds: int = 3) -> float:
-    """Mean number of fine-grid rotations within coarse + fine step of ``n_seeds`` random starts."""
-    fine = so3.sample_rotations(fine_step, group)
-    rng = np.random.default_rng(2)
-    counts = []
-    for _ in range(8):
-        starts = random_rotations(n_seeds, rng)
-        d = so3.angular_distance_deg(fine, starts, group).min(axis=1)
-        counts.append(int((d <= coarse_step + fine_step).sum()))
-    return float(np.mean(counts))
+def _box_size(radius_vox: float, edge_vox: float = 1.0) -> int:
+    """Template box of :func:`~baselines.template_matching.matching.prepare_template` for a radius."""
+    return 2 * int(np.ceil(max(radius_vox + 1.0, 2.0) + 3 * edge_vox)) + 1
 
 
 def full_timing(args, device: str) -> None:
@@ -230,27 +234,28 @@ def full_timing(args, device: str) -> None:
     print(f"\n## full tomogram {args.full_shape} (xyz), {len(radii)} classes: measured parts, extrapolated\n")
     rng = np.random.default_rng(3)
     t_scan = {}
-    for n in sorted({2 * int(np.ceil(r / args.bin + 4)) + 1 for r in radii.values()}):
+    for n in sorted({_box_size(r / args.bin) for r in radii.values()}):
         t_scan[n] = _scan_seconds(binned, n, device, rng)
-    t_exh_full = _scan_seconds(shape, 2 * int(np.ceil(np.median(list(radii.values())) + 4)) + 1, device, rng,
+    t_exh_full = _scan_seconds(shape, _box_size(float(np.median(list(radii.values())))), device, rng,
                                n_rot=2, batch=1)
     shift = args.bin + 1
     total_c2f = total_exh = 0.0
-    print("| class | group | radius (vox) | coarse rotations | fine rotations | evaluations / candidate "
-          "| candidates | scan (s) | refine (s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| class | group | radius (vox) | box | coarse rotations | fine rotations | fine / candidate "
+          "| candidates | scan (s) | templates (s) | candidates (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    cands = int(np.ceil(args.candidates_factor * args.per_class))
     for name, r in radii.items():
         g = symmetry[name]
         n_coarse, n_fine = so3.rotation_count(args.coarse_step, g), so3.rotation_count(args.fine_step, g)
-        n_box = 2 * int(np.ceil(r + 4)) + 1
-        per_cand = n_coarse + _ball_count(args.coarse_step, args.fine_step, g)
-        cands = int(np.ceil(args.candidates_factor * args.per_class))
-        scan_s = n_coarse * t_scan[2 * int(np.ceil(r / args.bin + 4)) + 1]
-        refine_s = cands * per_cand * _box_seconds(n_box, shift, device)
-        total_c2f += scan_s + refine_s
+        n_box = _box_size(r)
+        per_template, per_candidate, ball = _refine_costs(n_box, args.coarse_step, args.fine_step, g, shift, device)
+        scan_s = n_coarse * t_scan[_box_size(r / args.bin)]
+        templates_s = (n_coarse + min(n_fine, cands * ball)) * per_template   # each rotated once (cached)
+        cand_s = cands * per_candidate
+        total_c2f += scan_s + templates_s + cand_s
         total_exh += n_fine * t_exh_full
-        print(f"| {name} | {g} | {r:.1f} | {n_coarse} | {n_fine} | {per_cand:.0f} | {cands} | {scan_s:.0f} "
-              f"| {refine_s:.0f} |")
+        print(f"| {name} | {g} | {r:.1f} | {n_box} | {n_coarse} | {n_fine} | {ball} | {cands} | {scan_s:.0f} "
+              f"| {templates_s:.0f} | {cand_s:.0f} |")
     print(f"\nextrapolated coarse-to-fine: {total_c2f / 60:.1f} min ({total_c2f / 3600:.2f} h; target <= 1 h); "
           f"exhaustive at {args.fine_step} deg, bin 1: {total_exh / 3600:.1f} h "
           f"(measured {t_exh_full:.2f} s per rotation at {args.full_shape})")

@@ -189,9 +189,9 @@ def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg:
     """Best NCC score per voxel and the index (into ``tpl.rotations``) of the rotation that gave it.
 
     ``stats`` (optional) accumulates the search statistics of the erfc false-alarm
-    rule: the squared NCC of every voxel for ``stats_batches`` batches of rotations
-    spread evenly over the rotation list (a sample keeps the kernel fast), and the
-    number of voxel x rotation trials of the whole search.
+    rule: the squared NCC of every voxel for one rotation in each of up to
+    ``stats_batches`` batches spread evenly over the rotation list (a sample keeps
+    the kernel fast), and the number of voxel x rotation trials of the whole search.
     """
     volume = np.asarray(volume, dtype=np.float32)
     size = tpl.template.shape[0]
@@ -204,7 +204,8 @@ def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg:
     index = np.zeros(volume.shape, dtype=np.int32)
     tiles = list(tile_bounds(volume.shape, tile_voxels, size // 2 + 1))
     n_rot = len(tpl.rotations)
-    stride = max(1, -(-n_rot // batch) // max(stats_batches, 1))
+    n_batches = -(-n_rot // batch)
+    stride = max(1, -(-n_batches // max(stats_batches, 1)))   # sample at most stats_batches batches
     bar = tqdm(total=n_rot * len(tiles), desc=f"tm {tpl.name}", unit="rot", disable=not progress, leave=False)
     with torch.no_grad():
         for core, read in tiles:
@@ -221,9 +222,9 @@ def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg:
                     rotated = torch.fft.irfftn(torch.fft.rfftn(rotated, dim=(-3, -2, -1)) * wedge,
                                                s=(size,) * 3, dim=(-3, -2, -1))
                 raw = corr.raw(normalise_under_mask(rotated, t_mask))
-                if inv2 is not None and k % stride == 0:
-                    stats.sum_sq += float((raw[(slice(None),) + local] ** 2 * inv2).sum())
-                    stats.n_values += len(mats) * inv2.numel()
+                if inv2 is not None and k % stride == 0:   # one rotation of the batch: cheap, and enough
+                    stats.sum_sq += float((raw[(slice(0, 1),) + local] ** 2 * inv2).sum())
+                    stats.n_values += inv2.numel()
                 value, arg = raw.max(dim=0)
                 better = value > best
                 best = torch.where(better, value, best)
