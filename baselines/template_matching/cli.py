@@ -156,12 +156,13 @@ def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a
         symmetry = 1
     opts = dict(radius_a=data.radius_a.get(name), acquisition=acq, sign=data.sign, apply_ctf=params.apply_ctf,
                 mask_edge_vox=params.mask_edge_vox)
+    fine = None
+    if params.refine:   # detect on the full-resolution template (binning blurs symmetry away)
+        fine = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a,
+                                step_deg=params.fine_step_deg, symmetry=symmetry, **opts)
+        symmetry = fine.symmetry
     coarse = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a * params.bin,
                               step_deg=params.angular_step_deg, symmetry=symmetry, **opts)
-    fine = None
-    if params.refine:
-        fine = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a,
-                                step_deg=params.fine_step_deg, symmetry=coarse.symmetry, **opts)
     return coarse, fine
 
 

@@ -88,18 +88,27 @@ def angular_harmonics(template: np.ndarray, n_phi: int = 256) -> np.ndarray:
     return (np.abs(np.fft.rfft(samples, axis=2)) ** 2 * r[None, :, None]).sum(axis=(0, 1))
 
 
-def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985) -> int:
-    """Order of a rotation axis along z: the strongest azimuthal harmonic ``n`` in ``2..max_order``,
-    kept when the template turned by 360/n correlates with itself at ``threshold`` or more (else 1).
+def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985,
+                      contrast: float = 0.01) -> int:
+    """Order of a rotation axis along z, or 1.
 
-    The template is smoothed first (sigma 1 voxel) so the voxel grid's own harmonics do not decide.
+    Orders 2..``max_order`` are tried by decreasing azimuthal harmonic power; ``n`` is
+    accepted when the template turned by 360/n correlates with itself at ``threshold``
+    or more *and* at least ``contrast`` better than turned by half that angle. The
+    contrast rejects near-cylindrical shapes, for which every order passes the first
+    test (a too-large order would drop poses). The template is smoothed first (sigma
+    1 voxel) so the voxel grid's own harmonics weigh less.
     """
     t = ndimage.gaussian_filter(np.asarray(template, dtype=np.float32), 1.0)
     t = t - t.mean()
     power = angular_harmonics(t)
-    n = int(np.argmax(power[2:max_order + 1])) + 2 if max_order >= 2 else 1
-    if n > 1 and power[n] >= power[1] and _self_correlation(t, euler_to_matrix(0.0, 0.0, 360.0 / n)) >= threshold:
-        return n
+    for n in sorted(range(2, max_order + 1), key=lambda m: -power[m]):
+        if power[n] < power[1]:
+            break
+        full = _self_correlation(t, euler_to_matrix(0.0, 0.0, 360.0 / n))
+        half = _self_correlation(t, euler_to_matrix(0.0, 0.0, 180.0 / n))
+        if full >= threshold and full - half >= contrast:
+            return n
     return 1
 
 
