@@ -2,16 +2,20 @@
 
 For every test tomogram and every scored class with a template in
 ``PUBLIC/structures``: prepare the template (CTF of the nominal defocus up to its
-first zero, missing wedge of the tilt range), scan SO(3) at ``angular_step_deg``
-with local normalised cross-correlation, extract ``n_candidates`` peaks with
-exclusion spheres of the class radius, then apply TM-T or TM-F (``--rule``).
-The other rule can be written from the same scan (``--other-out``).
+first zero, missing wedge of the tilt range), scan SO(3) / G (G: the class's point
+group, declared in ``symmetry`` or detected) at ``angular_step_deg`` on the tomogram
+binned by ``bin`` with local normalised cross-correlation, extract peaks with
+exclusion spheres of the class radius (the top ``candidates_factor x N``, or with
+``false_alarm`` every peak above the erfc cut-off), optionally refine them at full
+resolution (``refine``: position and angle, ``fine_step_deg``), then apply TM-T or
+TM-F (``--rule``). The other rule can be written from the same scan (``--other-out``).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -22,9 +26,9 @@ import torch
 from baselines.params_io import load_method_params
 from baselines.public_data import (data_sign, particle_densities, public_classes, public_templates,
                                    split_tomograms, write_submission, write_timing)
-from baselines.template_matching.matching import bin_volume, match_template, prepare_template
-from baselines.template_matching.peaks import extract_peaks
-from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t
+from baselines.template_matching.matching import prepare_template
+from baselines.template_matching.search import ScanSettings, search_class
+from baselines.template_matching.selection import tm_f, tm_t
 from baselines.torch_common import resolve_device
 from tomobench.errors import InputError
 from tomobench.euler import matrix_to_euler
@@ -36,20 +40,27 @@ from tomobench.volumes import write_volume
 class TMParams(Params):
     """``baselines.tm`` of params.yaml."""
 
-    angular_step_deg: float = 30.0          # covering radius of the SO(3) grid
-    bin: Literal[1, 2] = 2                  # 2: match on a 2x binned tomogram (8x fewer voxels; minutes on 2 cores)
+    angular_step_deg: float = 30.0          # covering radius of the SO(3) grid of the exhaustive (coarse) scan
+    bin: Literal[1, 2, 3, 4] = 2            # 2: scan a 2x binned tomogram (8x fewer voxels; minutes on 2 cores)
+    refine: bool = False                    # coarse-to-fine: refine the scan's candidates at full resolution
+    fine_step_deg: float = 12.85            # covering radius of the refinement's rotation grid
+    refine_radius_deg: float | None = None  # fine rotations within this of a start (None: step + fine step)
+    refine_shift_vox: int | None = None     # positions within this many full-resolution voxels (None: bin + 1)
+    reseed_angles: bool = True              # re-score the whole coarse grid at full resolution per candidate
+    max_candidates: int = 2000              # cap on candidates per class with the false-alarm rule (SHREC: 2000)
     classes: list[str] | None = None        # None: every scored class with a template
     rule: Literal["T", "F"] = "F"           # TM-T (thresholded) or TM-F (filtered)
     count_mode: Literal["uniform", "per_class"] = "uniform"   # SHREC: N = expected total / classes
     n_per_class: int | None = None          # fixed N (else from the training split)
     candidates_factor: float = 8.0          # peaks extracted per class = factor * N (SHREC: 2000 for N = 217)
-    false_alarm: bool = False               # keep only scores above the erfc cut-off
-    n_false: float = 1.0                    # expected false peaks of the whole search at that cut-off
+    false_alarm: bool = False               # N per class = peaks above the erfc cut-off (instead of a fixed N)
+    n_false: float = 1.0                    # expected false (voxel, rotation) trials of the scan above the cut-off
     apply_ctf: bool = True
     apply_wedge: bool = True
     polarity: Literal["auto", "bright", "dark"] = "auto"     # auto: measured on the training split
-    z_symmetry: dict[str, int] = {}         # class -> order about the template z axis (else detected)
-    detect_symmetry: bool = True
+    z_symmetry: dict[str, int] = {}         # class -> Cn order about the template z axis (kept for old params)
+    symmetry: dict[str, str] = {}           # class -> point group "C6" / "D7" (z axis, 2-fold along x); wins
+    detect_symmetry: bool = True            # else C1 for classes not listed
     mask_edge_vox: float = 1.0
     batch: int = 8
     tile_voxels: int = 2 ** 24
@@ -62,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rule", choices=["T", "F"], help="TM-T or TM-F for --out (default F)")
     parser.add_argument("--other-out", help="also write the other rule's submission here (same scan)")
     parser.add_argument("--angular-step", type=float, help="angular step in degrees")
-    parser.add_argument("--bin", type=int, choices=[1, 2], help="bin the tomogram by 2 for speed")
+    parser.add_argument("--bin", type=int, choices=[1, 2, 3, 4], help="bin the tomogram for the scan")
+    parser.add_argument("--refine", action="store_true", help="coarse-to-fine: refine candidates at full resolution")
+    parser.add_argument("--fine-step", type=float, help="angular step of the refinement in degrees")
     parser.add_argument("--classes", help="comma-separated subset of classes")
     parser.add_argument("--false-alarm", action="store_true", help="apply the erfc false-alarm cut-off")
     parser.add_argument("--score-maps", help="folder for <tomo>_<class>_scores.mrc / _angles.mrc")
@@ -73,13 +86,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _apply_overrides(params: TMParams, args: argparse.Namespace) -> TMParams:
     for flag, field in (("rule", "rule"), ("angular_step", "angular_step_deg"), ("bin", "bin"),
-                        ("device", "device"), ("threads", "threads")):
+                        ("device", "device"), ("threads", "threads"), ("fine_step", "fine_step_deg")):
         if getattr(args, flag, None) is not None:
             setattr(params, field, getattr(args, flag))
     if getattr(args, "classes", None):
         params.classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     if getattr(args, "false_alarm", False):
         params.false_alarm = True
+    if getattr(args, "refine", False):
+        params.refine = True
     return params
 
 
@@ -90,13 +105,22 @@ def _first_finite(*values: float) -> float:
     return float("nan")
 
 
-def run(args: argparse.Namespace) -> int:
-    start = time.perf_counter()
-    params = _apply_overrides(load_method_params(TMParams, "tm", args.params, {}), args)
-    if params.threads:
-        torch.set_num_threads(params.threads)
-    device = resolve_device(params.device)
-    public = Path(args.data)
+@dataclass
+class Dataset:
+    """What the search needs from the public folder, read once."""
+
+    names: list[str]
+    templates: dict[str, np.ndarray]
+    template_voxel_a: float
+    test: list
+    sign: float
+    density: dict[str, float]
+    radius_a: dict[str, float]    # mask: the whole particle (radius_nm, its farthest atom)
+    bulk_a: dict[str, float]      # peak exclusion and TM-F overlap: the sphere of equal volume (eff_radius_nm)
+    mass: dict[str, float]
+
+
+def read_dataset(public: Path, params: TMParams) -> Dataset:
     classes = public_classes(public)
     templates, template_voxel_a = public_templates(public, params.classes or classes.scored_names)
     names = params.classes or [c for c in classes.scored_names if c in templates]
@@ -105,66 +129,101 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"no template for class(es) {missing or classes.scored_names} in structures/",
                          public / "structures")
     train = [t for t in split_tomograms(public, "train") if t.has_truth]
-    test = split_tomograms(public, "test")
     sign = {"bright": 1.0, "dark": -1.0}.get(params.polarity) or data_sign(train)
     density = particle_densities(train, classes.scored_names)
-    if params.n_per_class is None and not density:
+    if params.n_per_class is None and not density and not params.false_alarm:
         raise InputError("N per class needs a training split with ground truth or baselines.tm.n_per_class", public)
-    # The mask must hold the whole particle (radius_nm: its farthest atom); peak exclusion and
-    # the TM-F overlap test use the particle's bulk (eff_radius_nm: the sphere of equal volume).
-    radius_a = {row.class_name: _first_finite(row.radius_nm, row.eff_radius_nm) * 10.0
-                for row in classes.table.itertuples()}
-    bulk_a = {row.class_name: _first_finite(row.eff_radius_nm, row.radius_nm) * 10.0
-              for row in classes.table.itertuples()}
-    mass = {row.class_name: row.mass_kda for row in classes.table.itertuples() if np.isfinite(row.mass_kda)}
+    rows = list(classes.table.itertuples())
+    return Dataset(names, templates, template_voxel_a, split_tomograms(public, "test"), sign, density,
+                    {r.class_name: _first_finite(r.radius_nm, r.eff_radius_nm) * 10.0 for r in rows},
+                    {r.class_name: _first_finite(r.eff_radius_nm, r.radius_nm) * 10.0 for r in rows},
+                    {r.class_name: r.mass_kda for r in rows if np.isfinite(r.mass_kda)})
 
-    picks_t, picks_f, n_rotations, voxels, per_class_s = [], [], {}, 0, {}
-    for tomo in test:
-        acq = tomo.acquisition()
-        volume, header_voxel = tomo.reconstruction()
-        voxel_a = float(acq.get("voxel_size_a") or header_voxel)
-        n_expected = {c: (params.n_per_class if params.n_per_class is not None else
-                          (sum(density.get(n, 0.0) for n in names) / len(names) if params.count_mode == "uniform"
-                           else density.get(c, 0.0)) * volume.size) for c in names}
-        n_expected = {c: max(int(round(n)), 1) for c, n in n_expected.items()}
-        work = bin_volume(volume, params.bin)
-        work_voxel = voxel_a * params.bin
-        voxels += work.size
-        tilts = np.asarray(acq["tilt_angles_deg"], dtype=float)
-        frames, radii_vox = [], {}
-        for name in names:
-            t0 = time.perf_counter()
-            tpl = prepare_template(
-                name, templates[name], template_voxel_a, work_voxel, radius_a=radius_a.get(name),
-                acquisition=acq, sign=sign, step_deg=params.angular_step_deg, apply_ctf=params.apply_ctf,
-                z_symmetry=params.z_symmetry.get(name, None if params.detect_symmetry else 1),
+
+def expected_counts(params: TMParams, data: Dataset, n_voxels: int) -> dict[str, int]:
+    """SHREC's N per class: training density x test volume (uniform: averaged over the classes)."""
+    if params.n_per_class is not None:
+        return {c: max(int(params.n_per_class), 1) for c in data.names}
+    uniform = sum(data.density.get(n, 0.0) for n in data.names) / len(data.names)
+    return {c: max(int(round((uniform if params.count_mode == "uniform" else data.density.get(c, 0.0))
+                             * n_voxels)), 1) for c in data.names}
+
+
+def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a: float):
+    """The scan's template (binned voxels, coarse grid) and, with ``refine``, the full-resolution one (fine grid)."""
+    symmetry = params.symmetry.get(name) or params.z_symmetry.get(name)
+    if symmetry is None and not params.detect_symmetry:
+        symmetry = 1
+    opts = dict(radius_a=data.radius_a.get(name), acquisition=acq, sign=data.sign, apply_ctf=params.apply_ctf,
                 mask_edge_vox=params.mask_edge_vox)
-            scores, index = match_template(
-                work, tpl, tilt_range_deg=(tilts.min(), tilts.max()) if params.apply_wedge else None,
-                tilt_axis_deg=_reconstruction_axis_deg(acq), device=device, batch=params.batch,
-                tile_voxels=params.tile_voxels)
-            n_rotations[name] = len(tpl.rotations)
-            cutoff = -np.inf
-            if params.false_alarm:
-                cutoff = false_alarm_cutoff(float(scores.std()), scores.size, len(tpl.rotations), params.n_false)
-            bulk_vox = bulk_a[name] / work_voxel if np.isfinite(bulk_a[name]) else tpl.radius_vox
-            radii_vox[name] = bulk_vox * work_voxel / voxel_a   # candidates are in full-resolution voxels
-            zyx, values = extract_peaks(scores, int(np.ceil(params.candidates_factor * n_expected[name])),
-                                        bulk_vox, min_score=cutoff)
-            angles = matrix_to_euler(tpl.rotations[index[tuple(zyx.T)]]) if len(zyx) else np.zeros((0, 3))
-            xyz = zyx[:, ::-1] * params.bin + (0.5 if params.bin == 2 else 0.0)
-            frames.append(make_particles([name] * len(zyx), xyz, angles, score=values, tomo=[tomo.name] * len(zyx)))
-            if args.score_maps:
-                out = Path(args.score_maps)
-                write_volume(out / f"{tomo.name}_{name}_scores.mrc", scores, work_voxel)
-                write_volume(out / f"{tomo.name}_{name}_angles.mrc", index.astype(np.float32), work_voxel)
-            per_class_s[name] = per_class_s.get(name, 0.0) + time.perf_counter() - t0
-            print(f"tm {tomo.name} {name}: {len(tpl.rotations)} rotations (z symmetry {tpl.z_symmetry}), "
-                  f"{len(zyx)} candidates, {per_class_s[name]:.1f} s")
-        candidates = pd.concat(frames, ignore_index=True)
-        size = mass if all(c in mass for c in names) else None
-        picks_t.append(tm_t(candidates, n_expected, radii_vox, size))
-        picks_f.append(tm_f(candidates, n_expected, radii_vox, size))
+    fine = None
+    if params.refine:   # detect on the full-resolution template (binning blurs symmetry away)
+        fine = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a,
+                                step_deg=params.fine_step_deg, symmetry=symmetry, **opts)
+        symmetry = fine.symmetry
+    coarse = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a * params.bin,
+                              step_deg=params.angular_step_deg, symmetry=symmetry, **opts)
+    return coarse, fine
+
+
+def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, log: dict):
+    """Candidates of every class in one test tomogram, and the N per class to select."""
+    acq = tomo.acquisition()
+    volume, header_voxel = tomo.reconstruction()
+    voxel_a = float(acq.get("voxel_size_a") or header_voxel)
+    n_expected = expected_counts(params, data, volume.size)
+    tilts = np.asarray(acq["tilt_angles_deg"], dtype=float)
+    settings = ScanSettings(bin=params.bin, tilt_range_deg=(tilts.min(), tilts.max()) if params.apply_wedge else None,
+                            tilt_axis_deg=_reconstruction_axis_deg(acq), device=device, batch=params.batch,
+                            tile_voxels=params.tile_voxels, refine_radius_deg=params.refine_radius_deg,
+                            refine_shift_vox=params.refine_shift_vox, reseed_angles=params.reseed_angles)
+    log["voxels"] += volume.size // params.bin ** 3
+    frames, radii_vox, n_select = [], {}, {}
+    for name in data.names:
+        t0 = time.perf_counter()
+        coarse, fine = templates_for(name, params, data, acq, voxel_a)
+        bulk = data.bulk_a[name] / (voxel_a * params.bin) if np.isfinite(data.bulk_a[name]) else coarse.radius_vox
+        found = search_class(volume, coarse, fine, settings=settings, exclusion_vox=bulk,
+                             n_candidates=params.max_candidates if params.false_alarm else
+                             int(np.ceil(params.candidates_factor * n_expected[name])),
+                             n_false=params.n_false if params.false_alarm else None,
+                             coarse_step_deg=params.angular_step_deg, fine_step_deg=params.fine_step_deg)
+        radii_vox[name] = bulk * params.bin          # candidates are in full-resolution voxels
+        n_select[name] = max(len(found.scores), 1) if params.false_alarm else n_expected[name]
+        angles = matrix_to_euler(found.rotations) if len(found.scores) else np.zeros((0, 3))
+        frames.append(make_particles([name] * len(found.scores), found.zyx[:, ::-1], angles, score=found.scores,
+                                     tomo=[tomo.name] * len(found.scores)))
+        if args.score_maps:
+            out = Path(args.score_maps)
+            write_volume(out / f"{tomo.name}_{name}_scores.mrc", found.score_map, voxel_a * params.bin)
+            write_volume(out / f"{tomo.name}_{name}_angles.mrc", found.index_map.astype(np.float32),
+                         voxel_a * params.bin)
+        log["rotations"][name] = found.scan_rotations
+        log["refine_evaluations"][name] = log["refine_evaluations"].get(name, 0) + found.refine_evaluations
+        log["per_class_s"][name] = log["per_class_s"].get(name, 0.0) + time.perf_counter() - t0
+        log["cutoff"][name] = found.cutoff
+        print(f"tm {tomo.name} {name}: {found.scan_rotations} rotations ({coarse.symmetry}), "
+              f"{len(found.scores)} candidates"
+              + (f" above {found.cutoff:.4f} (sigma {found.sigma:.4f})" if params.false_alarm else "")
+              + (f", {found.refine_evaluations} refinement correlations" if fine is not None else "")
+              + f", {log['per_class_s'][name]:.1f} s")
+    return pd.concat(frames, ignore_index=True), n_select, radii_vox
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    params = _apply_overrides(load_method_params(TMParams, "tm", args.params, {}), args)
+    if params.threads:
+        torch.set_num_threads(params.threads)
+    device = resolve_device(params.device)
+    data = read_dataset(Path(args.data), params)
+    log = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {}}
+    picks_t, picks_f = [], []
+    for tomo in data.test:
+        candidates, n_select, radii_vox = _search_tomogram(tomo, params, data, device, args, log)
+        size = data.mass if all(c in data.mass for c in data.names) else None
+        picks_t.append(tm_t(candidates, n_select, radii_vox, size))
+        picks_f.append(tm_f(candidates, n_select, radii_vox, size))
     infer_s = time.perf_counter() - start
     chosen, other = (picks_t, picks_f) if params.rule == "T" else (picks_f, picks_t)
     outputs = [(args.out, params.rule, chosen)]
@@ -176,9 +235,11 @@ def run(args: argparse.Namespace) -> int:
         write_timing(out, {
             "method": f"tm-{rule.lower()}", "wall_s": time.perf_counter() - start, "train_s": 0.0,
             "infer_s": infer_s, "device": device if device == "cpu" else torch.cuda.get_device_name(),
-            "n_rotations": int(sum(n_rotations.values())), "rotations_per_class": n_rotations,
-            "voxels": voxels, "per_class_s": per_class_s, "angular_step_deg": params.angular_step_deg,
-            "bin": params.bin, "torch_threads": torch.get_num_threads(), "params": params.model_dump()})
+            "n_rotations": int(sum(log["rotations"].values())), "rotations_per_class": log["rotations"],
+            "refine_evaluations_per_class": log["refine_evaluations"], "voxels": log["voxels"],
+            "per_class_s": log["per_class_s"], "angular_step_deg": params.angular_step_deg,
+            "fine_step_deg": params.fine_step_deg if params.refine else None, "bin": params.bin,
+            "torch_threads": torch.get_num_threads(), "params": params.model_dump()})
         print(f"tm-{rule.lower()}: {len(picks)} picks -> {out}")
     return 0
 

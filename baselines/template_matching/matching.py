@@ -17,6 +17,7 @@ from itertools import product
 
 import numpy as np
 import torch
+from scipy import ndimage
 from tqdm import tqdm
 
 from baselines.template_matching import so3
@@ -26,6 +27,7 @@ from baselines.template_matching.templates import (apply_filter, centre_box, ctf
                                                    spherical_mask, support_radius_vox, wedge_mask)
 from tomobench.euler import euler_to_matrix
 from tomobench.rotate import rotate_volume
+from tomobench.volumes import box_centre
 
 
 @dataclass
@@ -36,33 +38,106 @@ class PreparedTemplate:
     template: np.ndarray     # centred odd box, CTF-filtered (the wedge comes after rotation)
     mask: np.ndarray         # soft sphere in the same box
     radius_vox: float        # particle radius (peak exclusion, TM-F overlap), working voxels
-    rotations: np.ndarray    # (n, 3, 3)
-    z_symmetry: int
+    rotations: np.ndarray    # (n, 3, 3), a grid of SO(3) / symmetry
+    symmetry: so3.PointGroup
+
+    @property
+    def z_symmetry(self) -> int:
+        """Order of the rotation axis along the template's z."""
+        return self.symmetry.order
 
 
-def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.95) -> int:
-    """Highest order ``n <= max_order`` whose turn by 360/n about z correlates above ``threshold``."""
+@dataclass
+class CorrelationStats:
+    """Running sum of squared NCC over sampled rotations (pytom-match-pick's search statistics).
+
+    ``sigma`` is the root mean square of the per-rotation NCC maps (not of the
+    best-score map): under noise each (voxel, rotation) trial is ~ N(0, sigma^2).
+    ``trials`` counts voxels x rotations of the whole search (the erfc rule's search space).
+    """
+
+    sum_sq: float = 0.0
+    n_values: int = 0
+    trials: int = 0
+
+    @property
+    def sigma(self) -> float:
+        return math.sqrt(self.sum_sq / self.n_values) if self.n_values else float("nan")
+
+
+def _self_correlation(t: np.ndarray, matrix: np.ndarray) -> float:
+    """Correlation of ``t`` with itself turned by ``matrix`` (cubic spline: little interpolation loss)."""
+    turned = rotate_volume(t, matrix, order=3)
+    norm = float(np.sqrt((t * t).sum() * (turned * turned).sum()))
+    return float((t * turned).sum()) / norm if norm else 0.0
+
+
+def angular_harmonics(template: np.ndarray, n_phi: int = 256) -> np.ndarray:
+    """Power of the azimuthal harmonics ``m = 0 .. n_phi / 2`` about the z axis through the box centre.
+
+    The template is resampled once on cylinders (radius-weighted), so no
+    rotation's interpolation loss biases one order against another.
+    """
     t = np.asarray(template, dtype=np.float32)
     t = t - t.mean()
-    norm = float((t * t).sum())
-    if norm == 0:
-        return 1
-    for n in range(max_order, 1, -1):
-        turned = rotate_volume(t, euler_to_matrix(0.0, 0.0, 360.0 / n), order=1)
-        if float((t * turned).sum()) / norm >= threshold:
+    c = box_centre(t.shape)
+    r = np.arange(1, min(t.shape) // 2)
+    phi = np.linspace(0.0, 2.0 * np.pi, n_phi, endpoint=False)
+    z, rr, pp = np.meshgrid(np.arange(t.shape[0]), r, phi, indexing="ij")
+    samples = ndimage.map_coordinates(t, [z, c[1] + rr * np.sin(pp), c[2] + rr * np.cos(pp)], order=1)
+    return (np.abs(np.fft.rfft(samples, axis=2)) ** 2 * r[None, :, None]).sum(axis=(0, 1))
+
+
+def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985,
+                      contrast: float = 0.01) -> int:
+    """Order of a rotation axis along z, or 1.
+
+    Orders 2..``max_order`` are tried by decreasing azimuthal harmonic power; ``n`` is
+    accepted when the template turned by 360/n correlates with itself at ``threshold``
+    or more *and* at least ``contrast`` better than turned by half that angle. The
+    contrast rejects near-cylindrical shapes, for which every order passes the first
+    test (a too-large order would drop poses). The template is smoothed first (sigma
+    1 voxel) so the voxel grid's own harmonics weigh less.
+    """
+    t = ndimage.gaussian_filter(np.asarray(template, dtype=np.float32), 1.0)
+    t = t - t.mean()
+    power = angular_harmonics(t)
+    for n in sorted(range(2, max_order + 1), key=lambda m: -power[m]):
+        if power[n] < power[1]:
+            break
+        full = _self_correlation(t, euler_to_matrix(0.0, 0.0, 360.0 / n))
+        half = _self_correlation(t, euler_to_matrix(0.0, 0.0, 180.0 / n))
+        if full >= threshold and full - half >= contrast:
             return n
     return 1
 
 
+def detect_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985,
+                    flip_threshold: float = 0.99) -> so3.PointGroup:
+    """``Cn`` about z (:func:`detect_z_symmetry`), promoted to ``Dn`` when a 2-fold turn about x also holds.
+
+    Only the x axis is tested for the 2-fold: it is where the structure library
+    puts it (and where :class:`~.so3.PointGroup` expects it). A 180-degree turn
+    about a voxel-centred axis needs no interpolation, hence the stricter threshold.
+    Detection is a fallback: symmetries known from the structures belong in
+    ``baselines.tm.symmetry`` (near-cylindrical rings can hide their order).
+    """
+    n = detect_z_symmetry(template, max_order=max_order, threshold=threshold)
+    t = np.asarray(template, dtype=np.float32)
+    t = t - t.mean()
+    dihedral = _self_correlation(t, np.diag([1.0, -1.0, -1.0])) >= flip_threshold
+    return so3.PointGroup("D" if dihedral else "C", n)
+
+
 def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_a: float, *,
                      radius_a: float | None, acquisition: dict, sign: float, step_deg: float,
-                     z_symmetry: int | None = None, apply_ctf: bool = True, mask_edge_vox: float = 1.0
-                     ) -> PreparedTemplate:
+                     symmetry: "str | int | so3.PointGroup | None" = None, apply_ctf: bool = True,
+                     mask_edge_vox: float = 1.0) -> PreparedTemplate:
     """Resample, CTF-filter (nominal defocus, zero beyond the first zero), box and mask a template.
 
     ``radius_a`` is the particle radius in Å (the class table's); ``None``
     measures it on the template (support above 5 % of the maximum).
-    ``z_symmetry=None`` detects it on the template.
+    ``symmetry=None`` detects it on the template (:func:`detect_symmetry`); an int is a Cn order.
     """
     factor = work_voxel_a / raw_voxel_a
     template = resample(raw, factor) if abs(factor - 1.0) > 1e-3 else np.asarray(raw, dtype=np.float32)
@@ -80,10 +155,9 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
     elif sign < 0:
         template = -template
     template = centre_box(template, size)
-    if z_symmetry is None:
-        z_symmetry = detect_z_symmetry(template)
+    group = detect_symmetry(template) if symmetry is None else so3.PointGroup.parse(symmetry)
     return PreparedTemplate(name, template, spherical_mask(size, mask_radius, mask_edge_vox), radius_vox,
-                            so3.sample_rotations(step_deg, z_symmetry), z_symmetry)
+                            so3.sample_rotations(step_deg, group), group)
 
 
 def tile_bounds(shape: tuple[int, int, int], max_voxels: int, halo: int):
@@ -119,8 +193,15 @@ def tile_bounds(shape: tuple[int, int, int], max_voxels: int, halo: int):
 
 def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg: tuple[float, float] | None,
                    tilt_axis_deg: float = 0.0, device: str = "cpu", batch: int = 8, tile_voxels: int = 2 ** 24,
-                   progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Best NCC score per voxel and the index (into ``tpl.rotations``) of the rotation that gave it."""
+                   progress: bool = True, stats: CorrelationStats | None = None,
+                   stats_batches: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Best NCC score per voxel and the index (into ``tpl.rotations``) of the rotation that gave it.
+
+    ``stats`` (optional) accumulates the search statistics of the erfc false-alarm
+    rule: the squared NCC of every voxel for one rotation in each of up to
+    ``stats_batches`` batches spread evenly over the rotation list (a sample keeps
+    the kernel fast), and the number of voxel x rotation trials of the whole search.
+    """
     volume = np.asarray(volume, dtype=np.float32)
     size = tpl.template.shape[0]
     t_template = torch.as_tensor(tpl.template, device=device)[None, None]
@@ -132,25 +213,34 @@ def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg:
     index = np.zeros(volume.shape, dtype=np.int32)
     tiles = list(tile_bounds(volume.shape, tile_voxels, size // 2 + 1))
     n_rot = len(tpl.rotations)
+    n_batches = -(-n_rot // batch)
+    stride = max(1, -(-n_batches // max(stats_batches, 1)))   # sample at most stats_batches batches
     bar = tqdm(total=n_rot * len(tiles), desc=f"tm {tpl.name}", unit="rot", disable=not progress, leave=False)
     with torch.no_grad():
         for core, read in tiles:
             corr = LocalCorrelator(volume[np.ix_(*read)], tpl.mask, device=device)
             best = torch.full(corr.shape, -torch.inf, device=device)
             best_i = torch.zeros(corr.shape, dtype=torch.int32, device=device)
-            for start in range(0, n_rot, batch):
+            local = tuple(slice(int(np.argmax(r == c.start)), int(np.argmax(r == c.start)) + c.stop - c.start)
+                          for c, r in zip(core, read))
+            inv2 = corr.inv_denom[local] ** 2 if stats is not None else None
+            for k, start in enumerate(range(0, n_rot, batch)):
                 mats = tpl.rotations[start:start + batch]
                 rotated = rotate_batch(t_template, mats)
                 if wedge is not None:
                     rotated = torch.fft.irfftn(torch.fft.rfftn(rotated, dim=(-3, -2, -1)) * wedge,
                                                s=(size,) * 3, dim=(-3, -2, -1))
-                value, arg = corr.raw(normalise_under_mask(rotated, t_mask)).max(dim=0)
+                raw = corr.raw(normalise_under_mask(rotated, t_mask))
+                if inv2 is not None and k % stride == 0:   # one rotation of the batch: cheap, and enough
+                    stats.sum_sq += float((raw[(slice(0, 1),) + local] ** 2 * inv2).sum())
+                    stats.n_values += inv2.numel()
+                value, arg = raw.max(dim=0)
                 better = value > best
                 best = torch.where(better, value, best)
                 best_i = torch.where(better, arg.to(torch.int32) + start, best_i)
                 bar.update(len(mats))
-            local = tuple(slice(int(np.argmax(r == c.start)), int(np.argmax(r == c.start)) + c.stop - c.start)
-                          for c, r in zip(core, read))
+            if stats is not None:
+                stats.trials += n_rot * math.prod(c.stop - c.start for c in core)
             scores[core] = (best * corr.inv_denom)[local].cpu().numpy()
             index[core] = best_i[local].cpu().numpy()
     bar.close()

@@ -1,39 +1,97 @@
-"""Approximately uniform sampling of SO(3) from an angular step.
+"""Approximately uniform sampling of SO(3) from an angular step, reduced by a point group.
 
 A rotation ``R = Rz(phi) Rx(theta) Rz(psi)`` (tomobench ZXZ) is split into the
 direction of the template's z axis, ``R e_z`` (set by ``phi, theta``), and an
-in-plane turn ``psi`` about that axis. Directions come from a Fibonacci spiral
-with one point per ``(1.2 step)^2`` steradians; ``psi`` runs over ``[0, 360 / n)``
-in steps of at most ``step``, where ``n`` is the order of the template's
-rotational symmetry about its own z axis (``R Rz(360/n)`` gives the same
-particle). The angular step is a covering radius: every rotation lies within
-one ``step`` of a sample (tested for 30 and 20 degrees).
+in-plane turn ``psi`` about that axis. Directions: the upper half ``H`` of a
+Fibonacci spiral with one point per ``(1.2 step)^2`` steradians, and its
+antipodes ``-H`` (so the set is closed under ``d -> -d``). ``psi`` runs over
+``[0, 360 / n)`` in steps of at most ``step``.
+
+Symmetry (the template's point group, axes in the template frame): a particle
+with symmetry ``G`` looks the same under ``R`` and ``R g`` for every ``g`` in ``G``,
+so only ``SO(3) / G`` needs searching.
+
+* ``Cn`` (n-fold axis along z): ``R Rz(360/n) ~ R``: ``psi`` in ``[0, 360/n)``.
+* ``Dn`` (``Cn`` plus a 2-fold axis along x): ``R Rx(180)`` has the direction
+  ``-R e_z`` and ``psi -> -psi - 180``; so directions ``H`` only, with an even
+  ``psi`` count when ``n`` is odd (the ``psi`` grid is then closed under the map).
+
+Every reduced sample is a sample of the full grid or the image of one under
+``G``, so the reduced grid has the full grid's covering radius modulo ``G``.
+The angular step is that covering radius: every rotation lies within one
+``step`` of a sample (modulo ``G``; tested for C1, C3, D2 and D7 with random probes).
 """
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
 from tomobench.euler import euler_to_matrix
 
 DIRECTION_SPACING = 1.2   # direction spacing / step: the largest that keeps the covering radius below step
+_X_FLIP = np.diag([1.0, -1.0, -1.0])   # 180 degrees about x
+
+
+@dataclass(frozen=True)
+class PointGroup:
+    """A point group of a template: ``C`` (cyclic, axis z) or ``D`` (dihedral, extra 2-fold along x)."""
+
+    kind: str = "C"
+    order: int = 1
+
+    def __post_init__(self):
+        if self.kind not in ("C", "D") or int(self.order) < 1:
+            raise ValueError(f"point group must be Cn or Dn with n >= 1, got {self.kind}{self.order}")
+
+    @classmethod
+    def parse(cls, value: "str | int | PointGroup") -> "PointGroup":
+        """``"C6"``, ``"d7"``, an int (Cn) or a PointGroup."""
+        if isinstance(value, PointGroup):
+            return value
+        if isinstance(value, (int, np.integer)):
+            return cls("C", int(value))
+        match = re.fullmatch(r"\s*([CcDd])\s*(\d+)\s*", str(value))
+        if not match:
+            raise ValueError(f"point group must look like C6 or D7, got {value!r}")
+        return cls(match.group(1).upper(), int(match.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.order}"
+
+    @property
+    def size(self) -> int:
+        """Number of group elements."""
+        return self.order * (2 if self.kind == "D" else 1)
+
+    def matrices(self) -> np.ndarray:
+        """The group's rotations ``(size, 3, 3)`` in the template frame (identity first)."""
+        cyc = euler_to_matrix(0.0, 0.0, 360.0 * np.arange(self.order) / self.order).reshape(-1, 3, 3)
+        return np.concatenate([cyc, cyc @ _X_FLIP]) if self.kind == "D" else cyc
 
 
 def n_directions(step_deg: float) -> int:
-    """Fibonacci directions for an angular step: ``ceil(4 pi / (1.2 step)^2)`` (step in radians)."""
-    return max(1, int(math.ceil(4.0 * math.pi / (DIRECTION_SPACING * math.radians(step_deg)) ** 2)))
+    """Directions for an angular step: ``ceil(4 pi / (1.2 step)^2)`` rounded up to even (step in radians)."""
+    n = max(2, int(math.ceil(4.0 * math.pi / (DIRECTION_SPACING * math.radians(step_deg)) ** 2)))
+    return n + (n % 2)
 
 
-def n_inplane(step_deg: float, z_symmetry: int = 1) -> int:
-    """In-plane angles over ``360 / z_symmetry`` degrees: ``ceil(360 / (z_symmetry * step))``."""
-    return max(1, int(math.ceil(360.0 / (z_symmetry * step_deg) - 1e-9)))
+def n_inplane(step_deg: float, z_symmetry: int = 1, dihedral: bool = False) -> int:
+    """In-plane angles over ``360 / z_symmetry`` degrees: ``ceil(360 / (z_symmetry * step))``, even for odd Dn."""
+    m = max(1, int(math.ceil(360.0 / (z_symmetry * step_deg) - 1e-9)))
+    if dihedral and z_symmetry % 2 == 1 and m % 2 == 1:
+        m += 1   # psi -> -psi - 180 must map the grid onto itself
+    return m
 
 
-def rotation_count(step_deg: float, z_symmetry: int = 1) -> int:
+def rotation_count(step_deg: float, symmetry: "str | int | PointGroup" = 1) -> int:
     """Number of rotations :func:`sample_rotations` returns."""
-    return n_directions(step_deg) * n_inplane(step_deg, z_symmetry)
+    g = PointGroup.parse(symmetry)
+    dirs = n_directions(step_deg) // (2 if g.kind == "D" else 1)
+    return dirs * n_inplane(step_deg, g.order, g.kind == "D")
 
 
 def fibonacci_directions(n: int) -> np.ndarray:
@@ -45,38 +103,43 @@ def fibonacci_directions(n: int) -> np.ndarray:
     return np.stack([r * np.cos(azimuth), r * np.sin(azimuth), z], axis=1)
 
 
-def sample_angles(step_deg: float, z_symmetry: int = 1) -> np.ndarray:
-    """ZXZ Euler angles ``(n, 3)`` in degrees of an approximately uniform SO(3) grid."""
+def sample_directions(step_deg: float, upper_only: bool = False) -> np.ndarray:
+    """Directions ``H`` (the spiral's z > 0 half) and, unless ``upper_only``, their antipodes ``-H``."""
+    upper = fibonacci_directions(n_directions(step_deg))[: n_directions(step_deg) // 2]
+    return upper if upper_only else np.concatenate([upper, -upper])
+
+
+def sample_angles(step_deg: float, symmetry: "str | int | PointGroup" = 1) -> np.ndarray:
+    """ZXZ Euler angles ``(n, 3)`` in degrees of an approximately uniform grid of ``SO(3) / G``."""
     if not 0 < step_deg <= 180:
         raise ValueError(f"angular step must be in (0, 180] degrees, got {step_deg}")
-    if z_symmetry < 1:
-        raise ValueError("z_symmetry is a rotation order >= 1")
-    d = fibonacci_directions(n_directions(step_deg))
+    g = PointGroup.parse(symmetry)
+    d = sample_directions(step_deg, upper_only=g.kind == "D")
     # R e_z = (sin(theta) sin(phi), -sin(theta) cos(phi), cos(theta)) for R = Rz(phi) Rx(theta) Rz(psi).
     theta = np.degrees(np.arccos(np.clip(d[:, 2], -1.0, 1.0)))
     phi = np.degrees(np.arctan2(d[:, 0], -d[:, 1]))
-    psi = np.arange(n_inplane(step_deg, z_symmetry)) * (360.0 / z_symmetry / n_inplane(step_deg, z_symmetry))
-    grid = np.stack([np.repeat(phi, len(psi)), np.repeat(theta, len(psi)), np.tile(psi, len(phi))], axis=1)
-    return grid
+    m = n_inplane(step_deg, g.order, g.kind == "D")
+    psi = np.arange(m) * (360.0 / g.order / m)
+    return np.stack([np.repeat(phi, len(psi)), np.repeat(theta, len(psi)), np.tile(psi, len(phi))], axis=1)
 
 
-def sample_rotations(step_deg: float, z_symmetry: int = 1) -> np.ndarray:
+def sample_rotations(step_deg: float, symmetry: "str | int | PointGroup" = 1) -> np.ndarray:
     """Rotation matrices ``(n, 3, 3)`` (acting on ``(x, y, z)``) of :func:`sample_angles`."""
-    a = sample_angles(step_deg, z_symmetry)
+    a = sample_angles(step_deg, symmetry)
     return euler_to_matrix(a[:, 0], a[:, 1], a[:, 2]).reshape(-1, 3, 3)
 
 
-def angular_distance_deg(a: np.ndarray, b: np.ndarray, z_symmetry: int = 1) -> np.ndarray:
+def angular_distance_deg(a: np.ndarray, b: np.ndarray, symmetry: "str | int | PointGroup" = 1) -> np.ndarray:
     """Geodesic angle (degrees) between rotations ``a`` (n,3,3) and ``b`` (m,3,3): an (n, m) matrix.
 
-    With ``z_symmetry`` n, ``b`` is compared with every ``b Rz(k 360/n)`` and the smallest angle kept.
+    With a symmetry ``G``, ``b`` is compared with every ``b g`` (g in G) and the smallest angle kept.
     """
     a = np.asarray(a).reshape(-1, 3, 3)
     b = np.asarray(b).reshape(-1, 3, 3)
     best = None
-    for k in range(z_symmetry):
-        bk = b @ euler_to_matrix(0.0, 0.0, 360.0 * k / z_symmetry)
-        trace = np.einsum("nij,mij->nm", a, bk)
+    for g in PointGroup.parse(symmetry).matrices():
+        trace = np.einsum("nij,mij->nm", a, b @ g)
         angle = np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)))
         best = angle if best is None else np.minimum(best, angle)
     return best
+

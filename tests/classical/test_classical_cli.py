@@ -52,6 +52,23 @@ def test_tm_writes_both_rules_and_timing(public, tmp_path):
         assert report["per_class"]["big"]["f1"] >= 0.8     # and the large class classified
 
 
+def test_tm_coarse_to_fine_with_the_false_alarm_rule(public, tmp_path):
+    out = tmp_path / "tm_c2f.csv"
+    rc = main(["baseline", "tm", "--data", str(public), "--out", str(out), "--angular-step", "40", "--bin", "2",
+               "--refine", "--fine-step", "20", "--false-alarm", "--threads", "1"])
+    assert rc == 0
+    timing = json.loads((tmp_path / "tm_c2f.timing.json").read_text())
+    assert timing["fine_step_deg"] == 20 and timing["voxels"] == 20 * 32 * 32
+    assert all(v > 0 for v in timing["refine_evaluations_per_class"].values())
+    picks = read_particles(out)
+    # refined picks sit on full-resolution voxels (not the binned grid's 2 i + 0.5)
+    assert np.allclose(picks[["x", "y", "z"]].to_numpy() % 1.0, 0.0)
+    report = scoring.score_file(out, public.parent / "private")
+    # N per class came from the cut-off, not the training density: every particle is found and few noise
+    # peaks pass (the big template also fires on small particles; TM-F then gives them to the big class)
+    assert report["f1"] >= 0.8 and report["per_class"]["big"]["recall"] == 1.0
+
+
 def test_dog_grid_search_through_the_scorer(public, tmp_path):
     out = tmp_path / "dog.csv"
     assert main(["baseline", "dog", "--data", str(public), "--out", str(out)]) == 0

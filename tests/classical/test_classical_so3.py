@@ -22,7 +22,38 @@ def test_z_symmetry_divides_the_inplane_count():
     assert so3.rotation_count(30.0, 6) == so3.rotation_count(30.0) // 6
 
 
-@pytest.mark.parametrize("step,sym", [(30.0, 1), (20.0, 1), (30.0, 3)])
+def test_dihedral_halves_the_directions():
+    # D4 at 30 degrees: 16 of the 32 directions x 3 in-plane angles (12 / 4)
+    assert so3.rotation_count(30.0, "D4") == 16 * 3 == len(so3.sample_rotations(30.0, "D4"))
+    # odd Dn: the in-plane count is made even so that psi -> -psi - 180 maps the grid onto itself
+    assert so3.n_inplane(30.0, 7, dihedral=True) == 2 and so3.n_inplane(30.0, 7) == 2
+    assert so3.n_inplane(40.0, 3, dihedral=True) == 4 and so3.n_inplane(40.0, 3) == 3
+    assert so3.rotation_count(25.0, "D7") == len(so3.sample_rotations(25.0, "D7"))
+
+
+def test_dihedral_grid_images_are_full_grid_samples():
+    # every D4 sample times every group element is a sample of the C1 grid (the reduction only drops copies)
+    full = so3.sample_rotations(30.0, 1)
+    reduced = so3.sample_rotations(30.0, "D4")
+    images = np.concatenate([reduced @ g for g in so3.PointGroup.parse("D4").matrices()])
+    assert len(images) == len(full)
+    d = so3.angular_distance_deg(images, full)
+    assert d.min(axis=1).max() < 1e-3 and d.min(axis=0).max() < 1e-3
+
+
+def test_point_group_parse_and_elements():
+    g = so3.PointGroup.parse("d7")
+    assert (g.kind, g.order, g.size, str(g)) == ("D", 7, 14, "D7")
+    assert so3.PointGroup.parse(3) == so3.PointGroup("C", 3)
+    m = g.matrices()
+    assert np.allclose(m[0], np.eye(3)) and np.allclose(m[7], np.diag([1.0, -1.0, -1.0]))
+    # closed under composition: every product is again an element
+    prod = np.einsum("aij,bjk->abik", m, m).reshape(-1, 3, 3)
+    assert so3.angular_distance_deg(prod, m).min(axis=1).max() < 1e-4
+    with pytest.raises(ValueError):
+        so3.PointGroup.parse("T")
+
+@pytest.mark.parametrize("step,sym", [(30.0, 1), (20.0, 1), (30.0, 3), (30.0, "D2"), (25.0, "D7"), (30.0, "D3")])
 def test_every_rotation_lies_within_one_step_of_a_sample(step, sym):
     samples = so3.sample_rotations(step, sym)
     probes = random_rotations(1500, np.random.default_rng(7))

@@ -24,6 +24,7 @@ from tomobench.euler import euler_to_matrix  # noqa: E402
 from tomobench.rotate import rotate_volume  # noqa: E402
 
 STEP = 20.0
+C1 = so3.PointGroup()
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -42,7 +43,7 @@ def planted():
     truth = euler_to_matrix(40.0, 70.0, -100.0)
     volume = rng.normal(0.0, 0.5, (36, 44, 40)).astype(np.float32)
     plant(volume, rotate_volume(template, truth), (17, 20, 22))
-    tpl = PreparedTemplate("a", template, spherical_mask(21, 8.0), 7.0, so3.sample_rotations(STEP), 1)
+    tpl = PreparedTemplate("a", template, spherical_mask(21, 8.0), 7.0, so3.sample_rotations(STEP), C1)
     return volume, tpl, truth
 
 
@@ -59,7 +60,7 @@ def test_finds_planted_template_position_and_angle(planted):
 def test_scores_invariant_to_scale_and_offset(planted):
     volume, tpl, _ = planted
     rots = tpl.rotations[:16]
-    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, rots, 1)
+    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, rots, C1)
     a, ia = match_template(volume, small, tilt_range_deg=None, progress=False)
     b, ib = match_template(3.7 * volume + 250.0, small, tilt_range_deg=None, progress=False)
     assert np.abs(a - b).max() < 1e-4
@@ -86,7 +87,7 @@ def test_ncc_equals_direct_masked_correlation_coefficient():
 
 def test_tiles_reproduce_the_whole_volume(planted):
     volume, tpl, _ = planted
-    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, tpl.rotations[:8], 1)
+    small = PreparedTemplate("a", tpl.template, tpl.mask, tpl.radius_vox, tpl.rotations[:8], C1)
     whole, _ = match_template(volume, small, tilt_range_deg=(-60, 60), progress=False)
     assert len(list(tile_bounds(volume.shape, 30 ** 3, 11))) > 1
     tiled, _ = match_template(volume, small, tilt_range_deg=(-60, 60), progress=False, tile_voxels=30 ** 3)
