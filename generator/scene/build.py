@@ -154,7 +154,7 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
         occupancy=params.occupancy, **pack)
     if params.compaction.enabled:
         report["compaction"] = compact_and_refill(canvas, shapes, weights, rng, params, report["particles"], pack)
-    add_ice(canvas.density, canvas.slab_z, params.ice, level, rng)
+    add_ice(canvas.density, canvas.slab_z, params.ice, rng)
     records, ids = canvas.finish()
     report["occupancy_protein"] = canvas.occupied_voxels(("protein",)) / canvas.slab_voxels
     report["occupancy_all"] = canvas.occupied_voxels() / canvas.slab_voxels
