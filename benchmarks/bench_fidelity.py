@@ -246,10 +246,11 @@ def print_table(classes: pd.DataFrame, det: pd.DataFrame, reports: dict[str, dic
     print("\n" + cols)
     print("-" * len(cols))
     for row in classes.itertuples():
-        d = det.loc[row.class_name] if row.class_name in det.index else None
-        line = (f"{row.class_name:6} {row.mass_kda:7.1f} {SHREC_MASS_KDA.get(row.class_name, float('nan')):7.1f} "
-                f"{row.size_group:6} {int(d.n) if d is not None else 0:4d} "
-                f"{d.d_prime if d is not None else float('nan'):7.2f} {d.above if d is not None else float('nan'):6.2f}")
+        nan = float("nan")
+        n, d_prime, above = ((int(det.loc[row.class_name].n), det.loc[row.class_name].d_prime,
+                              det.loc[row.class_name].above) if row.class_name in det.index else (0, nan, nan))
+        line = (f"{row.class_name:6} {row.mass_kda:7.1f} {SHREC_MASS_KDA.get(row.class_name, nan):7.1f} "
+                f"{row.size_group:6} {n:4d} {d_prime:7.2f} {above:6.2f}")
         for rule, rep in reports.items():
             f1 = rep["per_class"].get(row.class_name, {}).get("f1", float("nan"))
             line += f" | {f1:8.3f} {SHREC_TABLE4[rule].get(row.class_name, float('nan')):6.3f}"

@@ -164,7 +164,8 @@ def preset_masses(shared: Path) -> None:
     for name in table.sort_values("label").index:
         ref = SHREC_TABLE1[ALIAS.get(name, name)]
         row = table.loc[name]
-        rows.append(f"  {name:5} {row.mass_kda:7.1f} / {ref[0]:7.1f} ({100 * (row.mass_kda - ref[0]) / ref[0]:+6.1f} %, "
+        err = 100 * (row.mass_kda - ref[0]) / ref[0]
+        rows.append(f"  {name:5} {row.mass_kda:7.1f} / {ref[0]:7.1f} ({err:+6.1f} %, "
                     f"{row.size_group:6}); volume {row.volume_nm3:7.1f} / {ref[1]:7.1f} nm³, sphericity "
                     f"{row.sphericity:.3f} / {ref[3]:.3f}, eff. radius {row.eff_radius_nm:.2f} / {ref[4]:.2f} nm")
     print("\n".join(rows))

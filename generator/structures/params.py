@@ -67,5 +67,3 @@ class StructureParams(Params):
     def assembly_of(self, name: str) -> str:
         """The assembly choice of class ``name``: its entry in ``assemblies``, else ``assembly``."""
         return self.assemblies.get(name, self.assembly)
-
-
