@@ -232,8 +232,9 @@ def simulate(args: argparse.Namespace, work: Path) -> tuple[Path, Path, pd.DataF
         raise SystemExit("the reconstruction is not on the sample grid (reconstruction.thickness_vox); "
                          "the oracle needs it there")
     print(f"shrec2020 preset on a {' x '.join(map(str, args.crop))} crop, seed {args.seed}: "
-          f"{len(acq['tilt_angles_deg'])} tilts, noise_mode {acq.get('noise_mode')}, nominal SNR {acq.get('snr')}, "
-          f"measured SNR {acq.get('snr_measured')}, projection {acq.get('projection_mode')}")
+          f"{len(acq['tilt_angles_deg'])} tilts, noise_mode {config.imaging.detector.noise_mode} at its parameter "
+          f"snr {config.imaging.detector.snr}, measured SNR {acq.get('snr_measured')} (acquisition.json), "
+          f"projection {config.imaging.projection.mode}")
     classes = library.classes.table.sort_values("label")
     return tomo, library_dir, classes, timings
 
