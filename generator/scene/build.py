@@ -137,7 +137,7 @@ def build_scene(library: StructureLibrary, params: SceneParams, rng: np.random.G
         if params.compaction.enabled:
             sections["compaction"] = CompactionReport.model_validate(
                 compact_and_refill(canvas, shapes, weights, params, first, packer))
-    add_ice(canvas.density, canvas.slab_z, params.ice, level, rng)
+    add_ice(canvas.density, canvas.slab_z, params.ice, rng)
     records, ids = canvas.finish()
     report = SceneReport(protein_reference=level, particles=first, **sections,
                          occupancy_protein=canvas.occupied_voxels(("protein",)) / canvas.slab_voxels,

@@ -77,8 +77,8 @@ class IceParams(Params):
     """Vitreous ice filling the slab where there is no object, with small random variation."""
 
     enabled: bool = True
-    relative_density: float = Field(0.69, ge=0)   # ~0.93 g/cm3 ice / 1.35 g/cm3 protein
-    noise_sigma: float = Field(0.01, ge=0)        # relative to the protein reference (SHREC 0.01)
+    density_g_cm3: float = Field(0.93, ge=0)      # vitreous ice: 4.53 V (water_potential_v)
+    noise_sigma: float = Field(0.01, ge=0)        # relative to the bulk-protein potential, 7.94 V (SHREC 0.01)
 
 
 class ClusterParams(Params):

@@ -3,11 +3,15 @@
 Fiducials are smooth solid spheres (5-10 nm across) of ``relative_density``
 times the protein reference, placed at random in the slab without overlap.
 
-Ice fills the slab where nothing else is: ``ice = rho_ice * (1 - clip(D / rho_p,
-0, 1))`` with ``D`` the density of the objects and ``rho_p`` the protein
-reference, so objects displace the solvent smoothly (no hard rim at the mask
-edge), plus white Gaussian variation of ``noise_sigma * rho_p`` inside the slab
-(SHREC 2020: sigma 0.01). Outside the slab the model is vacuum (0).
+Ice fills the slab where nothing else is: ``ice = V_ice * (1 - clip(D / V_p, 0,
+1))`` with ``D`` the potential of the objects (V), ``V_ice`` the potential of water
+at ``density_g_cm3`` in the isolated-atom model (4.53 V at 0.93 g/cm³, Peng's
+factors as for the templates) and ``V_p`` = 7.94 V the potential of bulk protein.
+Both are physical constants of the model, not of the structure library, and
+``D / V_p`` is the protein volume fraction of a voxel (its integral is the protein
+volume), so objects displace exactly their volume of solvent, smoothly (no hard rim
+at the mask edge). White Gaussian variation of ``noise_sigma * V_p`` is added inside
+the slab (SHREC 2020: sigma 0.01). Outside the slab the model is vacuum (0).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from generator.scene.canvas import Canvas
 from generator.scene.geometry import render_spheres
 from generator.scene.packing import BallIndex
 from generator.scene.params import FiducialParams, IceParams
+from generator.structures.potential import bulk_protein_potential_v, water_potential_v
 
 
 def add_fiducials(canvas: Canvas, index: BallIndex, p: FiducialParams, rng: np.random.Generator,
@@ -46,14 +51,18 @@ def add_fiducials(canvas: Canvas, index: BallIndex, p: FiducialParams, rng: np.r
     return {"requested": p.count, "placed": placed, "failures": failures}
 
 
-def add_ice(density: np.ndarray, slab_z: tuple[int, int], p: IceParams, protein_level: float,
-            rng: np.random.Generator) -> None:
-    """Add the ice of the module docstring to ``density`` in place (slab by slab, to bound memory)."""
+def ice_levels_v(p: IceParams) -> tuple[float, float, float]:
+    """``(V_ice, V_p, noise sigma)`` of the ice in volts (module docstring)."""
+    bulk = bulk_protein_potential_v()
+    return water_potential_v(p.density_g_cm3), bulk, p.noise_sigma * bulk
+
+
+def add_ice(density: np.ndarray, slab_z: tuple[int, int], p: IceParams, rng: np.random.Generator) -> None:
+    """Add the ice of the module docstring to ``density`` (V, ``[z, y, x]``) in place, plane by plane."""
     if not p.enabled:
         return
-    ice = np.float32(p.relative_density * protein_level)
-    inv = np.float32(1.0 / protein_level)
-    sigma = np.float32(p.noise_sigma * protein_level)
+    ice_v, bulk_v, sigma_v = ice_levels_v(p)
+    ice, inv, sigma = np.float32(ice_v), np.float32(1.0 / bulk_v), np.float32(sigma_v)
     for z in range(slab_z[0], slab_z[1]):
         plane = density[z]
         solvent = 1.0 - np.clip(plane * inv, 0.0, 1.0)

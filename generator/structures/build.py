@@ -17,8 +17,8 @@ from generator.structures.atoms import atoms_from_model
 from generator.structures.balls import ball_model, ball_report_row, n_balls
 from generator.structures.builtin import builtin_structures, mean_atom_mass_da
 from generator.structures.library import StructureLibrary
-from generator.structures.maps import (estimate_mass_kda, given_mass_kda, read_map, subtract_background,
-                                      template_from_map)
+from generator.structures.maps import (estimate_mass_kda, given_mass_kda, largest_body, read_map,
+                                      subtract_background, template_from_map)
 from generator.structures.metadata import class_record, isosurface_metrics
 from generator.structures.params import StructureParams
 from generator.structures.potential import bulk_protein_potential_v, potential_from_atoms
@@ -55,7 +55,7 @@ def iso_level_v(params: StructureParams) -> float:
 
 def _from_model(source: Source, params: StructureParams) -> ClassBuild:
     st = source.structure if source.structure is not None else read_structure_file(source.path)
-    model = prepare_model(st, assembly=params.assembly, keep_waters=params.keep_waters,
+    model = prepare_model(st, assembly=params.assembly_of(source.name), keep_waters=params.keep_waters,
                           keep_ligands=params.keep_ligands, path=source.path)
     atoms = atoms_from_model(model, implicit_hydrogens=params.implicit_hydrogens, path=source.path)
     template = potential_from_atoms(atoms, params.voxel_size_a, fine_spacing_a=params.fine_spacing_a,
@@ -73,6 +73,8 @@ def _from_map(source: Source, params: StructureParams) -> ClassBuild:
     if len(set(volume.shape)) != 1:
         raise InputError(f"expected a cubic map, got shape {volume.shape}; pad it to a cube", source.path)
     volume = subtract_background(volume)
+    if source.name in params.map_single_body:
+        volume = largest_body(volume, params.map_iso_fraction)
     mass = given_mass_kda(source.path, source.name, params.map_masses_kda)
     if mass is None:
         mass = estimate_mass_kda(volume, map_voxel, params.map_iso_fraction)
@@ -95,12 +97,30 @@ def _from_map(source: Source, params: StructureParams) -> ClassBuild:
                       ball_margin_a=margin)
 
 
+def _check_class_names(params: StructureParams, sources: list[Source]) -> None:
+    """Per-class settings must name classes of a file library (a typo would silently do nothing).
+
+    The built-in library has none of these settings' classes (they name files, e.g. SHREC's PDB
+    ids in the shrec2020 preset), so they are not checked, and do nothing, there.
+    """
+    names = {s.name for s in sources}
+    maps = {s.name for s in sources if s.kind == "map"}
+    unknown = sorted(set(params.assemblies) - names)
+    not_maps = sorted(set(params.map_single_body) - maps)
+    if unknown:
+        raise InputError(f"structures.assemblies names {unknown}, not classes of the library ({sorted(names)})")
+    if not_maps:
+        raise InputError(f"structures.map_single_body names {not_maps}, not map classes of the library "
+                         f"(maps: {sorted(maps) or 'none'})")
+
+
 def _class_builds(params: StructureParams, progress: bool) -> list[ClassBuild]:
     if params.source.strip().lower() == "builtin":
         sources = [Source(spec.name, "builtin", structure=st) for spec, st in builtin_structures(params.seed)]
     else:
         sources = resolve_sources(params.source, cache_dir=params.cache_dir, url_template=params.pdb_url,
                                   offline=params.offline)
+        _check_class_names(params, sources)
     return [_from_map(s, params) if s.kind == "map" else _from_model(s, params)
             for s in tqdm(sources, desc="structures", unit="class", disable=not progress)]
 

@@ -1,10 +1,13 @@
 """The built-in library: 12 procedural pseudo-atomic complexes (offline, deterministic).
 
-Each complex is an asymmetric unit of pseudo-atoms filling a union of ellipsoids at
-protein density (1.35 g/cm³), with a protein-like element mix (C:N:O:S =
-127:34:38:1, implicit hydrogens as for any residue outside the amino-acid table),
-plus a symmetry (cyclic rings, stacked rings, dihedral double rings) stored as a
-gemmi biological assembly. They are gemmi structures, so they flow through
+Each complex is an asymmetric unit of pseudo-atoms at protein density (1.35 g/cm³),
+with a protein-like element mix (C:N:O:S = 127:34:38:1, implicit hydrogens as for
+any residue outside the amino-acid table), plus a symmetry (cyclic rings, stacked
+rings, dihedral double rings) stored as a gemmi biological assembly. The shape of
+the complex is the union of all symmetry copies of the unit's ellipsoids; the unit
+is the part of that union in one fundamental (Dirichlet) domain of the point group,
+so copies never overlap and no voxel holds more than one copy's density
+(:func:`sample_unit`). They are gemmi structures, so they flow through
 exactly the same path as PDB entries (assembly, potential, metadata, balls).
 Names say shape and nominal mass; none is a real PDB id. Masses span 40 kDa to
 2 MDa, as the SHREC 2020 classes do.
@@ -86,25 +89,91 @@ BUILTIN_SPECS: tuple[BuiltinSpec, ...] = (
 )
 
 
-def _inside(points: np.ndarray, ellipsoids: np.ndarray) -> np.ndarray:
-    d = (points[:, None, :] - ellipsoids[None, :, :3]) / ellipsoids[None, :, 3:]
-    return ((d ** 2).sum(axis=2) <= 1.0).any(axis=1)
+def _inside(points: np.ndarray, ellipsoids: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Which ``points`` (N, 3) lie in the union of ``ellipsoids`` (E, 6); chunked to bound memory."""
+    out = np.zeros(len(points), bool)
+    for s in range(0, len(points), chunk):
+        d = (points[s:s + chunk, None, :] - ellipsoids[None, :, :3]) / ellipsoids[None, :, 3:]
+        out[s:s + chunk] = ((d ** 2).sum(axis=2) <= 1.0).any(axis=1)
+    return out
 
 
-def _sample_union(ellipsoids: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """``n`` uniform points inside the union of ellipsoids, and the union's volume (units³)."""
-    lo = (ellipsoids[:, :3] - ellipsoids[:, 3:]).min(axis=0)
-    hi = (ellipsoids[:, :3] + ellipsoids[:, 3:]).max(axis=0)
-    box_volume = float(np.prod(hi - lo))
-    accepted, tried, kept = [], 0, 0
-    while kept < n:
-        cand = lo + (hi - lo) * rng.random((max(4 * (n - kept), 4096), 3))
-        inside = cand[_inside(cand, ellipsoids)]
-        tried += len(cand)
-        kept += len(inside)
-        accepted.append(inside)
-    pts = np.concatenate(accepted)
-    return pts[:n], box_volume * kept / tried
+def _unit_centre(ellipsoids: np.ndarray) -> np.ndarray:
+    """Volume-weighted mean of the ellipsoid centres: the seed point of the fundamental domain."""
+    w = ellipsoids[:, 3:].prod(axis=1)
+    return (ellipsoids[:, :3] * w[:, None]).sum(axis=0) / w.sum()
+
+
+def domain_normals(rotations: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Normals ``R_k c - c`` (k ≠ identity) of the Dirichlet domain of ``c`` under the point group.
+
+    A point ``p`` is in the domain when ``p · n_k <= 0`` for all ``k`` (it is at least as close
+    to ``c`` as to any image ``R_k c``; rotations keep ``|R_k c| = |c|``). The images of the
+    domain tile space without overlap, so atoms drawn in it never double the density.
+    """
+    images = np.einsum("kij,j->ki", rotations, centre)
+    normals = images - centre
+    keep = np.sqrt((normals ** 2).sum(axis=1))
+    if len(rotations) > 1 and np.sort(keep)[1] < 1e-6 * max(1.0, float(np.abs(centre).max())):
+        raise ValueError("the asymmetric unit's centre lies on a symmetry axis; move its ellipsoids off the axis")
+    return normals[keep > 1e-9]
+
+
+def _in_region(points: np.ndarray, ellipsoids: np.ndarray, rotations: np.ndarray,
+               normals: np.ndarray) -> np.ndarray:
+    """Points of the fundamental domain that lie in the union of all symmetry copies of the unit."""
+    inside = (points @ normals.T <= 0.0).all(axis=1) if len(normals) else np.ones(len(points), bool)
+    idx = np.flatnonzero(inside)
+    hit = np.zeros(len(idx), bool)
+    for rot in rotations:                    # p is in copy R E when R^T p is in E (row vectors: p @ R)
+        todo = ~hit
+        hit[todo] = _inside(points[idx[todo]] @ rot, ellipsoids)
+    inside[idx[~hit]] = False
+    return inside
+
+
+def _region_bounds(ellipsoids: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned bounds of the whole complex (every copy's bounding spheres of the ellipsoids)."""
+    r = ellipsoids[:, 3:].max(axis=1)
+    centres = np.einsum("kij,ej->kei", rotations, ellipsoids[:, :3]).reshape(-1, 3)
+    radii = np.tile(r, len(rotations))
+    return (centres - radii[:, None]).min(axis=0), (centres + radii[:, None]).max(axis=0)
+
+
+def _jittered_lattice(lo: np.ndarray, hi: np.ndarray, spacing: float, rng: np.random.Generator) -> np.ndarray:
+    """One uniform point per cubic cell of edge ``spacing`` covering ``[lo, hi]`` (stratified sampling)."""
+    axes = [lo[i] + spacing * np.arange(int(np.ceil((hi[i] - lo[i]) / spacing)) + 1) for i in range(3)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    return grid + spacing * rng.random(grid.shape)
+
+
+def sample_unit(ellipsoids: np.ndarray, rotations: np.ndarray, n: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """``n`` points of the asymmetric unit and its volume (units³), merged with its symmetry copies.
+
+    The unit is the part of the union of all copies of ``ellipsoids`` that lies in the Dirichlet
+    domain of the unit's centre (:func:`domain_normals`), so the copies of the unit tile the complex
+    exactly: no voxel gets the density of two overlapping copies. Points come from a jittered
+    lattice (one per cell, thinned at random to ``n``), as even as atoms in a protein, so the
+    10 Å density has no Poisson clumps.
+    """
+    rotations = np.asarray(rotations, float)
+    normals = domain_normals(rotations, _unit_centre(ellipsoids))
+    lo, hi = _region_bounds(ellipsoids, rotations)
+    coarse = float(np.prod(hi - lo) / 400_000.0) ** (1.0 / 3.0)
+    probe = _jittered_lattice(lo, hi, coarse, rng)
+    volume = float(_in_region(probe, ellipsoids, rotations, normals).sum()) * coarse ** 3
+    if volume <= 0:
+        raise ValueError("the asymmetric unit has no volume")
+    spacing = (volume / (1.04 * n)) ** (1.0 / 3.0)
+    while True:
+        pts = _jittered_lattice(lo, hi, spacing, rng)
+        pts = pts[_in_region(pts, ellipsoids, rotations, normals)]
+        if len(pts) >= n:
+            break
+        spacing *= 0.97
+    keep = np.sort(rng.choice(len(pts), size=n, replace=False))
+    return pts[keep], volume
 
 
 def _element_mix(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -123,7 +192,7 @@ def build_complex(spec: BuiltinSpec, rng: np.random.Generator) -> gemmi.Structur
     n_ops = len(spec.rotations)
     n_atoms = int(round(spec.mass_kda * 1000.0 / n_ops / mean_atom_mass_da()))
     ell = np.asarray(spec.ellipsoids, float)
-    unit_points, unit_volume = _sample_union(ell, n_atoms, rng)
+    unit_points, unit_volume = sample_unit(ell, np.asarray(spec.rotations, float), n_atoms, rng)
     target_volume = spec.mass_kda * 1000.0 / n_ops / PROTEIN_DENSITY_DA_A3
     scale = (target_volume / unit_volume) ** (1.0 / 3.0)
     xyz = unit_points * scale

@@ -23,6 +23,12 @@ class StructureParams(Params):
     voxel_size_a: float = Field(10.0, gt=0, description="voxel size of the templates (Å)")
     assembly: str = Field("biological", description="'biological' (first assembly of the file), "
                           "'asymmetric' (asymmetric unit) or an assembly id of the file")
+    assemblies: dict[str, str] = Field(default_factory=dict, description="per-class choice of assembly "
+                                       "(class name -> 'biological', 'asymmetric' or an id); classes not named "
+                                       "take `assembly` (SHREC 2020 used the asymmetric unit for 3gl1 and 3d2f)")
+    map_single_body: list[str] = Field(default_factory=list, description="map classes whose map holds several "
+                                       "copies of the complex (e.g. 4v94, two TRiC): keep the largest body only, "
+                                       "so the centre and the estimated mass are one complex's")
     keep_waters: bool = False
     keep_ligands: bool = False
     implicit_hydrogens: bool = True
@@ -50,4 +56,14 @@ class StructureParams(Params):
             raise ValueError("assembly must be 'biological', 'asymmetric' or an assembly id")
         return str(value).strip()
 
+    @field_validator("assemblies")
+    @classmethod
+    def _assemblies_not_empty(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [name for name, choice in value.items() if not str(choice).strip()]
+        if bad:
+            raise ValueError(f"assemblies of {bad} are empty; use 'biological', 'asymmetric' or an assembly id")
+        return {str(name): str(choice).strip() for name, choice in value.items()}
 
+    def assembly_of(self, name: str) -> str:
+        """The assembly choice of class ``name``: its entry in ``assemblies``, else ``assembly``."""
+        return self.assemblies.get(name, self.assembly)

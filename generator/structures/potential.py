@@ -70,6 +70,23 @@ def bulk_protein_potential_v() -> float:
     return K_V_A2 * f0 / mass * PROTEIN_DENSITY_DA_A3
 
 
+WATER_MASS_DA = 18.015          # H2O
+
+
+def water_potential_v(density_g_cm3: float) -> float:
+    """Mean potential (V) of water at ``density_g_cm3`` in the isolated-atom model.
+
+    ``K (f_O(0) + 2 f_H(0)) n`` with Peng's factors (the same as the templates') and ``n`` the
+    molecules per Å³; vitreous ice at 0.93 g/cm³ gives 4.53 V. It depends on nothing but the
+    density, in particular not on the structure library.
+    """
+    if density_g_cm3 < 0:
+        raise ValueError(f"water density must be >= 0 g/cm³, got {density_g_cm3}")
+    f0 = scattering_coefficients(8)[0].sum() + 2.0 * scattering_coefficients(1)[0].sum()
+    molecules_per_a3 = density_g_cm3 * 0.602214076 / WATER_MASS_DA
+    return K_V_A2 * float(f0) * molecules_per_a3
+
+
 def box_voxels(radius_a: float, voxel_size_a: float, pad_voxels: int) -> int:
     """Even edge of a cubic box holding a sphere of ``radius_a`` around voxel ``n // 2`` plus padding."""
     return 2 * (math.ceil(radius_a / voxel_size_a) + pad_voxels + 1)

@@ -101,20 +101,24 @@ def test_fiducials_and_ice_levels(toy):
     params = SceneParams(shape_xyz=(64, 64, 40), slab_thickness_vox=30, n_particles=3,
                          fiducials=dict(count=3, diameter_range_a=(80.0, 80.0), relative_density=4.0),
                          membranes=dict(n_vesicles=0, n_ellipsoids=0), filaments=dict(n_microtubules=0, n_actin=0),
-                         ice=dict(relative_density=0.7, noise_sigma=0.01))
+                         ice=dict(density_g_cm3=0.93, noise_sigma=0.01))
     scene = build_scene(toy, params, np.random.default_rng(0))
     ref = scene.report.protein_reference
     fid = scene.particles[scene.particles["kind"] == "fiducial"]
     assert len(fid) == 3
+    # solid gold displaces its volume fraction 4 ref / 7.94 V of the 4.53 V ice (the toy library is
+    # not in volts, so some ice stays; a library in volts has gold above 7.94 V and no ice inside)
+    gold = 4.0 * ref
+    expected = gold + 4.526 * max(0.0, 1.0 - gold / 7.941)
     for row in fid.itertuples():
-        assert abs(scene.grandmodel[row.z, row.y, row.x] - 4.0 * ref) < 0.05 * ref   # solid gold, no ice inside
+        assert abs(scene.grandmodel[row.z, row.y, row.x] - expected) < 0.05 * gold
     z0, z1 = params.slab_z
     far = scene.grandmodel[z0:z1][scene.class_mask[z0:z1] == 0]
-    assert abs(np.median(far) - 0.7 * ref) < 0.02 * ref
+    assert abs(np.median(far) - 4.526) < 0.01          # water at 0.93 g/cm³ (test_ice_potential_of_a_water_box)
     # vacuum outside the slab, but for spline tails (below the 0.1 x peak mask threshold) of particles at its faces
     outside = np.concatenate([scene.grandmodel[:z0].ravel(), scene.grandmodel[z1:].ravel()])
     assert np.abs(outside).max() < 0.1 * max(t.max() for t in toy.templates.values())
-    assert 0.005 * ref < np.std(scene.grandmodel[z0 + 2, :8, :8]) < 0.02 * ref
+    assert 0.005 * 7.94 < np.std(scene.grandmodel[z0 + 2, :8, :8]) < 0.02 * 7.94     # noise_sigma x bulk protein
 
 
 def test_sawlc_cluster_members_are_neighbours(toy):
@@ -208,3 +212,36 @@ def test_scene_report_round_trips_and_its_schema_is_committed(tmp_path, toy):
     assert "compaction" not in plain.report.to_json() and "membrane_bound" not in plain.report.to_json()
     committed = Path(__file__).resolve().parents[2] / "docs" / "scene_report.schema.json"
     assert committed.read_text(encoding="utf-8") == schema_json(), "regenerate: python scripts/write_schemas.py"
+
+
+def _water_box(edge_a: float, density_g_cm3: float, rng: np.random.Generator):
+    """Explicit O and H atoms of water molecules at random positions in a periodic cube (no implicit H)."""
+    from generator.structures.atoms import AtomSet
+
+    n_mol = int(round(density_g_cm3 * 0.602214076 / 18.015 * edge_a ** 3))
+    o = rng.random((n_mol, 3)) * edge_a
+    h = np.concatenate([o + 0.96 * d / np.linalg.norm(d, axis=1, keepdims=True)
+                        for d in (rng.normal(size=(n_mol, 3)), rng.normal(size=(n_mol, 3)))]) % edge_a
+    xyz = np.concatenate([o, h])
+    z = np.concatenate([np.full(n_mol, 8), np.ones(2 * n_mol, np.int64)])
+    return AtomSet(xyz, z, np.zeros(len(z), np.int64), np.ones(len(z)))
+
+
+def test_ice_potential_of_a_water_box():
+    # isolated-atom water rendered through the template path (Peng factors, periodic box):
+    # 4.5 V ± 3 %, and the scene's ice level is that same number, whatever the library
+    from generator.scene.params import IceParams
+    from generator.scene.solvent import add_ice
+    from generator.structures.potential import potential_from_atoms
+
+    edge_vox, voxel_a = 8, 10.0
+    atoms = _water_box(edge_vox * voxel_a, 0.93, np.random.default_rng(0))
+    box = potential_from_atoms(atoms, voxel_a, n_voxels=edge_vox, centre_a=np.full(3, edge_vox // 2 * voxel_a))
+    assert abs(box.mean() - 4.5) < 0.03 * 4.5
+    slab = np.zeros((4, 6, 6), np.float32)
+    add_ice(slab, (0, 4), IceParams(density_g_cm3=0.93, noise_sigma=0.0), np.random.default_rng(0))
+    assert np.allclose(slab, box.mean(), rtol=2e-3)
+    # a voxel that is protein through and through (bulk potential 7.94 V) displaces all the ice
+    full = np.full((1, 2, 2), 7.941, np.float32)
+    add_ice(full, (0, 1), IceParams(noise_sigma=0.0), np.random.default_rng(0))
+    assert np.allclose(full, 7.941)

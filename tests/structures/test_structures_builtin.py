@@ -77,3 +77,52 @@ def test_default_library_is_deterministic(default_library):
         again = potential_from_atoms(atoms, default_library.voxel_size_a)
         digest = hashlib.sha256(again.tobytes()).hexdigest()
         assert digest == hashlib.sha256(default_library.templates[spec.name].tobytes()).hexdigest()
+
+
+def _atom_counts_per_bin(atoms, bin_a):
+    idx = np.floor((atoms.xyz_a - atoms.xyz_a.min(axis=0)) / bin_a).astype(np.int64)
+    _, counts = np.unique(idx, axis=0, return_counts=True)
+    return counts
+
+
+@pytest.mark.parametrize("i", [i for i, s in enumerate(BUILTIN_SPECS) if len(s.rotations) > 1])
+def test_symmetry_copies_do_not_overlap(i):
+    # counted from the assembled atoms (independent of the sampler): no (12 Å)³ cell holds more
+    # atoms than 1.3x protein density (measured: at most 1.16x); overlapping copies (the old
+    # library) gave 1.3-4.2x for the rings and barrels
+    from generator.structures.builtin import mean_atom_mass_da
+    from generator.structures.potential import PROTEIN_DENSITY_DA_A3
+
+    spec = BUILTIN_SPECS[i]
+    atoms = atoms_from_model(prepare_model(build_complex(spec, np.random.default_rng([0, i]))))
+    bin_a = 12.0
+    expected = bin_a ** 3 * PROTEIN_DENSITY_DA_A3 / mean_atom_mass_da()      # ~103 atoms per full cell
+    counts = _atom_counts_per_bin(atoms, bin_a)
+    assert counts.max() <= 1.3 * expected, (spec.name, counts.max(), expected)
+
+
+def test_no_voxel_above_one_and_a_half_bulk_protein(default_library):
+    from generator.structures.potential import bulk_protein_potential_v
+
+    limit = 1.5 * bulk_protein_potential_v()                  # 11.9 V
+    peaks = {name: float(t.max()) for name, t in default_library.templates.items()}
+    assert max(peaks.values()) <= limit, peaks
+    # and the large complexes are really filled at protein density: a plateau near bulk protein
+    big = default_library.templates["double_ring_d8_2000kda"]
+    assert np.percentile(big[big > 1.59], 90) > 0.8 * bulk_protein_potential_v()
+
+
+def test_fundamental_domain_tiles_the_group():
+    # every point belongs to exactly one image of the Dirichlet domain (D8: 16 images)
+    from generator.structures.builtin import dihedral, domain_normals
+
+    rots = np.asarray(dihedral(8))
+    centre = np.array([1.4, 0.2, 1.0])
+    normals = domain_normals(rots, centre)
+    pts = np.random.default_rng(0).normal(size=(5000, 3))
+    owners = np.zeros(len(pts), int)
+    for r in rots:        # p is in the image R F when R^T p is in F
+        owners += ((pts @ r) @ normals.T <= 0).all(axis=1)
+    assert (owners == 1).all()
+    with pytest.raises(ValueError, match="symmetry axis"):
+        domain_normals(rots, np.array([0.0, 0.0, 1.0]))      # on the 8-fold axis: no domain

@@ -132,3 +132,61 @@ def test_params_defaults_are_the_default_preset():
     """StructureParams() is params.yaml's `structures` section (cache_dir included: data/cache/structures,
     outside the data/structures stage output)."""
     assert load_section(repo_params_file(), "structures", StructureParams) == StructureParams()
+
+
+BIOMT_MONOMER = """REMARK 350 BIOMOLECULE: 1
+REMARK 350 APPLY THE FOLLOWING TO CHAINS: A
+REMARK 350   BIOMT1   1  1.000000  0.000000  0.000000        0.00000
+REMARK 350   BIOMT2   1  0.000000  1.000000  0.000000        0.00000
+REMARK 350   BIOMT3   1  0.000000  0.000000  1.000000        0.00000
+"""
+
+
+def test_assembly_is_chosen_per_class(tmp_path):
+    # two files whose first biological assembly is chain A alone (as 3gl1 and 3d2f): per class,
+    # 'asymmetric' keeps both chains for one of them, the other keeps the global choice
+    for name in ("aaa", "bbb"):
+        (tmp_path / f"{name}.pdb").write_text(toy_pdb(n_residues=8, chains="AB", remark350=BIOMT_MONOMER))
+    lib = build_library_report(StructureParams(source=str(tmp_path), voxel_size_a=5.0, pictures=False,
+                                               assemblies={"bbb": "asymmetric"})).library
+    mass = {n: float(lib.classes.row(n)["mass_kda"]) for n in ("aaa", "bbb")}
+    assert mass["bbb"] == pytest.approx(2 * mass["aaa"], rel=1e-6)
+    assert StructureParams(assemblies={"x": "1"}).assembly_of("x") == "1"
+    assert StructureParams(assembly="asymmetric").assembly_of("y") == "asymmetric"
+    with pytest.raises(InputError, match="ccc"):
+        build_library_report(StructureParams(source=str(tmp_path), voxel_size_a=5.0, assemblies={"ccc": "asymmetric"}))
+    with pytest.raises(InputError, match="map_single_body"):
+        build_library_report(StructureParams(source=str(tmp_path), voxel_size_a=5.0, map_single_body=["aaa"]))
+
+
+def _two_blobs(n: int, centres, radii) -> np.ndarray:
+    z, y, x = np.indices((n, n, n), dtype=float)
+    vol = np.zeros((n, n, n))
+    for (cz, cy, cx), r in zip(centres, radii):
+        vol += np.exp(-((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2) / (2 * (r / 2.0) ** 2)) * 10.0
+    return vol
+
+
+def test_single_body_map_keeps_one_complex(tmp_path):
+    # a map of two separate copies (like 4v94's two TRiC): with map_single_body the template is the
+    # larger copy alone, centred on it, with about its mass; without, the centre falls between them
+    from generator.structures.maps import largest_body
+
+    vol = _two_blobs(40, [(20, 20, 11), (20, 20, 29)], [4.0, 3.5])
+    one = largest_body(vol, 0.5)
+    assert one[20, 20, 11] == vol[20, 20, 11] and one[20, 20, 29] == 0.0
+    assert one[:, :, :18].sum() == pytest.approx(vol[:, :, :18].sum())          # its fringe stays with it
+    assert np.array_equal(largest_body(_two_blobs(40, [(20, 20, 20)], [4.0]), 0.5),
+                          _two_blobs(40, [(20, 20, 20)], [4.0]))
+    _write_map(tmp_path / "pair.mrc", vol, 10.0)
+    both = build_library_report(StructureParams(source=str(tmp_path), pictures=False)).library
+    single = build_library_report(StructureParams(source=str(tmp_path), pictures=False,
+                                                  map_single_body=["pair"])).library
+    t_both, t_one = both.templates["pair"], single.templates["pair"]
+    c = t_both.shape[0] // 2
+    assert t_both[c, c, c] < 0.2 * t_both.max()                      # the centre between the copies is empty
+    c1 = t_one.shape[0] // 2
+    assert t_one[c1, c1, c1] == pytest.approx(t_one.max(), rel=0.05)  # one complex, centred on it
+    m_both, m_one = (float(lib.classes.row("pair")["mass_kda"]) for lib in (both, single))
+    ratio = (4.0 / 3.5) ** 3
+    assert m_one == pytest.approx(m_both * ratio / (1 + ratio), rel=0.15)
