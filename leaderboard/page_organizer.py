@@ -26,7 +26,7 @@ ACTOR = "organizer"
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
-    """Draw the Organizer (behind the organizer token) page.
+    """Draw the Organizer page: a token box, then, for the organizer token only, its controls.
 
     Parameters
     ----------
