@@ -3,11 +3,11 @@
     PYTHONPATH=$PWD python benchmarks/bench_microscope.py                 # shrec2020 size: 512x512x200, 41 views
     PYTHONPATH=$PWD python benchmarks/bench_microscope.py --shape 100 256 256 --step 3 --scipy-views 10
 
-Reports: the fast pipeline (defocus gradient by 50 nm slabs, CTF, counting detector, SHREC 2020's noise at nominal SNR 0.004,
-WBP back to the sample grid) with its per-stage breakdown and the process's peak memory; the projector
-alone and the WBP alone; the multislice mode (5 nm slices); and a plain scipy rotate-and-sum of the
-same views (ndimage.rotate, linear interpolation, then a sum along z) measured in the same run, with
-the projector's speed as a ratio to it.
+Reports: the fast pipeline (defocus gradient by 50 nm slabs, CTF, counting detector, SHREC 2020's
+noise at nominal SNR 0.004, WBP back to the sample grid) with its per-stage breakdown and the process's
+peak memory; the projector alone and the WBP alone; the multislice mode (5 nm slices); and a plain
+scipy rotate-and-sum of the same views (ndimage.rotate, linear interpolation, then a sum along z)
+measured in the same run, with the projector's speed as a ratio to it.
 """
 
 from __future__ import annotations

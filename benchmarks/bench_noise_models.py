@@ -2,7 +2,8 @@
 the fast mode against multislice at the shrec2020 setting. Prints figures; asserts nothing.
 
     PYTHONPATH=$PWD python benchmarks/bench_noise_models.py detect            # default preset, tomo_000
-    PYTHONPATH=$PWD python benchmarks/bench_noise_models.py detect --settings '{"dose30": {"detector.noise_mode": "dose", "acquisition.dose_total_e_per_a2": 30}}'
+    PYTHONPATH=$PWD python benchmarks/bench_noise_models.py detect \\
+        --settings '{"dose30": {"detector.noise_mode": "dose", "acquisition.dose_total_e_per_a2": 30}}'
     PYTHONPATH=$PWD python benchmarks/bench_noise_models.py fast-vs-multislice   # shrec2020 scene, 128x128x200 crop
     PYTHONPATH=$PWD python benchmarks/bench_noise_models.py picture --out docs/microscope_noise_models.png
 
@@ -60,7 +61,7 @@ def oracle_z(scene, rec: np.ndarray, nf: np.ndarray, rng: np.random.Generator) -
             continue
         tpl = np.where(mask, nf[box] - nf[box][mask].mean(), 0.0)
 
-        def score(offset):
+        def score(offset, box=box, tpl=tpl, mask=mask):     # bound now: the loop rebinds them
             x = rec[tuple(slice(b.start + o, b.stop + o) for b, o in zip(box, offset))]
             return float((tpl * np.where(mask, x - x[mask].mean(), 0.0)).sum())
 

@@ -26,6 +26,7 @@ PAGES = {"Leaderboard": leaderboard_page, "Submit": submit_page, "Dataset": data
 
 
 def main() -> None:
+    """Run the Streamlit app: the sidebar's page picker, then the page chosen (``?page=`` preselects one)."""
     st.set_page_config(page_title="tomobench leaderboard", page_icon="🔬", layout="wide")
     try:
         params = load_params()

@@ -7,6 +7,8 @@ class table (``class_name``, ``mass_kda``, ``size_group``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
@@ -24,15 +26,19 @@ def rank_pages(n: int, size: int = MAX_ROWS) -> list[tuple[int, int]]:
 
 
 def per_class_long(results: pd.DataFrame, max_rows: int = MAX_ROWS, start: int = 0) -> pd.DataFrame:
-    """Long table (submission, class, f1) of the submissions ranked ``start + 1`` to ``start + max_rows``
-    (best F1 first; ties: earlier submission first)."""
+    """Long table (submission, class, f1) of one page of the ranked submissions.
+
+    The page holds the submissions ranked ``start + 1`` to ``start + max_rows`` (best F1 first; ties:
+    earlier submission first).
+    """
     if results.empty:
         return pd.DataFrame(columns=["submission", "class", "f1", "overall_f1"])
     ranked = results.sort_values(["f1", "id"], ascending=[False, True], na_position="last")
     top = ranked.iloc[start:start + max_rows]
     names = label(top)
+    records: list[Any] = list(top.itertuples(index=False))     # the store's columns: unknown to pandas-stubs
     rows = [{"submission": name, "class": c, "f1": float(f), "overall_f1": float(r.f1 or 0)}
-            for name, r in zip(names, top.itertuples(index=False)) for c, f in (r.per_class_f1 or {}).items()]
+            for name, r in zip(names, records) for c, f in (r.per_class_f1 or {}).items()]
     return pd.DataFrame(rows, columns=["submission", "class", "f1", "overall_f1"])
 
 
@@ -121,6 +127,7 @@ def timing_table(results: pd.DataFrame) -> pd.DataFrame:
     import json
 
     rows = []
+    r: Any          # an itertuples row: the store's columns, unknown to pandas-stubs
     for r in results.itertuples(index=False):
         timing = json.loads(r.timing_json or "{}") if isinstance(r.timing_json, str) else {}
         runtime = None if pd.isna(r.runtime_s) else float(r.runtime_s)     # SQLite NULL arrives as NaN

@@ -10,7 +10,7 @@
     tomobench leaderboard phase [show|public|final|reveal]
     tomobench leaderboard blind on|off
     tomobench leaderboard demo --out DIR         (a tiny synthetic dataset + baselines to try the app)
-"""
+"""  # noqa: D208 -- the indented usage lines are the argparse description, printed as written
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ from tomobench.errors import InputError
 
 
 def _refusals_as_input_errors(func):
-    """A :class:`~leaderboard.store.Refused` (e.g. a read-only store) ends the command like bad input: one
-    sentence, exit code 2, no traceback."""
+    """End the command on a :class:`~leaderboard.store.Refused` as on bad input.
+
+    A refusal (e.g. a read-only store) prints one sentence and exits with code 2, no traceback.
+    """
     import functools
 
     @functools.wraps(func)
@@ -46,6 +48,13 @@ def _refusals_as_input_errors(func):
 
 
 def register(subparsers) -> None:
+    """Add the ``leaderboard`` command and its actions to the ``tomobench`` command line.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The ``tomobench`` parser's sub-command group.
+    """
     p = subparsers.add_parser("leaderboard", help="the Streamlit leaderboard and its organizer commands",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common = argparse.ArgumentParser(add_help=False)

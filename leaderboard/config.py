@@ -52,12 +52,23 @@ class LeaderboardParams(Params):
 
     @property
     def max_file_bytes(self) -> int:
+        """The upload size limit ``max_file_mb`` in bytes (1 MB = 1024 * 1024 bytes)."""
         return int(self.max_file_mb * 1024 * 1024)
 
 
 def load_params(params_file: str | Path | None = None, data_dir: str | Path | None = None) -> LeaderboardParams:
-    """Defaults, then the ``leaderboard`` section of ``params_file`` (if given or found as
-    ``$TOMOBENCH_LEADERBOARD_PARAMS``), then ``data_dir`` (or ``$TOMOBENCH_LEADERBOARD_DATA_DIR``)."""
+    """The leaderboard's parameters, layered.
+
+    Defaults, then the ``leaderboard`` section of ``params_file`` (if given or found as
+    ``$TOMOBENCH_LEADERBOARD_PARAMS``), then ``data_dir`` (or ``$TOMOBENCH_LEADERBOARD_DATA_DIR``).
+
+    Parameters
+    ----------
+    params_file : str or Path, optional
+        A parameter file with a ``leaderboard`` section.
+    data_dir : str or Path, optional
+        The store directory, overriding the file's ``data_dir``.
+    """
     params_file = params_file or os.environ.get(ENV_PARAMS) or None
     params = load_section(params_file, SECTION, LeaderboardParams) if params_file else LeaderboardParams()
     data_dir = data_dir or os.environ.get(ENV_DATA_DIR) or None

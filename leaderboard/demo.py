@@ -19,8 +19,7 @@ import pandas as pd
 from scipy import ndimage
 
 from tomobench.classes import ClassTable, write_classes
-from tomobench.groundtruth import (CLASS_MASK, OCCUPANCY_MASK, PARTICLE_LOCATIONS, RECONSTRUCTION,
-                                   find_truth_folders)
+from tomobench.groundtruth import CLASS_MASK, OCCUPANCY_MASK, PARTICLE_LOCATIONS, RECONSTRUCTION, find_truth_folders
 from tomobench.particles import make_particles, read_particles, write_particles
 from tomobench.volumes import label_dtype, read_volume, write_volume
 
@@ -34,6 +33,7 @@ VOXEL_SIZE_A = 10.0
 
 
 def demo_classes() -> ClassTable:
+    """The demo's class table (``DEMO_CLASSES``; radii in nm at ``VOXEL_SIZE_A`` Å per voxel)."""
     return ClassTable.from_records([
         {"class_name": n, "label": lab, "pdb_id": pdb, "mass_kda": m, "radius_nm": r * VOXEL_SIZE_A / 10,
          "eff_radius_nm": r * VOXEL_SIZE_A / 10} for n, lab, pdb, m, r in DEMO_CLASSES])
@@ -48,7 +48,8 @@ def make_tomogram(shape_zyx: tuple[int, int, int], n_particles: int, rng: np.ran
     """Non-overlapping spheres: (particles DataFrame, occupancy [z,y,x] ids, class mask [z,y,x] labels)."""
     occupancy = np.zeros(shape_zyx, dtype=np.int64)
     labels = np.zeros(shape_zyx, dtype=np.int64)
-    rows, tries = [], 0
+    rows: list[tuple] = []
+    tries = 0
     shape = np.array(shape_zyx)
     while len(rows) < n_particles and tries < 200 * n_particles:
         tries += 1
@@ -120,14 +121,33 @@ def make_picks(truth_dir: str | Path, rng: np.random.Generator, *, recall: float
 
 
 def write_results(root: str | Path, methods: dict[str, dict], *, dataset: str = "demo", seed: int = 1) -> Path:
-    """Score one submission per method (``make_picks`` keyword arguments) with the real scorer and write
-    ``root/submissions/<method>.csv``, ``.timing.json`` and ``root/results.parquet`` (the pipeline's table)."""
+    """Score one submission per method with the real scorer and write the pipeline's files.
+
+    Writes ``root/submissions/<method>.csv``, ``.timing.json`` and ``root/results.parquet`` (the
+    pipeline's table).
+
+    Parameters
+    ----------
+    root : str or Path
+        The demo folder (its truth under ``private/test``).
+    methods : dict of str to dict
+        Method name -> :func:`make_picks` keyword arguments.
+    dataset : str
+        The dataset version written in the table.
+    seed : int
+        Seed of the random picks and timings.
+
+    Returns
+    -------
+    Path
+        The results table written.
+    """
     import scoring
 
     root = Path(root)
     rng = np.random.default_rng(seed)
     truth = root / "private" / "test"
-    rows = []
+    rows: list[dict] = []
     for method, kwargs in methods.items():
         picks = make_picks(truth, rng, **kwargs)
         sub = write_particles(picks, root / "submissions" / f"{method}.csv", "csv")

@@ -22,6 +22,18 @@ from tomobench.volumes import read_volume
 
 
 def dvc_commands(params: LeaderboardParams) -> str:
+    """The shell commands that fetch the public dataset of this version (``dvc get`` and ``dvc import``).
+
+    Parameters
+    ----------
+    params : LeaderboardParams
+        The leaderboard's parameters: ``dataset`` (version), ``rev`` (git revision) and ``repo_url``.
+
+    Returns
+    -------
+    str
+        Two commented commands, one per line pair.
+    """
     out = f"tomobench-{params.dataset}"
     return (f"# a copy of the public dataset, version {params.dataset} (git revision {params.rev})\n"
             f"dvc get {params.repo_url} data/public -o {out} --rev {params.rev}\n"
@@ -58,6 +70,21 @@ def _labels(image: np.ndarray) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def central_slices(folder: str, stamp: float) -> dict[str, np.ndarray]:
+    """The central z slice of a tomogram folder's reconstruction and masks, ready to show.
+
+    Parameters
+    ----------
+    folder : str
+        A tomogram folder; files missing from it are left out.
+    stamp : float
+        The folder's modification time (s); a change invalidates the cache.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        File name -> uint8 image: the reconstruction grey (1-99 percentile stretch), shape (y, x);
+        the masks coloured by label, shape (y, x, 3), background black.
+    """
     images = {}
     for name, fn in ((RECONSTRUCTION, _grey), (CLASS_MASK, _labels), (OCCUPANCY_MASK, _labels)):
         path = Path(folder) / name
@@ -72,6 +99,15 @@ def _stamp(path: Path) -> float:
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
+    """Draw the Dataset page.
+
+    Parameters
+    ----------
+    params : LeaderboardParams
+        The leaderboard's parameters (dataset version, folders, limits).
+    store : Store
+        The submissions store the page reads.
+    """
     st.title(f"Dataset {params.dataset}")
     public = Path(params.public_dir)
     card = public / "README.md"

@@ -38,6 +38,15 @@ def cached_results(data_dir: str, dataset: str, phase: str, revision: tuple) -> 
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
+    """Draw the Leaderboard page.
+
+    Parameters
+    ----------
+    params : LeaderboardParams
+        The leaderboard's parameters (dataset version, folders, limits).
+    store : Store
+        The submissions store the page reads.
+    """
     st.title("Leaderboard")
     datasets = store.datasets() or [params.dataset]
     dataset = st.selectbox("Dataset version", datasets,

@@ -16,8 +16,7 @@ import streamlit as st
 
 from leaderboard.config import PHASES, LeaderboardParams
 from leaderboard.exchange import export_table
-from leaderboard.phases import (DATE_KEYS, current_phase, is_blind, phase_dates, set_blind, set_phase,
-                                set_phase_date)
+from leaderboard.phases import DATE_KEYS, current_phase, is_blind, phase_dates, set_blind, set_phase, set_phase_date
 from leaderboard.store import Refused, Store
 from leaderboard.submit import rescore_all
 from leaderboard.ui import literal
@@ -27,6 +26,15 @@ ACTOR = "organizer"
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
+    """Draw the Organizer page: a token box, then, for the organizer token only, its controls.
+
+    Parameters
+    ----------
+    params : LeaderboardParams
+        The leaderboard's parameters (dataset version, folders, limits).
+    store : Store
+        The submissions store the page reads and changes (phase, dates, rescoring).
+    """
     st.title("Organizer")
     token = st.text_input("Organizer token", type="password", key="org_token")
     if not store.is_organizer(token):

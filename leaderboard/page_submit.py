@@ -36,6 +36,15 @@ def cached_truths(truth_dir: str, stamp: tuple) -> dict:
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
+    """Draw the Submit page.
+
+    Parameters
+    ----------
+    params : LeaderboardParams
+        The leaderboard's parameters (dataset version, folders, limits).
+    store : Store
+        The submissions store the page reads and adds the scored upload to.
+    """
     st.title("Submit")
     st.markdown(
         f"Upload the picks of your method on the **test** tomograms of dataset **{literal(params.dataset)}**: one "

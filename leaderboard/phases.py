@@ -27,21 +27,53 @@ DATE_KEYS = {"public_start": "public phase opens", "public_end": "public phase c
 
 
 def current_phase(store: Store) -> str:
+    """The phase set in the store, ``"public"`` when none (or an unknown one) is set.
+
+    Parameters
+    ----------
+    store : Store
+        The submissions store holding the setting.
+    """
     phase = store.get_setting(PHASE_KEY, "public")
     return phase if phase in PHASES else "public"
 
 
 def set_phase(store: Store, phase: str) -> None:
+    """Set the current phase.
+
+    Parameters
+    ----------
+    store : Store
+        The submissions store holding the setting.
+    phase : str
+        One of ``PHASES``; any other value raises :class:`~tomobench.errors.InputError`.
+    """
     if phase not in PHASES:
         raise InputError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
     store.set_setting(PHASE_KEY, phase)
 
 
 def is_blind(store: Store) -> bool:
+    """Whether scores are hidden from participants (the ``blind`` switch).
+
+    Parameters
+    ----------
+    store : Store
+        The submissions store holding the setting.
+    """
     return store.get_setting(BLIND_KEY, "0") == "1"
 
 
 def set_blind(store: Store, blind: bool) -> None:
+    """Turn the ``blind`` switch on or off.
+
+    Parameters
+    ----------
+    store : Store
+        The submissions store holding the setting.
+    blind : bool
+        True hides every score from participants.
+    """
     store.set_setting(BLIND_KEY, "1" if blind else "0")
 
 

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 from urllib.parse import quote
 
 import pandas as pd
@@ -109,6 +109,8 @@ def storage_fault(exc: BaseException) -> str | None:
 
 @dataclass(frozen=True)
 class Team:
+    """A team: its row id and its name."""
+
     id: int
     name: str
 
@@ -133,10 +135,18 @@ class Submission:
 
 
 def hash_token(token: str) -> str:
+    """The SHA-256 hex digest of a token, surrounding whitespace ignored (what the store keeps).
+
+    Parameters
+    ----------
+    token : str
+        A team's or the organizer's token.
+    """
     return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
 
 
 def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
 
 
@@ -275,6 +285,20 @@ class Store:
                 con.close()
 
     def read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        """Run a read-only query; a storage fault switches the store to read-only mode and retries.
+
+        Parameters
+        ----------
+        sql : str
+            An SQL query with ``?`` placeholders.
+        args : tuple
+            The placeholders' values.
+
+        Returns
+        -------
+        list of sqlite3.Row
+            All rows of the result.
+        """
         try:
             con = self.connect()
         except (OSError, sqlite3.Error) as exc:
@@ -287,9 +311,10 @@ class Store:
         try:
             return con.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            if storage_fault(exc) is None or self.read_only:
+            reason = storage_fault(exc)
+            if reason is None or self.read_only:
                 raise
-            self._go_read_only(storage_fault(exc))
+            self._go_read_only(reason)
             return self.read(sql, args)
         finally:
             con.close()
@@ -313,6 +338,13 @@ class Store:
         return token
 
     def replace_token(self, name: str) -> str:
+        """Issue a new token for a team (the old one stops working); return it (shown once).
+
+        Parameters
+        ----------
+        name : str
+            The team's name; an unknown name raises :class:`~tomobench.errors.InputError`.
+        """
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)
         with self.transaction() as con:
             cur = con.execute("UPDATE teams SET token_hash = ? WHERE name = ?", (hash_token(token), name))
@@ -335,16 +367,31 @@ class Store:
         return token
 
     def is_organizer(self, token: str | None) -> bool:
+        """Whether ``token`` is the organizer token (compared in constant time, by hash).
+
+        Parameters
+        ----------
+        token : str or None
+            The token entered; None or blank is never the organizer's.
+        """
         stored = self.get_setting(ORGANIZER_KEY)
         return bool(token and token.strip() and stored and secrets.compare_digest(stored, hash_token(token)))
 
     def team_for_token(self, token: str | None) -> Team | None:
+        """The team a token belongs to, None when it belongs to none (or was revoked).
+
+        Parameters
+        ----------
+        token : str or None
+            The token entered; None or blank gives None.
+        """
         if not token or not token.strip():
             return None
         rows = self.read("SELECT id, name FROM teams WHERE token_hash = ?", (hash_token(token),))
         return Team(int(rows[0]["id"]), rows[0]["name"]) if rows else None
 
     def teams(self) -> pd.DataFrame:
+        """All teams by name: ``id, name, created_at, revoked`` (bool) and ``submissions`` (count)."""
         rows = self.read("SELECT t.id, t.name, t.created_at, t.token_hash LIKE ? AS revoked, "
                          "COUNT(s.id) AS submissions FROM teams t LEFT JOIN submissions s ON s.team_id = t.id "
                          "GROUP BY t.id ORDER BY t.name", (REVOKED_PREFIX + "%",))
@@ -355,6 +402,13 @@ class Store:
     # ------------------------------------------------------------------ files
 
     def file_path(self, sha256: str) -> Path:
+        """Where the content-addressed file with this digest lives (``files/<first 2 hex>/<sha256>``).
+
+        Parameters
+        ----------
+        sha256 : str
+            A lower-case SHA-256 hex digest (64 characters); anything else raises ValueError.
+        """
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise ValueError(f"not a SHA-256 digest: {sha256!r}")
         return self.files_dir / sha256[:2] / sha256
@@ -400,7 +454,7 @@ class Store:
                               f"try again tomorrow")
             cur = con.execute("INSERT INTO reservations (team_id, day, created_at) VALUES (?, ?, ?)",
                               (team_id, now.date().isoformat(), now.isoformat()))
-            return int(cur.lastrowid)
+            return int(cast(int, cur.lastrowid))     # an INSERT always sets it
 
     def release(self, reservation: int) -> None:
         """Give a reservation back (a no-op once :meth:`add_submission` consumed it)."""
@@ -415,6 +469,17 @@ class Store:
     # ------------------------------------------------------------------ submissions
 
     def count_today(self, team_id: int, now: datetime | None = None, con: sqlite3.Connection | None = None) -> int:
+        """A team's submissions plus live reservations on ``now``'s UTC day (what the daily limit counts).
+
+        Parameters
+        ----------
+        team_id : int
+            The team's row id.
+        now : datetime, optional
+            The time that sets the day (default: now); reservations older than ``RESERVATION_TTL_S`` have expired.
+        con : sqlite3.Connection, optional
+            An open transaction to count in (so the count and an insert are atomic); default: a fresh read.
+        """
         now = now or utc_now()
         day, stale = now.date().isoformat(), (now.timestamp() - RESERVATION_TTL_S)
         stale_iso = datetime.fromtimestamp(stale, timezone.utc).isoformat()
@@ -475,7 +540,7 @@ class Store:
             (sub.team_id, sub.method, sub.description, sub.url, sub.hardware, sub.runtime_s, sub.filename,
              sub.fmt, sub.file_sha256, sub.dataset, int(sub.is_baseline), sub.source,
              json.dumps(sub.timing or {}), now.isoformat(), now.date().isoformat()))
-        sub_id = int(cur.lastrowid)
+        sub_id = int(cast(int, cur.lastrowid))     # an INSERT always sets it
         for phase, (report, flat) in reports.items():
             self._put_report(con, sub_id, phase, report, flat, scorer_version, now)
         return sub_id
@@ -486,6 +551,21 @@ class Store:
                     (sha256, self.file_path(sha256).stat().st_size, now.isoformat()))
 
     def set_report(self, sub_id: int, phase: str, report: dict, flat: dict, scorer_version: str = "") -> None:
+        """Store (or replace) one phase's report of a submission.
+
+        Parameters
+        ----------
+        sub_id : int
+            The submission's row id.
+        phase : str
+            The phase scored (``public`` or ``final``).
+        report : dict
+            The scorer's full report (stored as JSON).
+        flat : dict
+            Its flat row (overall figures); summarised for the table with :func:`summarise`.
+        scorer_version : str
+            The tomobench version that scored it.
+        """
         with self.transaction() as con:
             self._put_report(con, sub_id, phase, report, flat, scorer_version, utc_now())
 
@@ -498,11 +578,32 @@ class Store:
                      scorer_version, now.isoformat()))
 
     def find_submission(self, source: str, method: str, dataset: str) -> int | None:
+        """The id of the first submission of ``method`` on ``dataset`` from ``source``, None if there is none.
+
+        Parameters
+        ----------
+        source : str
+            ``upload`` or ``pipeline``.
+        method : str
+            The method's name.
+        dataset : str
+            The dataset version.
+        """
         rows = self.read("SELECT id FROM submissions WHERE source = ? AND method = ? AND dataset = ? "
                          "ORDER BY id LIMIT 1", (source, method, dataset))
         return int(rows[0]["id"]) if rows else None
 
     def update_submission(self, sub_id: int, **fields) -> None:
+        """Change a submission's file or metadata columns (a new ``file_sha256`` is registered).
+
+        Parameters
+        ----------
+        sub_id : int
+            The submission's row id.
+        **fields
+            New values of ``file_sha256``, ``fmt``, ``timing_json``, ``is_baseline`` or ``filename``;
+            any other name (or none) raises ValueError.
+        """
         allowed = {"file_sha256", "fmt", "timing_json", "is_baseline", "filename"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"can only update {sorted(allowed)}")
@@ -539,13 +640,24 @@ class Store:
         return pd.DataFrame.from_records(records)
 
     def report(self, sub_id: int, phase: str) -> dict | None:
+        """A submission's full report for one phase, None when it has none.
+
+        Parameters
+        ----------
+        sub_id : int
+            The submission's row id.
+        phase : str
+            The phase (``public`` or ``final``).
+        """
         rows = self.read("SELECT report_json FROM reports WHERE submission_id = ? AND phase = ?", (sub_id, phase))
         return json.loads(rows[0]["report_json"]) if rows else None
 
     def datasets(self) -> list[str]:
+        """The dataset versions that have submissions, sorted."""
         return [r[0] for r in self.read("SELECT DISTINCT dataset FROM submissions ORDER BY dataset")]
 
     def counts(self) -> dict[str, int]:
+        """Rows per table: ``teams``, ``submissions``, ``reports`` and ``files``."""
         out = {}
         for table in ("teams", "submissions", "reports", "files"):
             out[table] = int(self.read(f"SELECT COUNT(*) FROM {table}")[0][0])
@@ -554,14 +666,33 @@ class Store:
     # ------------------------------------------------------------------ settings
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
+        """A setting's value, ``default`` when it is not set.
+
+        Parameters
+        ----------
+        key : str
+            The setting's name.
+        default : str or None
+            The value returned when the setting is absent.
+        """
         rows = self.read("SELECT value FROM settings WHERE key = ?", (key,))
         return rows[0]["value"] if rows else default
 
     def set_setting(self, key: str, value: str) -> None:
+        """Set (or replace) a setting.
+
+        Parameters
+        ----------
+        key : str
+            The setting's name.
+        value : str
+            Its value (stored as text: ``str(value)``).
+        """
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, str(value)))
 
     def settings(self) -> dict[str, str]:
+        """All settings, name -> value."""
         return {r["key"]: r["value"] for r in self.read("SELECT key, value FROM settings")}
 
     # ------------------------------------------------------------------ audit log and change stamp
@@ -573,6 +704,13 @@ class Store:
                         (utc_now().isoformat(), actor, action, detail))
 
     def audit_log(self, limit: int = 200) -> pd.DataFrame:
+        """The latest audit lines, newest first: ``id, at, actor, action, detail``.
+
+        Parameters
+        ----------
+        limit : int
+            At most this many lines.
+        """
         rows = self.read("SELECT id, at, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return pd.DataFrame([dict(r) for r in rows], columns=["id", "at", "actor", "action", "detail"])
 

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +59,11 @@ class Upload:
 
 @dataclass
 class SubmitResult:
+    """What an accepted upload gives back: its id, team, sanitised file name and a report per phase.
+
+    ``reports`` holds every phase; show only the visible ones.
+    """
+
     submission_id: int
     team: str
     filename: str
@@ -65,12 +71,21 @@ class SubmitResult:
 
 
 def scorer_version() -> str:
+    """The version of the scorer (tomobench's version), stored with every report."""
     return tomobench.__version__
 
 
 def sanitise_filename(name: str) -> str:
-    """A safe label for an uploaded file's name: its last path component, ASCII letters, digits,
-    ``._-`` only, at most 100 characters (the extension kept)."""
+    """A safe label for an uploaded file's name.
+
+    Its last path component, ASCII letters, digits, ``._-`` only, at most 100 characters (the
+    extension kept).
+
+    Parameters
+    ----------
+    name : str
+        The name the browser sent.
+    """
     base = unicodedata.normalize("NFKC", str(name)).replace("\\", "/").split("/")[-1]
     base = base.encode("ascii", "ignore").decode()
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
@@ -154,10 +169,18 @@ def check_coordinates(picks: pd.DataFrame, source: str | Path) -> None:
 
 
 def scoring_options(params_file: str | Path | None = None) -> scoring.ScoringOptions:
-    """The ``scoring`` section of the parameter file the leaderboard runs with, so that uploads are
-    scored as the pipeline's ``score`` stage scores: ``params_file``, else ``$TOMOBENCH_LEADERBOARD_PARAMS``
-    (set by ``tomobench leaderboard serve --params``), else ``./params.yaml`` when present."""
-    params_file = params_file or os.environ.get(ENV_PARAMS) or ("params.yaml" if Path("params.yaml").is_file() else None)
+    """The ``scoring`` section of the parameter file the leaderboard runs with.
+
+    It makes uploads scored as the pipeline's ``score`` stage scores them.
+
+    Parameters
+    ----------
+    params_file : str or Path, optional
+        The parameter file; default ``$TOMOBENCH_LEADERBOARD_PARAMS`` (set by
+        ``tomobench leaderboard serve --params``), else ``./params.yaml`` when present.
+    """
+    default = "params.yaml" if Path("params.yaml").is_file() else None
+    params_file = params_file or os.environ.get(ENV_PARAMS) or default
     return scoring.load_options(params_file)
 
 
@@ -287,6 +310,7 @@ def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = Non
         truths = scoring.load_truths(params.private_truth_dir)     # once for all submissions
     except InputError:
         truths = None                                               # each submission then reports the error
+    row: Any        # an itertuples row: the store's columns, unknown to pandas-stubs
     for row in subs.itertuples(index=False):
         if not row.file_sha256:
             out.append((int(row.id), "no stored file (imported without its submission file); skipped"))

@@ -43,4 +43,13 @@ def report_incident(exc: BaseException, where: str) -> str:
 
 
 def apology(incident: str, what: str = "") -> str:
+    """The message shown for an unexpected failure, naming the incident id the log holds.
+
+    Parameters
+    ----------
+    incident : str
+        The incident id (from :func:`report_incident`).
+    what : str
+        What the app was doing, e.g. ``"scoring your upload"``; empty leaves it out.
+    """
     return APOLOGY.format(incident=incident, what=f" while {what}" if what else "")

@@ -54,8 +54,9 @@ def test_preset_overrides_only_its_keys_and_unknown_preset_lists_them(tmp_path):
 
 def test_a_preset_includes_section_fragments_which_are_not_presets_themselves(tmp_path):
     base = {"dataset": {"n_tomos": 4}, "scene": {"shape_xyz": [64, 64, 32], "occupancy": 0.1}}
-    path = _params_tree(tmp_path, base, {"scene_crowded": {"scene": {"occupancy": 0.6, "packing_model": "voxel"}},
-                                         "crowded": {"include": ["scene_crowded"], "scene": {"packing_model": "multiball"}}})
+    presets = {"scene_crowded": {"scene": {"occupancy": 0.6, "packing_model": "voxel"}},
+               "crowded": {"include": ["scene_crowded"], "scene": {"packing_model": "multiball"}}}
+    path = _params_tree(tmp_path, base, presets)
     doc, _ = load_preset("crowded", path)
     assert doc["scene"] == {"shape_xyz": [64, 64, 32], "occupancy": 0.6, "packing_model": "multiball"}
     assert "scene_crowded" not in load_preset.__globals__["preset_names"](path)
@@ -126,7 +127,8 @@ def test_set_scalar_keeps_comments(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("dataset:\n  name: x   # the name\n  version: dev      # set by release\nscene: {}\n")
     set_scalar(path, "dataset.version", "v1.0")
-    assert path.read_text() == "dataset:\n  name: x   # the name\n  version: \"v1.0\"      # set by release\nscene: {}\n"
+    assert path.read_text() == ("dataset:\n  name: x   # the name\n  version: \"v1.0\"      # set by release\n"
+                                "scene: {}\n")
     assert key_line(path, "scene") == 4
     with pytest.raises(InputError):
         set_scalar(path, "dataset.seed", 3)

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_leaderboard_app import shown
+from test_leaderboard_refusals import snapshot
 
 import leaderboard
 from leaderboard.config import ENV_DATA_DIR, ENV_PARAMS
 from leaderboard.exchange import import_results, leaderboard_table
 from leaderboard.store import Refused, Store
 from leaderboard.submit import Upload, submit
-from test_leaderboard_app import shown
-from test_leaderboard_refusals import snapshot
 
 APP = str(Path(leaderboard.__file__).with_name("app.py"))
 

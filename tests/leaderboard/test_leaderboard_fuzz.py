@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_leaderboard_refusals import snapshot
 
 from leaderboard.store import Refused
 from leaderboard.submit import Upload, submit
-from test_leaderboard_refusals import snapshot
 from tomobench.errors import InputError
 from tomobench.particles import PICK_COLUMNS, read_particles
 

@@ -7,13 +7,13 @@ import shutil
 
 import pandas as pd
 import pytest
+from test_leaderboard_app import _fill_and_submit, shown
 
 import scoring
 from leaderboard import charts
 from leaderboard.phases import current_phase, is_blind, phase_dates
 from leaderboard.store import Submission
 from leaderboard.submit import Upload, rescore_all, submit
-from test_leaderboard_app import _fill_and_submit, shown
 
 
 def _org(at, token):

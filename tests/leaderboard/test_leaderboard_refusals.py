@@ -8,11 +8,11 @@ import threading
 import time
 
 import pytest
+from lb_badfiles import BAD_FILES
 
 import leaderboard.submit as submit_module
 from leaderboard.store import Refused
 from leaderboard.submit import Upload, check_pick_count, submit
-from lb_badfiles import BAD_FILES
 
 
 def snapshot(store):
@@ -137,6 +137,7 @@ def test_a_failed_insert_leaves_no_file(params, store, picks_file, monkeypatch):
 
 def test_the_app_apologises_with_an_incident_id_in_the_log(app_factory, store, picks_file, monkeypatch):
     from test_leaderboard_app import _fill_and_submit, shown
+
     from leaderboard.ui import LOG
 
     records = []
@@ -160,9 +161,10 @@ def test_the_app_apologises_with_an_incident_id_in_the_log(app_factory, store, p
 
 
 def test_a_page_that_fails_shows_an_apology_not_a_traceback(app_factory, monkeypatch):
+    from test_leaderboard_app import shown
+
     import leaderboard.page_leaderboard as page
     from leaderboard.ui import LOG
-    from test_leaderboard_app import shown
 
     def broken(params, store):
         raise KeyError("a bug in the page")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.store import Refused, Store, Submission, hash_token
+from leaderboard.store import Refused, Store, Submission
 from tomobench.errors import InputError
 
 REPORT = {"f1": 0.5, "per_class": {"a": {"tp": 1, "fp": 1, "fn": 1, "precision": 0.5, "recall": 0.5, "f1": 0.5}}}
@@ -81,7 +81,7 @@ def _submit_many(args):
     """Worker: submit through the real scorer; return ('ok', id) or ('refused', message) per attempt."""
     params_json, token, path, n = args
     from leaderboard.config import LeaderboardParams
-    from leaderboard.store import Refused, Store
+    from leaderboard.store import Refused
     from leaderboard.submit import Upload, submit
 
     params = LeaderboardParams.model_validate_json(params_json)

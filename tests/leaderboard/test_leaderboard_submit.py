@@ -17,7 +17,9 @@ from tomobench.particles import read_particles, write_particles
 
 
 def _snapshot(store):
-    files = sorted(p.relative_to(store.files_dir) for p in store.files_dir.rglob("*")) if store.files_dir.exists() else []
+    if not store.files_dir.exists():
+        return store.counts(), []
+    files = sorted(p.relative_to(store.files_dir) for p in store.files_dir.rglob("*"))
     return store.counts(), files
 
 
@@ -95,7 +97,8 @@ def test_daily_limit_refuses_the_extra_submission(params, store, picks_file):
 
 @pytest.mark.parametrize("raw, safe", [
     ("picks.csv", "picks.csv"), ("../../x/y.star", "y.star"), ("C:\\Users\\me\\a b.txt", "a_b.txt"),
-    ("ünïcødé.json", "ncd.json"), ("...", "submission"), ("/etc/", "submission"), ("a" * 300 + ".csv", "a" * 96 + ".csv"),
+    ("ünïcødé.json", "ncd.json"), ("...", "submission"), ("/etc/", "submission"),
+    ("a" * 300 + ".csv", "a" * 96 + ".csv"),
 ])
 def test_sanitise_filename(raw, safe):
     assert sanitise_filename(raw) == safe
