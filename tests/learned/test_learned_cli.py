@@ -31,14 +31,18 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path, monkeyp
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"baselines": {"unet": {
         "widths": [4, 8], "patch_vox": 16, "batch_size": 2, "steps": 4, "val_every": 2, "val_patches": 2,
-        "infer_patch_vox": 16, "infer_overlap_vox": 4, "min_size_fraction": 0.0}}}))
+        "infer_patch_vox": 16, "infer_overlap_vox": 4, "final_fit_steps": 2, "warmup_steps": 1,
+        "peak_min_prob": 0.0}}}))
     out = tmp_path / "sub" / "unet.csv"
     args = ["baseline", "unet", "--data", str(public), "--out", str(out), "--params", str(params),
             "--checkpoint-dir", str(tmp_path / "ckpt"), "--quiet"]
     assert main(args) == 0
     timing = json.loads((tmp_path / "sub" / "unet.timing.json").read_text())
     assert TIMING_KEYS <= set(timing) and timing["method"] == "unet" and timing["voxels"] == 16 * 32 * 32
-    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 1
+    # the fit with validation and the final fit on all train tomograms
+    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 2
+    assert [s for s, _ in timing["val_curve"]] == [2, 4] and set(timing["thresholds"]) == {"ball", "rod"}
+    assert 0 <= timing["val_localization_f1"] <= 1
     first = out.read_text()
     if first.strip() != "class,x,y,z":
         df = read_particles(out)
@@ -52,7 +56,7 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path, monkeyp
     import baselines.unet.cli as unet_cli
     monkeypatch.setattr(unet_cli, "source_digest", lambda: "other-code")
     assert main(args) == 0
-    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 2
+    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 4
 
 
 def test_source_digest_follows_the_code(tmp_path):
