@@ -118,3 +118,19 @@ def test_bad_inputs_exit_2(tmp_path, public):
     params.write_text(yaml.safe_dump({"baselines": {"unet": {"no_such_key": 1}}}))
     assert main(["baseline", "unet", "--data", str(public), "--out", str(tmp_path / "u.csv"),
                  "--params", str(params)] + ck) == 2
+
+
+def test_shipped_parameter_sections_validate():
+    from pathlib import Path
+
+    from baselines.classifier.params import CNNParams
+    from baselines.params_io import load_method_params
+    from baselines.unet.params import UNetParams
+
+    root = Path(__file__).resolve().parents[2]
+    for path in (root / "params.yaml", root / "params" / "baselines_gpu.yaml"):
+        unet = load_method_params(UNetParams, "unet", str(path), {})
+        cnn = load_method_params(CNNParams, "cnn", str(path), {})
+        assert unet.tversky_beta > unet.tversky_alpha and cnn.jitter_fraction > 0
+    gpu = load_method_params(UNetParams, "unet", str(root / "params" / "baselines_gpu.yaml"), {})
+    assert gpu.widths == [32, 48, 64] and gpu.patch_vox == 56 and gpu.device == "cuda"

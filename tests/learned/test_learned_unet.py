@@ -206,3 +206,33 @@ def test_tta_averages_rotated_predictions():
     # two of the four rotations (about y and about x) turn z over: half the votes at each end
     assert float(tta[1, 0, 4, 4]) == pytest.approx(0.5) and float(tta[1, 7, 4, 4]) == pytest.approx(0.5)
     assert window_starts(20, 8, 5) == [0, 5, 10, 12] and window_starts(5, 8, 5) == [0]
+
+
+def test_same_seed_same_weights_and_an_interrupted_run_resumes_exactly(rng, tmp_path):
+    volume, target = spheres(rng, (16, 16, 16))
+    params = UNetParams(widths=[4, 8], patch_vox=8, batch_size=2, steps=4, val_every=2, warmup_steps=1)
+
+    def score(model):  # any deterministic function of the weights
+        return float(sum(p.double().sum() for p in model.parameters()))
+
+    def run(checkpoint=None, validate=score):
+        torch.manual_seed(0)
+        model, _ = train_unet([volume], [target], 3, params, validate=validate, checkpoint=checkpoint,
+                              digest="d", progress=False)
+        return [p.detach().clone() for p in model.state_dict().values()]
+
+    first, second = run(), run()
+    assert all(torch.equal(a, b) for a, b in zip(first, second))   # CPU: bit for bit
+
+    calls = []
+
+    def failing(model):
+        calls.append(1)
+        if len(calls) == 2:                                         # dies at the step-4 validation
+            raise KeyboardInterrupt
+        return score(model)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "ck.pt", failing)                            # leaves the step-2 checkpoint
+    resumed = run(tmp_path / "ck.pt")
+    assert all(torch.equal(a, b) for a, b in zip(first, resumed))
