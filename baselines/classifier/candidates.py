@@ -41,13 +41,18 @@ def contrast_polarity(volume: np.ndarray, target: np.ndarray) -> float:
     return 1.0 if float(volume[fg].mean()) >= float(volume[~fg].mean()) else -1.0
 
 
-def group_sigmas_vox(radii_vox: dict[str, float], groups: dict[str, str]) -> list[float]:
+def group_sigmas_vox(radii_vox: dict[str, float], groups: dict[str, str], *, merge_ratio: float = 1.2) -> list[float]:
     """One DoG scale per size group: ``median effective radius / sqrt(3)`` of the group's classes
-    (a DoG of ``sigma`` peaks on balls of radius ``sqrt(3) sigma``), sorted, at least 1 voxel."""
+    (a DoG of ``sigma`` peaks on balls of radius ``sqrt(3) sigma``), sorted, at least 1 voxel; a scale
+    within ``merge_ratio`` of the previous kept one is dropped (two groups of nearly one size)."""
     by_group: dict[str, list[float]] = {}
     for name, r in radii_vox.items():
         by_group.setdefault(groups.get(name, ""), []).append(r)
-    return sorted(max(1.0, float(np.median(v)) / np.sqrt(3)) for v in by_group.values())
+    kept: list[float] = []
+    for sigma in sorted(max(1.0, float(np.median(v)) / np.sqrt(3)) for v in by_group.values()):
+        if not kept or sigma > kept[-1] * merge_ratio:
+            kept.append(sigma)
+    return kept
 
 
 def multiscale_candidates(volume: np.ndarray, sigmas_vox: list[float], *, ratio: float = 1.6,

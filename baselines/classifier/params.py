@@ -17,12 +17,12 @@ class CNNParams(Params):
     width: int = Field(default=16, ge=1, description="channels of the first convolutions")
     hidden: int = Field(default=128, ge=1)
     dropout: float = Field(default=0.3, ge=0, lt=1)
-    epochs: int = Field(default=10, ge=0)
+    epochs: int = Field(default=6, ge=0)
     batch_size: int = Field(default=32, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0)
     jitter_fraction: float = Field(default=0.5, ge=0, description="particle boxes shifted up to this x radius")
-    jitter_copies: int = Field(default=2, ge=1, description="jittered boxes per training particle")
-    background_ratio: float = Field(default=1.0, ge=0,
+    jitter_copies: int = Field(default=1, ge=1, description="jittered boxes per training particle")
+    background_ratio: float = Field(default=0.5, ge=0,
                                     description="background boxes (unmatched DoG candidates first) per particle box")
     background_min_distance_vox: float = Field(default=8.0, ge=0)
     val_tomograms: int = Field(default=1, ge=0)

@@ -18,7 +18,7 @@ class UNetParams(Params):
     norm: Literal["group", "batch", "none"] = "batch"
     patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
-    steps: int = Field(default=1200, ge=0, description="optimisation steps (Adam) on the train tomograms")
+    steps: int = Field(default=800, ge=0, description="optimisation steps (Adam) on the train tomograms")
     learning_rate: float = Field(default=3e-3, gt=0, description="peak learning rate")
     warmup_steps: int = Field(default=50, ge=0, description="linear warm-up, then cosine decay")
     lr_min_fraction: float = Field(default=0.05, ge=0, le=1, description="final lr / peak lr")
@@ -31,11 +31,11 @@ class UNetParams(Params):
     tversky_beta: float = Field(default=0.7, ge=0, le=1, description="weight of false negatives (> alpha)")
     rot90_z: bool = Field(default=False, description="also turn patches by 90 deg about z (moves the wedge)")
     val_tomograms: int = Field(default=1, ge=0, description="train tomograms held out for validation")
-    val_every: int = Field(default=300, ge=1, description="steps between validations and checkpoints")
+    val_every: int = Field(default=400, ge=1, description="steps between validations and checkpoints")
     val_metric: Literal["f1", "dice"] = Field(
         default="f1", description="f1: picks on the whole held-out tomogram; dice: hard Dice on val_patches")
     val_patches: int = Field(default=16, ge=1)
-    final_fit_steps: int = Field(default=300, ge=0,
+    final_fit_steps: int = Field(default=200, ge=0,
                                  description="steps on all train tomograms after selection (0: none)")
     final_fit_lr_fraction: float = Field(default=0.3, gt=0, le=1, description="peak lr of the final fit / lr")
     infer_patch_vox: int = Field(default=64, ge=8)

@@ -165,6 +165,9 @@ def test_one_dog_scale_per_size_group_finds_small_and_large_blobs(rng):
     radii = {"a": 2.0, "b": 4.0, "c": 9.0, "d": 11.0}
     groups = {"a": "small", "b": "small", "c": "large", "d": "large"}
     assert group_sigmas_vox(radii, groups) == pytest.approx([3 / np.sqrt(3), 10 / np.sqrt(3)])
+    groups["b"] = "medium"                                          # medium (4) within 1.2 x small (2)? no
+    assert len(group_sigmas_vox(radii, groups)) == 3
+    assert len(group_sigmas_vox({"a": 3.0, "b": 3.3}, {"a": "small", "b": "medium"})) == 1
     v = rng.normal(0, 0.05, (40, 48, 64)).astype(np.float32)
     z, y, x = np.indices(v.shape)
     v += ((x - 12) ** 2 + (y - 12) ** 2 + (z - 20) ** 2 <= 2.5 ** 2).astype(np.float32)
