@@ -69,18 +69,33 @@ def _gaussian_smooth(p: torch.Tensor, sigma_vox: float) -> torch.Tensor:
     return x[0, 0]
 
 
+def cube_max(p: torch.Tensor, half: int) -> torch.Tensor:
+    """Maximum of ``p`` [z, y, x] over the cube of half-width ``half`` around each voxel (borders: the
+    part inside). Separable: three 1-D max pools, O(half) per voxel instead of O(half^3)."""
+    x = p[None, None]
+    k = 2 * half + 1
+    for kernel, pad in (((k, 1, 1), (half, 0, 0)), ((1, k, 1), (0, half, 0)), ((1, 1, k), (0, 0, half))):
+        x = F.max_pool3d(x, kernel, stride=1, padding=pad)
+    return x[0, 0]
+
+
 def _thin(zyx: np.ndarray, score: np.ndarray, distance: float) -> np.ndarray:
-    """Indices of a greedy NMS (strongest first) keeping peaks at least ``distance`` apart (Chebyshev)."""
-    order = np.argsort(-score, kind="stable")
-    tree = cKDTree(zyx[order])
-    taken = np.zeros(len(order), bool)
-    keep = []
-    for j in range(len(order)):
-        if taken[j]:
-            continue
-        keep.append(order[j])
-        taken[tree.query_ball_point(zyx[order[j]], distance, p=np.inf)] = True
-    return np.array(keep, dtype=int)
+    """Indices of a greedy NMS (strongest first) keeping peaks more than ``distance`` apart (Chebyshev).
+
+    Max-pool peaks are already that far apart except on plateaus (ties), so only the peaks that have a
+    neighbour that close enter the (Python) greedy loop."""
+    pairs = cKDTree(zyx).query_pairs(distance, p=np.inf, output_type="ndarray")
+    if not len(pairs):
+        return np.arange(len(zyx))
+    neighbours: dict[int, list[int]] = {}
+    for i, j in pairs:
+        neighbours.setdefault(int(i), []).append(int(j))
+        neighbours.setdefault(int(j), []).append(int(i))
+    dropped = np.zeros(len(zyx), bool)
+    for i in sorted(neighbours, key=lambda k: (-score[k], k)):
+        if not dropped[i]:
+            dropped[neighbours[i]] = True
+    return np.flatnonzero(~dropped)
 
 
 @torch.no_grad()
@@ -99,7 +114,7 @@ def find_peaks(probs: torch.Tensor | np.ndarray, radii_vox, *, nms_fraction: flo
         half = nms_half_width(radii_vox[c], nms_fraction)
         p = probs[c].float()
         s = _gaussian_smooth(p, smooth_sigma_vox) if smooth_sigma_vox > 0 else p
-        pooled = F.max_pool3d(s[None, None], 2 * half + 1, stride=1, padding=half)[0, 0]
+        pooled = cube_max(s, half)
         mask = (s >= pooled) & (s >= min_prob)
         if exclusive:
             mask &= probs[c] >= fg_max

@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from baselines.unet.peaks import Peaks, Truth, evaluate, find_peaks, hit_ids, nms_half_width, tune_thresholds
+import torch
+from scipy import ndimage
+
+from baselines.unet.peaks import (Peaks, Truth, cube_max, evaluate, find_peaks, hit_ids, nms_half_width,
+                                  tune_thresholds)
 
 
 def blob(shape, centre_zyx, sigma, height):
@@ -105,3 +109,10 @@ def test_tuned_thresholds_drop_the_false_picks():
     assert result_c["mean_class_f1"] == pytest.approx(1.0)
     with pytest.raises(ValueError):
         tune_thresholds(peaks, truth, 3, metric="nope")
+
+
+def test_separable_cube_max_equals_the_full_cube(rng):
+    p = rng.random((9, 11, 13)).astype(np.float32)
+    for half in (1, 3):
+        want = ndimage.maximum_filter(p, size=2 * half + 1, mode="constant", cval=-np.inf)
+        assert np.array_equal(cube_max(torch.from_numpy(p), half).numpy(), want)
