@@ -48,7 +48,8 @@ class Picker:
         probs = predict_probs(model, volume, patch=p.infer_patch_vox, overlap=p.infer_overlap_vox,
                               batch=p.infer_batch, device=self.device, tta=tta, amp=p.amp, progress=self.progress)
         return find_peaks(probs, self.radii, nms_fraction=p.nms_fraction, min_prob=p.peak_min_prob,
-                          smooth_sigma_vox=p.peak_smooth_sigma_vox, exclusive=p.exclusive_peaks)
+                          smooth_sigma_vox=p.peak_smooth_sigma_vox, exclusive=p.exclusive_peaks,
+                          max_per_class=p.peak_max_per_class)
 
 
 def truth_of(tomo: TrainTomogram) -> Truth | None:

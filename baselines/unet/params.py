@@ -46,6 +46,7 @@ class UNetParams(Params):
     nms_fraction: float = Field(default=0.5, gt=0, description="max-pool NMS half-width / class radius")
     peak_min_prob: float = Field(default=0.05, ge=0, le=1, description="lowest class probability of a peak")
     peak_smooth_sigma_vox: float = Field(default=1.0, ge=0, description="Gaussian blur of the maps before NMS")
+    peak_max_per_class: int = Field(default=1000, ge=1, description="strongest peaks kept per class and tomogram")
     exclusive_peaks: bool = Field(default=True, description="a peak must be its voxel's most probable class")
     threshold_metric: Literal["localization", "class", "both"] = "localization"
     workers: int = Field(default=0, ge=0, description="DataLoader worker processes (0: in the main process)")
