@@ -31,7 +31,7 @@ class CNNParams(Params):
                                         description="one DoG scale; None: one per size group of the classes")
     dog_ratio: float = Field(default=1.6, gt=1)
     candidate_min_distance_vox: float = Field(default=5.0, gt=0, description="peak distance of the one-scale DoG")
-    max_candidates: int = Field(default=5000, ge=1)
+    max_candidates: int = Field(default=3000, ge=1)
     candidate_quantile: float = Field(default=0.9, ge=0, lt=1, description="keep peaks above this DoG quantile")
     nms_radius_fraction: float = Field(default=1.0, gt=0, description="NMS of the picks at this x class radius")
     min_probability: float = Field(default=0.3, ge=0, le=1,

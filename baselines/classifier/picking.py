@@ -39,7 +39,8 @@ def training_set(tomos: list[TrainTomogram], candidates: list[np.ndarray], box: 
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Subtomograms the CNN learns from, per tomogram: jittered boxes at the particles
     (:func:`jittered_boxes`), the tomogram's DoG ``candidates`` labelled by the truth they land in
-    (:func:`matched_candidates`; the offsets and hard negatives the classifier meets at test time), and
+    (:func:`matched_candidates`; the strongest one per particle; the offsets and hard negatives the
+    classifier meets at test time), and
     background boxes up to ``background_ratio`` per particle box: first the unmatched candidates
     (strongest first), then random points away from particles if those run short (at least 10).
     """
@@ -49,9 +50,12 @@ def training_set(tomos: list[TrainTomogram], candidates: list[np.ndarray], box: 
         truth = Truth.from_particles(t.occupancy if t.occupancy is not None else np.zeros(t.volume.shape, int),
                                      t.particles["id"].to_numpy(), t.particles["target"].to_numpy())
         label = matched_candidates(cand, truth) if len(cand) else np.zeros(0, int)
-        n_background = max(10, int(round(background_ratio * (len(y) + int((label > 0).sum())))))
+        # the strongest candidate on each particle (several on one large particle would weigh it more)
+        _, first = np.unique(hit_ids(cand, truth.occupancy)[label > 0], return_index=True)
+        positives = np.flatnonzero(label > 0)[first]
+        n_background = max(10, int(round(background_ratio * (len(y) + len(positives)))))
         negatives = np.flatnonzero(label == 0)[:n_background]
-        chosen = np.r_[np.flatnonzero(label > 0), negatives].astype(int)
+        chosen = np.r_[np.sort(positives), negatives].astype(int)
         xs += [x, extract_subtomograms(t.volume, cand[chosen], box)]
         ys += [y, label[chosen]]
         short = n_background - len(negatives)
