@@ -67,6 +67,8 @@ def f1_validator(picker: Picker, volume: np.ndarray, truth: Truth, n_targets: in
         return {"localization": result["localization_f1"], "class": result["mean_class_f1"]}.get(
             metric, 0.5 * (result["localization_f1"] + result["mean_class_f1"]))
     return validate
+
+
 def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     widths = [int(w) for w in args.widths.split(",")] if getattr(args, "widths", None) else None
