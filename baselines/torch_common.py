@@ -108,13 +108,46 @@ def load_checkpoint(path: str | Path, digest: str | None = None) -> dict[str, An
     return state
 
 
-def rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+def rng_state(rng: np.random.Generator | None) -> dict[str, Any]:
+    """The random states a checkpoint must hold: numpy's (when given), torch's CPU and every CUDA device's."""
+    return {"numpy": rng.bit_generator.state if rng is not None else None, "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
-def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
-    rng.bit_generator.state = state["numpy"]
+def restore_rng(rng: np.random.Generator | None, state: dict[str, Any]) -> None:
+    """Undo :func:`rng_state` (the CUDA states only when this machine has as many CUDA devices)."""
+    if rng is not None and state.get("numpy") is not None:
+        rng.bit_generator.state = state["numpy"]
     torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def autocast(device: torch.device | str, enabled: bool = True):
+    """bf16 autocast on CUDA when ``enabled``; a no-op context on the CPU (CPU runs stay fp32, bit-exact)."""
+    device = torch.device(device)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                          enabled=bool(enabled) and device.type == "cuda")
+
+
+def configure_determinism(device: torch.device | str, deterministic: bool = True) -> None:
+    """Make CUDA runs as repeatable as torch allows (CPU runs are deterministic already).
+
+    With ``deterministic``: cuDNN picks deterministic algorithms and no autotuning, cuBLAS gets a fixed
+    workspace, and :func:`torch.use_deterministic_algorithms` is on in warn-only mode, because some
+    kernels the networks use have no deterministic CUDA version (the backward pass of ``MaxPool3d``
+    and ``AdaptiveAvgPool3d`` scatter with atomic adds): those warn instead of failing, so CUDA
+    results agree between runs only to a tolerance (docs/learned.md). Without it, cuDNN autotunes
+    (faster, not repeatable).
+    """
+    if torch.device(device).type != "cuda":
+        return
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = bool(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.use_deterministic_algorithms(bool(deterministic), warn_only=True)
 
 
 def write_timing(out: str | Path, method: str, *, wall_s: float, train_s: float, infer_s: float,

@@ -142,3 +142,20 @@ def particle_voxel_counts(tomos: list[TrainTomogram]) -> dict[str, list[int]]:
             if counts[pid] > 0:
                 out.setdefault(name, []).append(int(counts[pid]))
     return out
+
+
+def target_radii_vox(data: PublicDataset, voxel_size_a: float,
+                     voxel_counts: dict[str, list[int]] | None = None, default_vox: float = 3.0) -> np.ndarray:
+    """Radius (voxels) of each target index (0 background: 0): ``radius_nm`` of ``classes.csv``; where it
+    is missing, the radius of a ball of the median training voxel count; else ``default_vox``."""
+    table = data.classes.table.set_index("class_name")
+    out = np.zeros(data.n_targets)
+    for i, name in enumerate(data.target_names[1:], start=1):
+        radius_nm = float(table.loc[name, "radius_nm"]) if "radius_nm" in table.columns else float("nan")
+        if np.isfinite(radius_nm) and radius_nm > 0:
+            out[i] = radius_nm * 10.0 / voxel_size_a
+        elif voxel_counts and voxel_counts.get(name):
+            out[i] = (3 * float(np.median(voxel_counts[name])) / (4 * np.pi)) ** (1 / 3)
+        else:
+            out[i] = default_vox
+    return out

@@ -4,12 +4,14 @@ Response = G(sigma) * v - G(ratio * sigma) * v on the normalised tomogram, sign
 chosen so particles give positive peaks (``polarity``: +1 bright particles,
 -1 dark). Peaks are local maxima over a cube of ``2 * ceil(min_distance) + 1``,
 above the ``quantile`` of the response, the strongest ``max_candidates`` kept.
-A candidates file (``--candidates``, any particle-list format) replaces them.
+:func:`multiscale_candidates` runs one such DoG per size group (:func:`group_sigmas_vox`) and merges
+them. A candidates file (``--candidates``, any particle-list format) replaces them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from baselines.dog import dog_filter, local_peaks
 
@@ -18,7 +20,13 @@ def dog_candidates(volume: np.ndarray, sigma_vox: float, *, ratio: float = 1.6, 
                    min_distance_vox: float = 5.0, quantile: float = 0.9,
                    max_candidates: int = 5000) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of the DoG response: ``(xyz (N, 3) voxels, response (N,))``, strongest first."""
-    response = polarity * dog_filter(volume, sigma_vox, ratio)
+    return response_candidates(polarity * dog_filter(volume, sigma_vox, ratio), min_distance_vox=min_distance_vox,
+                               quantile=quantile, max_candidates=max_candidates)
+
+
+def response_candidates(response: np.ndarray, *, min_distance_vox: float, quantile: float,
+                        max_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima of a filter ``response`` above its ``quantile``: ``(xyz (N, 3), value (N,))``."""
     zyx, score = local_peaks(response, min_distance_vox)
     keep = score > np.quantile(response, quantile)
     zyx, score = zyx[keep][:max_candidates], score[keep][:max_candidates]
@@ -31,3 +39,49 @@ def contrast_polarity(volume: np.ndarray, target: np.ndarray) -> float:
     if not fg.any() or fg.all():
         return 1.0
     return 1.0 if float(volume[fg].mean()) >= float(volume[~fg].mean()) else -1.0
+
+
+def group_sigmas_vox(radii_vox: dict[str, float], groups: dict[str, str], *, merge_ratio: float = 1.2) -> list[float]:
+    """One DoG scale per size group: ``median effective radius / sqrt(3)`` of the group's classes
+    (a DoG of ``sigma`` peaks on balls of radius ``sqrt(3) sigma``), sorted, at least 1 voxel; a scale
+    within ``merge_ratio`` of the previous kept one is dropped (two groups of nearly one size)."""
+    by_group: dict[str, list[float]] = {}
+    for name, r in radii_vox.items():
+        by_group.setdefault(groups.get(name, ""), []).append(r)
+    kept: list[float] = []
+    for sigma in sorted(max(1.0, float(np.median(v)) / np.sqrt(3)) for v in by_group.values()):
+        if not kept or sigma > kept[-1] * merge_ratio:
+            kept.append(sigma)
+    return kept
+
+
+def multiscale_candidates(volume: np.ndarray, sigmas_vox: list[float], *, ratio: float = 1.6,
+                          polarity: float = 1.0, quantile: float = 0.9,
+                          max_candidates: int = 5000) -> tuple[np.ndarray, np.ndarray]:
+    """Union of :func:`dog_candidates` at each scale (peaks at least ``sqrt(3) sigma`` apart within a
+    scale), scores in units of that scale's response standard deviation so the scales compare; of two
+    candidates of different scales closer than the smaller scale's ``sqrt(3) sigma`` the weaker goes.
+    Returns ``(xyz (N, 3), score (N,))``, strongest first, at most ``max_candidates``."""
+    xyzs, scores, dists = [], [], []
+    for sigma in sigmas_vox:
+        response = polarity * dog_filter(volume, sigma, ratio)
+        spread = float(response.std()) or 1.0
+        xyz, score = response_candidates(response, min_distance_vox=np.sqrt(3) * sigma, quantile=quantile,
+                                         max_candidates=max_candidates)
+        xyzs.append(xyz)
+        scores.append(score / spread)
+        dists.append(np.full(len(xyz), np.sqrt(3) * sigma))
+    xyz, score, dist = np.concatenate(xyzs), np.concatenate(scores), np.concatenate(dists)
+    order = np.argsort(-score, kind="stable")
+    xyz, score, dist = xyz[order], score[order], dist[order]
+    keep = np.ones(len(xyz), bool)
+    if len(xyz) > 1:
+        tree = cKDTree(xyz)
+        for i in range(len(xyz)):
+            if not keep[i]:
+                continue
+            near = np.array(tree.query_ball_point(xyz[i], dist[i]), dtype=int)
+            near = near[near > i]
+            close = np.linalg.norm(xyz[near] - xyz[i], axis=1) < np.minimum(dist[near], dist[i])
+            keep[near[close]] = False
+    return xyz[keep][:max_candidates], score[keep][:max_candidates]

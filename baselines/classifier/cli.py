@@ -16,19 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baselines.classifier.candidates import contrast_polarity, dog_candidates
+from baselines.classifier.candidates import contrast_polarity, dog_candidates, group_sigmas_vox, multiscale_candidates
 from baselines.classifier.extract import extract_subtomograms
 from baselines.classifier.params import CNNParams, SubtomoTaskParams
-from baselines.classifier.picking import picks_from_logits, training_set
+from baselines.classifier.picking import classified_peaks, training_set
 from baselines.classifier.subtomo_task import format_table2, run_task
 from baselines.classifier.train import predict_logits, train_classifier
 from baselines.params_io import load_method_params
-from baselines.training_data import PublicDataset, particle_voxel_counts, split_train_val
+from baselines.dog import class_radii_vox
+from baselines.training_data import (PublicDataset, TrainTomogram, particle_voxel_counts, split_train_val,
+                                     target_radii_vox)
 from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
                                     source_digest, write_timing)
 from baselines.unet.model import count_parameters
+from baselines.unet.peaks import Truth, tune_thresholds
 from tomobench.errors import InputError
-from tomobench.particles import read_particles, write_particles
+from tomobench.particles import make_particles, read_particles, write_particles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,14 +71,39 @@ def _run_subtomo(args, params: CNNParams, device) -> int:
     return 0
 
 
-def _sigma(params: CNNParams, tomos) -> float:
-    if params.dog_sigma_vox:
-        return params.dog_sigma_vox
-    counts = [c for v in particle_voxel_counts(tomos).values() for c in v]
-    if not counts:
-        return 2.0
-    radius = (3 * float(np.median(counts)) / (4 * np.pi)) ** (1 / 3)
-    return max(1.0, radius / np.sqrt(3))
+class CandidateFinder:
+    """The local DoG step of one run: one scale (``dog_sigma_vox``) or one per size group."""
+
+    def __init__(self, params: CNNParams, data: PublicDataset, tomos: list[TrainTomogram]):
+        self.params = params
+        radii = class_radii_vox(data.classes, tomos[0].voxel_size_a)
+        groups = dict(zip(data.classes.table["class_name"], data.classes.table["size_group"].fillna("")))
+        self.sigmas = [params.dog_sigma_vox] if params.dog_sigma_vox else group_sigmas_vox(radii, groups) or [2.0]
+        self.polarity = float(np.sign(sum(contrast_polarity(t.volume, t.target) for t in tomos)) or 1.0)
+
+    def __call__(self, volume: np.ndarray) -> np.ndarray:
+        p = self.params
+        if len(self.sigmas) == 1:
+            xyz, _ = dog_candidates(volume, self.sigmas[0], ratio=p.dog_ratio, polarity=self.polarity,
+                                    min_distance_vox=p.candidate_min_distance_vox, quantile=p.candidate_quantile,
+                                    max_candidates=p.max_candidates)
+        else:
+            xyz, _ = multiscale_candidates(volume, self.sigmas, ratio=p.dog_ratio, polarity=self.polarity,
+                                           quantile=p.candidate_quantile, max_candidates=p.max_candidates)
+        return xyz
+
+
+def _pick_validator(model_device, volume: np.ndarray, xyz: np.ndarray, truth: Truth, params: CNNParams,
+                    nms_vox: np.ndarray, n_targets: int):
+    """Held-out localization (or class) F1 of the classified candidates, thresholds tuned there."""
+    boxes = extract_subtomograms(volume, xyz, params.box_vox)
+
+    def validate(model) -> float:
+        peaks = classified_peaks(xyz, predict_logits(model, boxes, device=model_device), nms_vox)
+        _, r = tune_thresholds(peaks, truth, n_targets, metric=params.threshold_metric, floor=params.min_probability)
+        return {"localization": r["localization_f1"], "class": r["mean_class_f1"]}.get(
+            params.threshold_metric, 0.5 * (r["localization_f1"] + r["mean_class_f1"]))
+    return validate, boxes
 
 
 def _run_pick(args, params: CNNParams, device) -> int:
@@ -88,54 +116,75 @@ def _run_pick(args, params: CNNParams, device) -> int:
     train_clock, infer_clock = Stopwatch(), Stopwatch()
     with train_clock:
         tomos = [data.load_train(f) for f in train_folders]
-        tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
-        x, y = training_set([tomos[i] for i in tr], params.box_vox, params.background_ratio,
-                            params.background_min_distance_vox, rng)
-        xv, yv = training_set([tomos[i] for i in va], params.box_vox, params.background_ratio,
-                              params.background_min_distance_vox, rng)
-        if len(np.unique(y)) < 2:
-            raise InputError("the train split gives fewer than two classes (particles + background) to learn",
-                             data.folder / "train")
-        digest = params_digest({"params": params.model_dump(), "code": source_digest(),
-                                "train": [t.name for t in tomos],
-                                "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
-                                "classes": data.target_names})
-        checkpoint = Path(args.checkpoint_dir) / f"cnn_{digest}.pt"
-        if args.retrain:
-            checkpoint.unlink(missing_ok=True)
-        model, history = train_classifier(
-            x, y, data.n_targets, rng, width=params.width, hidden=params.hidden, dropout=params.dropout,
-            epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate, device=device,
-            x_val=xv if len(xv) else None, y_val=yv if len(yv) else None, checkpoint=checkpoint, digest=digest,
-            progress=progress)
-        sigma = _sigma(params, tomos)
-        polarity = float(np.sign(sum(contrast_polarity(t.volume, t.target) for t in tomos)) or 1.0)
+        finder = CandidateFinder(params, data, tomos)
+        radii = target_radii_vox(data, tomos[0].voxel_size_a, particle_voxel_counts(tomos))
+        model, thresholds, info = _train_pick(args, params, data, tomos, finder, radii, device, rng, progress)
     picks, voxels = [], 0
     with infer_clock:
         for folder in test_folders:
             volume, _ = data.load_test(folder)
             voxels += volume.size
             if given is not None:
-                sub = given[given["tomo"].isin([folder.name, ""])]
-                xyz = sub[["x", "y", "z"]].to_numpy(float)
+                xyz = given[given["tomo"].isin([folder.name, ""])][["x", "y", "z"]].to_numpy(float)
             else:
-                xyz, _ = dog_candidates(volume, sigma, ratio=params.dog_ratio, polarity=polarity,
-                                        min_distance_vox=params.candidate_min_distance_vox,
-                                        quantile=params.candidate_quantile, max_candidates=params.max_candidates)
+                xyz = finder(volume)
             logits = predict_logits(model, extract_subtomograms(volume, xyz, params.box_vox), device=device)
-            picks.append(picks_from_logits(xyz, logits, data.target_names, min_probability=params.min_probability,
-                                           min_distance_vox=params.candidate_min_distance_vox, tomo=folder.name))
+            peaks = classified_peaks(xyz, logits, params.nms_radius_fraction * radii)
+            peaks = peaks.select(peaks.score >= np.maximum(thresholds[peaks.target], params.min_probability))
+            picks.append(make_particles([data.target_names[c] for c in peaks.target], peaks.xyz, score=peaks.score,
+                                        tomo=folder.name))
     df = pd.concat(picks, ignore_index=True)
     write_particles(df, args.out)
     write_timing(args.out, "cnn", wall_s=time.perf_counter() - t_start,
-                 train_s=train_clock.seconds + history.get("resumed_seconds", 0.0),
-                 infer_s=infer_clock.seconds, device=device, voxels=voxels,
-                 train_s_resumed=round(history.get("resumed_seconds", 0.0), 3), n_parameters=count_parameters(model),
-                 epochs=params.epochs, best_val_accuracy=history.get("best_val_accuracy"),
-                 dog_sigma_vox=round(sigma, 3), n_train_subtomograms=int(len(x)))
+                 train_s=train_clock.seconds + info.pop("resumed_seconds"), infer_s=infer_clock.seconds,
+                 device=device, voxels=voxels, n_parameters=count_parameters(model), epochs=params.epochs,
+                 dog_sigmas_vox=[round(s, 3) for s in finder.sigmas], **info)
     print(f"cnn: {len(df)} picks in {len(test_folders)} test tomogram(s) -> {args.out} "
-          f"(best validation accuracy {history.get('best_val_accuracy'):.3f})", file=sys.stderr)
+          f"(best validation score {info.get('best_val_score', float('nan')):.3f})", file=sys.stderr)
     return 0
+
+
+def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainTomogram], finder: CandidateFinder,
+                radii: np.ndarray, device, rng: np.random.Generator, progress: bool):
+    """Training set from the train tomograms, model selection and thresholds on the held-out one."""
+    tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
+    box, jit = params.box_vox, dict(jitter_fraction=params.jitter_fraction, copies=params.jitter_copies)
+    x, y = training_set([tomos[i] for i in tr], [finder(tomos[i].volume) for i in tr], box, radii, **jit,
+                        background_ratio=params.background_ratio, min_distance=params.background_min_distance_vox,
+                        rng=rng)
+    if len(np.unique(y)) < 2:
+        raise InputError("the train split gives fewer than two classes (particles + background) to learn",
+                         data.folder / "train")
+    digest = params_digest({"params": params.model_dump(), "code": source_digest(),
+                            "train": [t.name for t in tomos],
+                            "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
+                            "classes": data.target_names})
+    checkpoint = Path(args.checkpoint_dir) / f"cnn_{digest}.pt"
+    if args.retrain:
+        checkpoint.unlink(missing_ok=True)
+    nms_vox = params.nms_radius_fraction * radii
+    validate, truth, val_xyz = None, None, None
+    if va and tomos[va[0]].occupancy is not None:
+        v = tomos[va[0]]
+        truth = Truth.from_particles(v.occupancy, v.particles["id"].to_numpy(), v.particles["target"].to_numpy())
+        val_xyz = finder(v.volume)
+        validate, val_boxes = _pick_validator(device, v.volume, val_xyz, truth, params, nms_vox, data.n_targets)
+    model, history = train_classifier(
+        x, y, data.n_targets, rng, width=params.width, hidden=params.hidden, dropout=params.dropout,
+        epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate, device=device,
+        checkpoint=checkpoint, digest=digest, validate=validate, progress=progress)
+    thresholds = np.full(data.n_targets, params.min_probability)
+    info = {"resumed_seconds": history.get("resumed_seconds", 0.0), "train_s_resumed": history.get("resumed_seconds", 0.0),
+            "best_val_score": history.get("best_val_accuracy"), "n_train_subtomograms": int(len(x)),
+            "val_curve": list(zip(history["epoch"], history["val_accuracy"]))}
+    if truth is not None:
+        peaks = classified_peaks(val_xyz, predict_logits(model, val_boxes, device=device), nms_vox)
+        thresholds, r = tune_thresholds(peaks, truth, data.n_targets, metric=params.threshold_metric,
+                                        floor=params.min_probability)
+        info.update(val_localization_f1=r["localization_f1"], val_mean_class_f1=r["mean_class_f1"],
+                    n_val_candidates=int(len(val_xyz)),
+                    thresholds={n: float(t) for n, t in zip(data.target_names[1:], thresholds[1:])})
+    return model, thresholds, info
 
 
 def _read_candidates(path: str, test_names: list[str]) -> pd.DataFrame:

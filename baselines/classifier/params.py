@@ -17,19 +17,26 @@ class CNNParams(Params):
     width: int = Field(default=16, ge=1, description="channels of the first convolutions")
     hidden: int = Field(default=128, ge=1)
     dropout: float = Field(default=0.3, ge=0, lt=1)
-    epochs: int = Field(default=10, ge=0)
+    epochs: int = Field(default=6, ge=0)
     batch_size: int = Field(default=32, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0)
-    background_ratio: float = Field(default=1.0, ge=0, description="random background subtomograms per particle")
+    jitter_fraction: float = Field(default=0.5, ge=0, description="particle boxes shifted up to this x radius")
+    jitter_copies: int = Field(default=1, ge=1, description="jittered boxes per training particle")
+    background_ratio: float = Field(default=0.5, ge=0,
+                                    description="background boxes (unmatched DoG candidates first) per particle box")
     background_min_distance_vox: float = Field(default=8.0, ge=0)
     val_tomograms: int = Field(default=1, ge=0)
     # DoG candidates (local step; see baselines.classifier.candidates)
-    dog_sigma_vox: float | None = Field(default=None, gt=0, description="None: from the training particle sizes")
+    dog_sigma_vox: float | None = Field(default=None, gt=0,
+                                        description="one DoG scale; None: one per size group of the classes")
     dog_ratio: float = Field(default=1.6, gt=1)
-    candidate_min_distance_vox: float = Field(default=5.0, gt=0)
-    max_candidates: int = Field(default=5000, ge=1)
+    candidate_min_distance_vox: float = Field(default=5.0, gt=0, description="peak distance of the one-scale DoG")
+    max_candidates: int = Field(default=3000, ge=1)
     candidate_quantile: float = Field(default=0.9, ge=0, lt=1, description="keep peaks above this DoG quantile")
-    min_probability: float = Field(default=0.5, ge=0, le=1, description="drop picks less probable than this")
+    nms_radius_fraction: float = Field(default=1.0, gt=0, description="NMS of the picks at this x class radius")
+    min_probability: float = Field(default=0.3, ge=0, le=1,
+                                   description="lowest pick probability (per-class thresholds tuned above it)")
+    threshold_metric: Literal["localization", "class", "both"] = "localization"
     threads: int = Field(default=2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

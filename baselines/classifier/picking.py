@@ -8,26 +8,60 @@ from scipy.spatial import cKDTree
 
 from baselines.classifier.extract import background_points, extract_subtomograms
 from baselines.training_data import TrainTomogram
+from baselines.unet.peaks import Peaks, Truth, hit_ids
 from tomobench.particles import make_particles
 
 
-def training_set(tomos: list[TrainTomogram], box: int, background_ratio: float, min_distance: float,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Subtomograms at the particles (labels = target index) and at random background points (label 0),
-    ``background_ratio`` background points per particle of a tomogram (at least 10).
+def jittered_boxes(tomo: TrainTomogram, box: int, radii_vox: np.ndarray, *, jitter_fraction: float, copies: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``copies`` boxes per particle, each centred a random offset away from the true centre: uniform in
+    a ball of ``jitter_fraction`` x the class radius (``radii_vox[target]``). Labels: the target index."""
+    xyz = tomo.particles[["x", "y", "z"]].to_numpy(float)
+    target = tomo.particles["target"].to_numpy(int)
+    if not len(xyz) or copies < 1:
+        return np.zeros((0, box, box, box), np.float32), np.zeros(0, int)
+    xyz, target = np.repeat(xyz, copies, axis=0), np.repeat(target, copies)
+    direction = rng.normal(size=xyz.shape)
+    direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-12)
+    radius = jitter_fraction * radii_vox[target] * rng.random(len(xyz)) ** (1 / 3)  # uniform in the ball
+    return extract_subtomograms(tomo.volume, xyz + direction * radius[:, None], box), target
 
-    Particles of unscored classes (membranes, ...) are not in ``particles``; their voxels are not
-    background in the target map either way, so background points avoid non-zero targets only.
+
+def matched_candidates(xyz: np.ndarray, truth: Truth) -> np.ndarray:
+    """The target index each candidate lands in (SHREC's hit rule; 0: background or an unscored particle)."""
+    pid = hit_ids(xyz, truth.occupancy)
+    table = np.r_[truth.particle_target, 0]
+    return table[np.minimum(pid, len(table) - 1)]
+
+
+def training_set(tomos: list[TrainTomogram], candidates: list[np.ndarray], box: int, radii_vox: np.ndarray, *,
+                 jitter_fraction: float, copies: int, background_ratio: float, min_distance: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Subtomograms the CNN learns from, per tomogram: jittered boxes at the particles
+    (:func:`jittered_boxes`), the tomogram's DoG ``candidates`` labelled by the truth they land in
+    (:func:`matched_candidates`; the strongest one per particle; the offsets and hard negatives the
+    classifier meets at test time), and
+    background boxes up to ``background_ratio`` per particle box: first the unmatched candidates
+    (strongest first), then random points away from particles if those run short (at least 10).
     """
     xs, ys = [], []
-    for t in tomos:
-        xyz = t.particles[["x", "y", "z"]].to_numpy(float)
-        if len(xyz):
-            xs.append(extract_subtomograms(t.volume, xyz, box))
-            ys.append(t.particles["target"].to_numpy(int))
-        n_background = max(10, int(round(background_ratio * len(xyz))))
-        bg = background_points(t.volume.shape, xyz, n_background, min_distance, rng, class_mask=t.target)
-        if len(bg):
+    for t, cand in zip(tomos, candidates):
+        x, y = jittered_boxes(t, box, radii_vox, jitter_fraction=jitter_fraction, copies=copies, rng=rng)
+        truth = Truth.from_particles(t.occupancy if t.occupancy is not None else np.zeros(t.volume.shape, int),
+                                     t.particles["id"].to_numpy(), t.particles["target"].to_numpy())
+        label = matched_candidates(cand, truth) if len(cand) else np.zeros(0, int)
+        # the strongest candidate on each particle (several on one large particle would weigh it more)
+        _, first = np.unique(hit_ids(cand, truth.occupancy)[label > 0], return_index=True)
+        positives = np.flatnonzero(label > 0)[first]
+        n_background = max(10, int(round(background_ratio * (len(y) + len(positives)))))
+        negatives = np.flatnonzero(label == 0)[:n_background]
+        chosen = np.r_[np.sort(positives), negatives].astype(int)
+        xs += [x, extract_subtomograms(t.volume, cand[chosen], box)]
+        ys += [y, label[chosen]]
+        short = n_background - len(negatives)
+        if short > 0:
+            bg = background_points(t.volume.shape, t.particles[["x", "y", "z"]].to_numpy(float), short,
+                                   min_distance, rng, class_mask=t.target)
             xs.append(extract_subtomograms(t.volume, bg, box))
             ys.append(np.zeros(len(bg), int))
     if not xs:
@@ -36,24 +70,33 @@ def training_set(tomos: list[TrainTomogram], box: int, background_ratio: float, 
 
 
 def picks_from_logits(xyz: np.ndarray, logits: np.ndarray, target_names: list[str], *, min_probability: float,
-                      min_distance_vox: float, tomo: str = "") -> pd.DataFrame:
-    """Candidates classified as a particle class (not background) with probability >= ``min_probability``;
-    of two picks closer than ``min_distance_vox`` the less probable one is dropped."""
+                      min_distance_vox: float | np.ndarray, tomo: str = "") -> pd.DataFrame:
+    """Candidates classified as a particle class (not background) with probability >= ``min_probability``,
+    most probable first; a pick closer to a kept one than ``min_distance_vox`` (one value, or one per
+    target index: the smaller of the two classes' distances applies) is dropped."""
+    peaks = classified_peaks(xyz, logits, min_distance_vox)
+    peaks = peaks.select(peaks.score >= min_probability)
+    return make_particles([target_names[c] for c in peaks.target], peaks.xyz, score=peaks.score, tomo=tomo)
+
+
+def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: float | np.ndarray) -> Peaks:
+    """The candidates as :class:`~baselines.unet.peaks.Peaks` (class = the most probable non-background
+    class when that beats background, score = its probability), thinned by the NMS of
+    :func:`picks_from_logits`; background-classified candidates are dropped."""
     z = logits - logits.max(axis=1, keepdims=True)
     prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     cls = prob.argmax(axis=1)
     p = prob[np.arange(len(prob)), cls]
-    keep = (cls > 0) & (p >= min_probability)
-    idx = np.flatnonzero(keep)[np.argsort(-p[keep], kind="stable")]
-    chosen: list[int] = []
-    if len(idx):
+    idx = np.flatnonzero(cls > 0)
+    idx = idx[np.argsort(-p[idx], kind="stable")]
+    dist = np.broadcast_to(np.asarray(min_distance_vox, float), (logits.shape[1],))[cls[idx]]
+    keep = np.ones(len(idx), bool)
+    if len(idx) > 1:
         tree = cKDTree(xyz[idx])
-        taken = np.zeros(len(idx), bool)
         for j in range(len(idx)):
-            if taken[j]:
-                continue
-            chosen.append(idx[j])
-            taken[tree.query_ball_point(xyz[idx[j]], min_distance_vox)] = True
-    chosen_arr = np.array(chosen, int)
-    return make_particles([target_names[c] for c in cls[chosen_arr]], xyz[chosen_arr], score=p[chosen_arr],
-                          tomo=tomo)
+            if keep[j]:
+                near = np.array(tree.query_ball_point(xyz[idx[j]], dist[j]), dtype=int)
+                near = near[near > j]
+                keep[near[np.linalg.norm(xyz[idx[near]] - xyz[idx[j]], axis=1) < np.minimum(dist[near], dist[j])]] = False
+    idx = idx[keep]
+    return Peaks(cls[idx].astype(int), np.asarray(xyz, float)[idx].reshape(-1, 3), p[idx].astype(float))

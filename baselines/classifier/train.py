@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +71,12 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
                      batch_size: int = 32, learning_rate: float = 1e-3, device: torch.device | str = "cpu",
                      x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
                      checkpoint: str | Path | None = None, digest: str | None = None,
+                     validate: Callable[[SubtomoCNN], float] | None = None,
                      progress: bool = True, desc: str = "train cnn") -> tuple[SubtomoCNN, dict]:
     """Train on subtomograms ``x`` (N, s, s, s) with integer labels ``y`` (Adam, cross-entropy, random flips,
     classes weighted by inverse frequency). With validation data the epoch with the best balanced
-    accuracy (mean recall over the classes present) is kept.
+    accuracy (mean recall over the classes present) is kept; with ``validate`` (the model, batch-norm
+    statistics recalibrated, in eval mode -> a score, higher is better) the epoch it scores best.
     Checkpoints after every epoch and resumes when ``digest`` matches."""
     device = torch.device(device)
     model = SubtomoCNN(n_classes, width, hidden, dropout).to(device)
@@ -113,11 +116,15 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
         history["epoch"].append(epoch)
         history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
         acc = float("nan")
-        if x_val is not None and len(x_val):
+        if validate is not None:
+            recalibrate_batchnorm(model, xs, device=device)
+            acc = float(validate(model))
+        elif x_val is not None and len(x_val):
             recalibrate_batchnorm(model, xs, device=device)
             acc = balanced_accuracy(y_val, predict_logits(model, x_val, device=device).argmax(1))
         history["val_accuracy"].append(acc)
-        if x_val is None or not len(x_val) or acc > best:
+        judged = validate is not None or (x_val is not None and len(x_val))
+        if not judged or acc > best:
             best = acc if np.isfinite(acc) else best
             best_state = copy.deepcopy(model.state_dict())
         bar.update(1)
@@ -130,7 +137,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
-    if x_val is None or not len(x_val):
+    if not (validate is not None or (x_val is not None and len(x_val))):
         recalibrate_batchnorm(model, xs, device=device)
     history["best_val_accuracy"] = best if best >= 0 else float("nan")
     model.eval()

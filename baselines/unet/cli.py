@@ -15,17 +15,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from baselines.params_io import load_method_params
-from baselines.training_data import PublicDataset, particle_voxel_counts, split_train_val
-from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
-                                    source_digest, write_timing)
-from baselines.unet.infer import predict_volume
+from baselines.training_data import (PublicDataset, TrainTomogram, particle_voxel_counts, split_train_val,
+                                     target_radii_vox)
+from baselines.torch_common import (Stopwatch, add_training_arguments, configure_determinism, params_digest,
+                                    seed_everything, setup_torch, source_digest, write_timing)
+from baselines.unet.infer import predict_probs
 from baselines.unet.model import count_parameters
 from baselines.unet.params import UNetParams
-from baselines.unet.postprocess import segmentation_to_particles, size_limits
-from baselines.unet.train import train_unet
-from tomobench.particles import write_particles
+from baselines.unet.peaks import Peaks, Truth, find_peaks, tune_thresholds
+from baselines.unet.train import Validator, dice_validator, train_unet
+from tomobench.particles import make_particles, write_particles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_training_arguments(parser, "unet")
 
 
+class Picker:
+    """Probability maps -> peaks of a tomogram, with the parameters and class radii of one run."""
+
+    def __init__(self, params: UNetParams, radii_vox: np.ndarray, device: torch.device, progress: bool):
+        self.params, self.radii, self.device, self.progress = params, radii_vox, device, progress
+
+    def peaks(self, model: torch.nn.Module, volume: np.ndarray, *, tta: bool) -> Peaks:
+        p = self.params
+        probs = predict_probs(model, volume, patch=p.infer_patch_vox, overlap=p.infer_overlap_vox,
+                              batch=p.infer_batch, device=self.device, tta=tta, amp=p.amp, progress=self.progress)
+        return find_peaks(probs, self.radii, nms_fraction=p.nms_fraction, min_prob=p.peak_min_prob,
+                          smooth_sigma_vox=p.peak_smooth_sigma_vox, exclusive=p.exclusive_peaks,
+                          max_per_class=p.peak_max_per_class)
+
+
+def truth_of(tomo: TrainTomogram) -> Truth | None:
+    if tomo.occupancy is None:
+        return None
+    return Truth.from_particles(tomo.occupancy, tomo.particles["id"].to_numpy(), tomo.particles["target"].to_numpy())
+
+
+def f1_validator(picker: Picker, volume: np.ndarray, truth: Truth, n_targets: int) -> Validator:
+    """The tuned-threshold ``threshold_metric`` on the held-out tomogram (no test-time augmentation)."""
+    metric = picker.params.threshold_metric
+
+    def validate(model: torch.nn.Module) -> float:
+        _, result = tune_thresholds(picker.peaks(model, volume, tta=False), truth, n_targets, metric=metric)
+        return {"localization": result["localization_f1"], "class": result["mean_class_f1"]}.get(
+            metric, 0.5 * (result["localization_f1"] + result["mean_class_f1"]))
+    return validate
+
+
 def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     widths = [int(w) for w in args.widths.split(",")] if getattr(args, "widths", None) else None
@@ -42,52 +76,80 @@ def run(args: argparse.Namespace) -> int:
         "steps": args.steps, "widths": widths, "seed": args.seed, "device": args.device,
         "threads": args.threads})
     device = setup_torch(params.threads, params.device)
-    rng = seed_everything(params.seed)
+    configure_determinism(device, params.deterministic)
+    seed_everything(params.seed)
     progress = not args.quiet
     data = PublicDataset(args.data)
     # both splits are checked before the long training starts
     train_folders, test_folders = data.train_folders(), data.test_folders()
-
     train_clock, infer_clock = Stopwatch(), Stopwatch()
     with train_clock:
         tomos = [data.load_train(f) for f in train_folders]
-        tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
-        digest = params_digest({"params": params.model_dump(), "code": source_digest(),
-                                "train": [t.name for t in tomos],
-                                "shapes": [t.volume.shape for t in tomos],
-                                "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
-                                "classes": data.target_names})
-        checkpoint = Path(args.checkpoint_dir) / f"unet_{digest}.pt"
-        if args.retrain:
-            checkpoint.unlink(missing_ok=True)
-        model, history = train_unet(
-            [tomos[i].volume for i in tr], [tomos[i].target for i in tr], data.n_targets, params, rng,
-            device=device, val_vols=[tomos[i].volume for i in va], val_targets=[tomos[i].target for i in va],
-            checkpoint=checkpoint, digest=digest, progress=progress)
-        lo, hi = size_limits(particle_voxel_counts(tomos), min_fraction=params.min_size_fraction,
-                             max_factor=params.max_size_factor)
+        radii = target_radii_vox(data, tomos[0].voxel_size_a, particle_voxel_counts(tomos))
+        picker = Picker(params, radii, device, progress)
+        model, thresholds, info = _train(args, params, data, tomos, picker, device)
     picks, voxels = [], 0
     with infer_clock:
         for folder in test_folders:
             volume, _ = data.load_test(folder)
             voxels += volume.size
-            labels, probs = predict_volume(model, volume, patch=params.infer_patch_vox,
-                                           overlap=params.infer_overlap_vox, batch=params.infer_batch,
-                                           device=device, progress=progress, return_probs=True)
-            picks.append(segmentation_to_particles(labels, data.target_names, min_size=lo, max_size=hi,
-                                                   probs=probs, connectivity=params.connectivity,
-                                                   tomo=folder.name))
+            peaks = picker.peaks(model, volume, tta=params.tta)
+            peaks = peaks.select(peaks.score >= thresholds[peaks.target])
+            picks.append(make_particles([data.target_names[t] for t in peaks.target], peaks.xyz,
+                                        score=peaks.score, tomo=folder.name))
     df = pd.concat(picks, ignore_index=True)
     if df.empty:
-        print("tomobench baseline unet: the segmentation holds no particle; the submission is empty",
-              file=sys.stderr)
+        print("tomobench baseline unet: no peak passed the thresholds; the submission is empty", file=sys.stderr)
     write_particles(df, args.out)
     write_timing(args.out, "unet", wall_s=time.perf_counter() - t_start,
-                 train_s=train_clock.seconds + history.get("resumed_seconds", 0.0),
-                 infer_s=infer_clock.seconds, device=device, voxels=voxels,
-                 train_s_resumed=round(history.get("resumed_seconds", 0.0), 3),
-                 n_parameters=count_parameters(model), steps=params.steps,
-                 best_val_dice=history.get("best_val_dice"))
+                 train_s=train_clock.seconds + info["resumed_seconds"], infer_s=infer_clock.seconds,
+                 device=device, voxels=voxels, train_s_resumed=round(info["resumed_seconds"], 3),
+                 n_parameters=count_parameters(model), steps=params.steps, final_fit_steps=params.final_fit_steps,
+                 **{k: v for k, v in info.items() if k != "resumed_seconds"})
     print(f"unet: {len(df)} picks in {len(test_folders)} test tomogram(s) -> {args.out} "
-          f"(best validation Dice {history.get('best_val_dice'):.3f})", file=sys.stderr)
+          f"(held-out {params.threshold_metric} F1 {info.get('val_f1', float('nan')):.3f})", file=sys.stderr)
     return 0
+
+
+def _train(args, params: UNetParams, data: PublicDataset, tomos: list[TrainTomogram], picker: Picker,
+           device: torch.device) -> tuple[torch.nn.Module, np.ndarray, dict]:
+    """Fit on the train tomograms with validation on the held-out one, tune the per-class thresholds
+    there, then the final fit on all train tomograms. Returns (model, thresholds, timing extras)."""
+    tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
+    digest = params_digest({"params": params.model_dump(), "code": source_digest(),
+                            "train": [t.name for t in tomos], "shapes": [t.volume.shape for t in tomos],
+                            "sums": [float(np.round(np.abs(t.volume).sum(), 1)) for t in tomos],
+                            "classes": data.target_names})
+    checkpoint = Path(args.checkpoint_dir) / f"unet_{digest}.pt"
+    final_checkpoint = Path(args.checkpoint_dir) / f"unet_{digest}_final.pt"
+    if args.retrain:
+        checkpoint.unlink(missing_ok=True)
+        final_checkpoint.unlink(missing_ok=True)
+    truth = truth_of(tomos[va[0]]) if va else None
+    validate = None
+    if va and params.val_metric == "f1" and truth is not None:
+        validate = f1_validator(picker, tomos[va[0]].volume, truth, data.n_targets)
+    elif va:
+        validate = dice_validator([tomos[i].volume for i in va], [tomos[i].target for i in va], data.n_targets,
+                                  params, device)
+    model, history = train_unet([tomos[i].volume for i in tr], [tomos[i].target for i in tr], data.n_targets,
+                                params, device=device, validate=validate, checkpoint=checkpoint, digest=digest,
+                                progress=picker.progress)
+    thresholds = np.full(data.n_targets, params.peak_min_prob)
+    info = {"resumed_seconds": history.get("resumed_seconds", 0.0), "best_val_score": history["best_val_score"],
+            "val_metric": params.val_metric, "val_curve": list(zip(history["step"], history["val_score"]))}
+    if truth is not None:
+        thresholds, result = tune_thresholds(picker.peaks(model, tomos[va[0]].volume, tta=params.tta), truth,
+                                             data.n_targets, metric=params.threshold_metric)
+        info.update(val_f1=result["localization_f1"] if params.threshold_metric != "class" else
+                    result["mean_class_f1"], val_localization_f1=result["localization_f1"],
+                    val_mean_class_f1=result["mean_class_f1"],
+                    thresholds={n: float(t) for n, t in zip(data.target_names[1:], thresholds[1:])})
+    if va and params.final_fit_steps > 0:
+        model, final = train_unet([t.volume for t in tomos], [t.target for t in tomos], data.n_targets, params,
+                                  steps=params.final_fit_steps, init_state=model.state_dict(),
+                                  learning_rate=params.learning_rate * params.final_fit_lr_fraction,
+                                  device=device, checkpoint=final_checkpoint, digest=digest + "-final",
+                                  progress=picker.progress, desc="final fit")
+        info["resumed_seconds"] += final.get("resumed_seconds", 0.0)
+    return model, thresholds, info

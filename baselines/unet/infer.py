@@ -1,11 +1,14 @@
-"""Sliding-window inference with overlap.
+"""Sliding-window inference with overlap, blending and test-time augmentation, on the model's device.
 
 The volume is covered by cubes of ``patch`` voxels placed every ``patch - overlap``
 voxels (the last cube flush with the far edge; zero padding where the volume is
 smaller than a cube). Softmax probabilities of overlapping cubes are blended
 with a weight that falls linearly towards each cube's faces (the border voxels
-of a cube, which see less context, count less), then each voxel takes the most
-probable class.
+of a cube, which see less context, count less). With ``tta`` each cube is also
+predicted turned by the three wedge-safe 180-degree rotations of
+:data:`baselines.unet.patches.PROPER_ROTATIONS`, turned back and averaged.
+The blending buffers live on ``device`` (GPU-side blending on CUDA); the result
+is a tensor ``[C, z, y, x]`` there.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from baselines.torch_common import autocast
+from baselines.unet.patches import PROPER_ROTATIONS
 from tomobench.volumes import crop
 
 
@@ -33,19 +38,32 @@ def _weight(patch: int) -> np.ndarray:
     return ramp[:, None, None] * ramp[None, :, None] * ramp[None, None, :]
 
 
+def _tta_forward(model: torch.nn.Module, x: torch.Tensor, tta: bool) -> torch.Tensor:
+    """Softmax of ``model(x)`` (fp32), averaged over the proper rotations when ``tta``."""
+    rotations = PROPER_ROTATIONS if tta else PROPER_ROTATIONS[:1]
+    out = None
+    for flips in rotations:
+        dims = [2 + a for a in flips]
+        xr = torch.flip(x, dims) if dims else x
+        p = torch.softmax(model(xr).float(), dim=1)
+        p = torch.flip(p, dims) if dims else p
+        out = p if out is None else out + p
+    return out / len(rotations)
+
+
 @torch.no_grad()
-def predict_volume(model: torch.nn.Module, volume: np.ndarray, *, patch: int = 64, overlap: int = 16,
-                   batch: int = 2, device: torch.device | str = "cpu", progress: bool = True,
-                   return_probs: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Segment ``volume`` ([z, y, x], normalised); returns the label map (uint8) [and probabilities [C, z, y, x]]."""
+def predict_probs(model: torch.nn.Module, volume: np.ndarray, *, patch: int = 64, overlap: int = 16,
+                  batch: int = 2, device: torch.device | str = "cpu", tta: bool = False, amp: bool = True,
+                  progress: bool = True) -> torch.Tensor:
+    """Class probabilities ``[C, z, y, x]`` (float32, on ``device``) of ``volume`` ([z, y, x], normalised)."""
     if overlap >= patch:
         raise ValueError("overlap must be smaller than the patch")
+    device = torch.device(device)
     model.eval()
-    n_classes = model.n_classes
     shape = volume.shape
-    acc = np.zeros((n_classes,) + shape, dtype=np.float32)
-    norm = np.zeros(shape, dtype=np.float32)
-    weight = _weight(patch)
+    acc = torch.zeros((model.n_classes,) + shape, dtype=torch.float32, device=device)
+    norm = torch.zeros(shape, dtype=torch.float32, device=device)
+    weight = torch.from_numpy(_weight(patch)).to(device)
     step = patch - overlap
     corners = [np.array((z, y, x)) for z in window_starts(shape[0], patch, step)
                for y in window_starts(shape[1], patch, step) for x in window_starts(shape[2], patch, step)]
@@ -53,7 +71,8 @@ def predict_volume(model: torch.nn.Module, volume: np.ndarray, *, patch: int = 6
     for i in range(0, len(corners), batch):
         group = corners[i:i + batch]
         x = torch.from_numpy(np.stack([crop(volume, c, patch) for c in group])[:, None]).to(device)
-        probs = torch.softmax(model(x), dim=1).float().cpu().numpy()
+        with autocast(device, amp):
+            probs = _tta_forward(model, x, tta)
         for c, p in zip(group, probs):
             hi = np.minimum(c + patch, shape)
             ext = hi - c
@@ -63,6 +82,9 @@ def predict_volume(model: torch.nn.Module, volume: np.ndarray, *, patch: int = 6
             norm[sl] += w
         bar.update(len(group))
     bar.close()
-    acc /= np.maximum(norm, 1e-12)
-    labels = acc.argmax(axis=0).astype(np.uint8)
-    return (labels, acc) if return_probs else labels
+    return acc / norm.clamp_min(1e-12)
+
+
+def predict_volume(model: torch.nn.Module, volume: np.ndarray, **kw) -> np.ndarray:
+    """The most probable class per voxel (uint8 label map) of :func:`predict_probs`."""
+    return predict_probs(model, volume, **kw).argmax(0).to(torch.uint8).cpu().numpy()

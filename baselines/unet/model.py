@@ -81,4 +81,5 @@ class UNet3D(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """Number of weights (frozen ones too: the EMA copy has no gradients)."""
+    return sum(p.numel() for p in model.parameters())

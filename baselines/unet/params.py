@@ -10,30 +10,48 @@ from tomobench.params import Params
 
 
 class UNetParams(Params):
-    """Defaults = the ``default`` preset: a ~0.1 M-parameter U-Net trained in minutes on 2 CPU cores."""
+    """Defaults = the ``default`` preset: a U-Net trained in minutes on 2 CPU cores (``make run``)."""
 
     seed: int = 0
-    widths: list[int] = Field(default=[8, 16, 32], min_length=2, max_length=6,
+    widths: list[int] = Field(default=[16, 32, 48], min_length=2, max_length=6,
                               description="channels per level; [32, 48, 64] is DeepFinder's layout")
     norm: Literal["group", "batch", "none"] = "batch"
     patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
-    steps: int = Field(default=1800, ge=0, description="optimisation steps (Adam)")
-    learning_rate: float = Field(default=2e-3, gt=0)
-    loss: Literal["dice", "tversky"] = "dice"
-    ce_weight: float = Field(default=0.5, ge=0, description="weight of a cross-entropy term added to the loss")
+    steps: int = Field(default=800, ge=0, description="optimisation steps (Adam) on the train tomograms")
+    learning_rate: float = Field(default=3e-3, gt=0, description="peak learning rate")
+    warmup_steps: int = Field(default=50, ge=0, description="linear warm-up, then cosine decay")
+    lr_min_fraction: float = Field(default=0.05, ge=0, le=1, description="final lr / peak lr")
+    ema_decay: float = Field(default=0.99, ge=0, lt=1, description="EMA of the weights (0: off)")
+    loss: Literal["dice", "tversky"] = "tversky"
+    ce_weight: float = Field(default=1.0, ge=0, description="weight of the cross-entropy term added to the loss")
+    ce_class_power: float = Field(default=0.5, ge=0, le=1,
+                                  description="CE class weights ∝ frequency^-power (0: unweighted)")
     tversky_alpha: float = Field(default=0.3, ge=0, le=1, description="weight of false positives")
-    tversky_beta: float = Field(default=0.7, ge=0, le=1, description="weight of false negatives")
+    tversky_beta: float = Field(default=0.7, ge=0, le=1, description="weight of false negatives (> alpha)")
     rot90_z: bool = Field(default=False, description="also turn patches by 90 deg about z (moves the wedge)")
     val_tomograms: int = Field(default=1, ge=0, description="train tomograms held out for validation")
-    val_every: int = Field(default=100, ge=1, description="steps between validations and checkpoints")
+    val_every: int = Field(default=400, ge=1, description="steps between validations and checkpoints")
+    val_metric: Literal["f1", "dice"] = Field(
+        default="f1", description="f1: picks on the whole held-out tomogram; dice: hard Dice on val_patches")
     val_patches: int = Field(default=16, ge=1)
+    final_fit_steps: int = Field(default=200, ge=0,
+                                 description="steps on all train tomograms after selection (0: none)")
+    final_fit_lr_fraction: float = Field(default=0.3, gt=0, le=1, description="peak lr of the final fit / lr")
     infer_patch_vox: int = Field(default=64, ge=8)
     infer_overlap_vox: int = Field(default=16, ge=0)
     infer_batch: int = Field(default=2, ge=1)
-    min_size_fraction: float = Field(default=0.2, ge=0, description="drop components < this x median train size")
-    max_size_factor: float | None = Field(default=None, gt=0, description="drop components > this x median size")
-    connectivity: int = Field(default=1, ge=1, le=3, description="1: 6-, 2: 18-, 3: 26-connected components")
+    tta: bool = Field(default=True, description="average the 4 wedge-safe proper rotations at inference")
+    # per-class peak picking (baselines.unet.peaks)
+    nms_fraction: float = Field(default=0.5, gt=0, description="max-pool NMS half-width / class radius")
+    peak_min_prob: float = Field(default=0.05, ge=0, le=1, description="lowest class probability of a peak")
+    peak_smooth_sigma_vox: float = Field(default=1.0, ge=0, description="Gaussian blur of the maps before NMS")
+    peak_max_per_class: int = Field(default=1000, ge=1, description="strongest peaks kept per class and tomogram")
+    exclusive_peaks: bool = Field(default=True, description="a peak must be its voxel's most probable class")
+    threshold_metric: Literal["localization", "class", "both"] = "localization"
+    workers: int = Field(default=0, ge=0, description="DataLoader worker processes (0: in the main process)")
+    amp: bool = Field(default=True, description="bf16 autocast on CUDA (CPU runs in fp32 always)")
+    deterministic: bool = Field(default=True, description="deterministic CUDA kernels where torch has them")
     threads: int = Field(default=2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

@@ -4,15 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.classifier.candidates import dog_candidates
+import pandas as pd
+
+from baselines.classifier.candidates import dog_candidates, group_sigmas_vox, multiscale_candidates
 from baselines.classifier.extract import background_points, extract_subtomograms
 from baselines.classifier.metrics import cluster_purity, confusion_matrix, kmeans_purity, per_class_f1
 from baselines.classifier.model import SubtomoCNN
-from baselines.classifier.picking import picks_from_logits
+from baselines.classifier.picking import classified_peaks, jittered_boxes, matched_candidates, picks_from_logits
 from baselines.classifier.subtomo_task import simulate_subtomograms, wedge_mask
 from baselines.classifier.train import balanced_accuracy, predict_logits, train_classifier
 from baselines.synthetic import shape_template
 from baselines.torch_common import seed_everything, setup_torch
+from baselines.training_data import TrainTomogram
+from baselines.unet.peaks import Truth
 
 setup_torch(2)
 
@@ -132,3 +136,54 @@ def test_same_seed_same_model_and_simulation():
         return x, predict_logits(model, x)
     (x1, l1), (x2, l2) = once(), once()
     assert np.array_equal(x1, x2) and np.array_equal(l1, l2)
+
+
+def test_jittered_boxes_move_the_particle_within_the_radius(rng):
+    v = np.zeros((40, 40, 40), np.float32)
+    v[20, 18, 22] = 1.0                                             # the particle's centre voxel (z, y, x)
+    particles = pd.DataFrame({"x": [22.0], "y": [18.0], "z": [20.0], "target": [1], "id": [1]})
+    tomo = TrainTomogram("t", v, np.zeros_like(v, np.uint8), particles, 10.0)
+    x, y = jittered_boxes(tomo, 16, np.array([0.0, 4.0]), jitter_fraction=1.0, copies=50, rng=rng)
+    assert x.shape == (50, 16, 16, 16) and (y == 1).all()
+    offsets = np.array([np.argwhere(b == 1.0)[0] for b in x]) - 8    # where the centre voxel landed
+    dist = np.linalg.norm(offsets, axis=1)
+    assert dist.max() <= 4.0 + np.sqrt(3) / 2 and dist.min() < 2 and (dist > 2).any()
+    x0, _ = jittered_boxes(tomo, 16, np.array([0.0, 4.0]), jitter_fraction=0.0, copies=2, rng=rng)
+    assert (x0[:, 8, 8, 8] == 1).all()                              # no jitter: centred boxes
+
+
+def test_candidates_are_labelled_by_the_particle_they_land_in():
+    occ = np.zeros((10, 10, 20), np.int64)
+    occ[2:5, 2:5, 2:5] = 1
+    occ[2:5, 2:5, 10:13] = 2                                        # an unscored particle (target 0)
+    truth = Truth.from_particles(occ, np.array([1]), np.array([3]))
+    xyz = np.array([[3.0, 3, 3], [11, 3, 3], [17, 8, 8]])
+    assert matched_candidates(xyz, truth).tolist() == [3, 0, 0]
+
+
+def test_one_dog_scale_per_size_group_finds_small_and_large_blobs(rng):
+    radii = {"a": 2.0, "b": 4.0, "c": 9.0, "d": 11.0}
+    groups = {"a": "small", "b": "small", "c": "large", "d": "large"}
+    assert group_sigmas_vox(radii, groups) == pytest.approx([3 / np.sqrt(3), 10 / np.sqrt(3)])
+    groups["b"] = "medium"                                          # medium (4) within 1.2 x small (2)? no
+    assert len(group_sigmas_vox(radii, groups)) == 3
+    assert len(group_sigmas_vox({"a": 3.0, "b": 3.3}, {"a": "small", "b": "medium"})) == 1
+    v = rng.normal(0, 0.05, (40, 48, 64)).astype(np.float32)
+    z, y, x = np.indices(v.shape)
+    v += ((x - 12) ** 2 + (y - 12) ** 2 + (z - 20) ** 2 <= 2.5 ** 2).astype(np.float32)
+    v += ((x - 44) ** 2 + (y - 30) ** 2 + (z - 20) ** 2 <= 9 ** 2).astype(np.float32)
+    xyz, score = multiscale_candidates(v, [1.5, 5.0], quantile=0.999, max_candidates=2)
+    assert sorted(map(tuple, np.rint(xyz).astype(int))) == [(12, 12, 20), (44, 30, 20)]
+    assert score[0] >= score[1]
+
+
+def test_classified_peaks_nms_at_the_class_radius():
+    xyz = np.array([[0.0, 0, 0], [4, 0, 0], [30, 0, 0], [33, 0, 0]])
+    # class 1 (radius 2): two picks 4 apart both stay; class 2 (radius 5): the weaker of two 3 apart goes
+    logits = np.array([[0.0, 5, 0], [0, 4, 0], [0, 0, 5], [0, 0, 4]])
+    peaks = classified_peaks(xyz, logits, np.array([0.0, 2.0, 5.0]))
+    assert sorted(map(tuple, peaks.xyz.tolist())) == [(0, 0, 0), (4, 0, 0), (30, 0, 0)]
+    # between classes the smaller distance applies: a class-1 pick 3 from a class-2 pick stays
+    logits = np.array([[0.0, 5, 0], [0, 0, 4], [0, 0, 5], [0, 4, 0]])
+    peaks = classified_peaks(xyz, logits, np.array([0.0, 2.0, 5.0]))
+    assert len(peaks.target) == 4

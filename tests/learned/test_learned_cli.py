@@ -31,14 +31,18 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path, monkeyp
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"baselines": {"unet": {
         "widths": [4, 8], "patch_vox": 16, "batch_size": 2, "steps": 4, "val_every": 2, "val_patches": 2,
-        "infer_patch_vox": 16, "infer_overlap_vox": 4, "min_size_fraction": 0.0}}}))
+        "infer_patch_vox": 16, "infer_overlap_vox": 4, "final_fit_steps": 2, "warmup_steps": 1,
+        "peak_min_prob": 0.0}}}))
     out = tmp_path / "sub" / "unet.csv"
     args = ["baseline", "unet", "--data", str(public), "--out", str(out), "--params", str(params),
             "--checkpoint-dir", str(tmp_path / "ckpt"), "--quiet"]
     assert main(args) == 0
     timing = json.loads((tmp_path / "sub" / "unet.timing.json").read_text())
     assert TIMING_KEYS <= set(timing) and timing["method"] == "unet" and timing["voxels"] == 16 * 32 * 32
-    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 1
+    # the fit with validation and the final fit on all train tomograms
+    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 2
+    assert [s for s, _ in timing["val_curve"]] == [2, 4] and set(timing["thresholds"]) == {"ball", "rod"}
+    assert 0 <= timing["val_localization_f1"] <= 1
     first = out.read_text()
     if first.strip() != "class,x,y,z":
         df = read_particles(out)
@@ -52,7 +56,7 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path, monkeyp
     import baselines.unet.cli as unet_cli
     monkeypatch.setattr(unet_cli, "source_digest", lambda: "other-code")
     assert main(args) == 0
-    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 2
+    assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 4
 
 
 def test_source_digest_follows_the_code(tmp_path):
@@ -114,3 +118,19 @@ def test_bad_inputs_exit_2(tmp_path, public):
     params.write_text(yaml.safe_dump({"baselines": {"unet": {"no_such_key": 1}}}))
     assert main(["baseline", "unet", "--data", str(public), "--out", str(tmp_path / "u.csv"),
                  "--params", str(params)] + ck) == 2
+
+
+def test_shipped_parameter_sections_validate():
+    from pathlib import Path
+
+    from baselines.classifier.params import CNNParams
+    from baselines.params_io import load_method_params
+    from baselines.unet.params import UNetParams
+
+    root = Path(__file__).resolve().parents[2]
+    for path in (root / "params.yaml", root / "params" / "baselines_gpu.yaml"):
+        unet = load_method_params(UNetParams, "unet", str(path), {})
+        cnn = load_method_params(CNNParams, "cnn", str(path), {})
+        assert unet.tversky_beta > unet.tversky_alpha and cnn.jitter_fraction > 0
+    gpu = load_method_params(UNetParams, "unet", str(root / "params" / "baselines_gpu.yaml"), {})
+    assert gpu.widths == [32, 48, 64] and gpu.patch_vox == 56 and gpu.device == "cuda"
