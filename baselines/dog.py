@@ -25,8 +25,14 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from baselines.params_io import load_method_params
-from baselines.public_data import (data_sign, particle_densities, public_classes, split_tomograms,
-                                   write_submission, write_timing)
+from baselines.public_data import (
+    data_sign,
+    particle_densities,
+    public_classes,
+    split_tomograms,
+    write_submission,
+    write_timing,
+)
 from tomobench.classes import UNKNOWN_CLASS, ClassTable
 from tomobench.errors import InputError
 from tomobench.groundtruth import GroundTruth, load_truths
@@ -150,7 +156,8 @@ def _to_particles(zyx: np.ndarray, scores: np.ndarray, tomo: str, classes: list[
 
 def class_radii_vox(classes: ClassTable, voxel_size_a: float) -> dict[str, float]:
     """Scored classes -> effective radius in voxels (``eff_radius_nm``, the sphere of equal volume;
-    else ``radius_nm``): a DoG responds to a particle's bulk, not to its farthest atom."""
+    else ``radius_nm``): a DoG responds to a particle's bulk, not to its farthest atom.
+    """
     table = classes.table[classes.table["scored"]]
     out = {}
     for _, row in table.iterrows():

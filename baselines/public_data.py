@@ -112,7 +112,8 @@ def read_acquisition(path: str | Path) -> dict[str, Any]:
 
 def particle_densities(train: list[Tomogram], scored: list[str]) -> dict[str, float]:
     """Particles of each scored class per voxel of reconstruction over training tomograms with
-    ground truth (callers filter on :attr:`Tomogram.has_truth`); {} for none."""
+    ground truth (callers filter on :attr:`Tomogram.has_truth`); {} for none.
+    """
     counts: dict[str, int] = {name: 0 for name in scored}
     voxels = 0
     for tomo in train:

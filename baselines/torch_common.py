@@ -35,7 +35,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, method: str) -> None
 
 def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:
     """Limit torch to ``threads`` CPU threads (the shared machine has 2 cores) and pick a device
-    (:func:`resolve_device`)."""
+    (:func:`resolve_device`).
+    """
     threads = max(1, int(threads))
     torch.set_num_threads(threads)
     try:
@@ -47,7 +48,8 @@ def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:
 
 def resolve_device(requested: str = "auto") -> str:
     """The device name for ``--device``: ``auto`` gives ``cuda`` when torch sees one, else ``cpu``;
-    ``cuda`` without a CUDA device is an :class:`~tomobench.errors.InputError` (a ``ValueError``)."""
+    ``cuda`` without a CUDA device is an :class:`~tomobench.errors.InputError` (a ``ValueError``).
+    """
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():

@@ -21,8 +21,7 @@ import pandas as pd
 
 from tomobench.classes import ClassTable, read_classes
 from tomobench.errors import InputError
-from tomobench.groundtruth import (CLASS_MASK, CLASSES_CSV, OCCUPANCY_MASK, PARTICLE_LOCATIONS,
-                                   RECONSTRUCTION)
+from tomobench.groundtruth import CLASS_MASK, CLASSES_CSV, OCCUPANCY_MASK, PARTICLE_LOCATIONS, RECONSTRUCTION
 from tomobench.particles import read_particles
 from tomobench.volumes import read_volume
 
@@ -132,7 +131,8 @@ def split_train_val(names: list[str], n_val: int = 1) -> tuple[list[int], list[i
 
 def particle_voxel_counts(tomos: list[TrainTomogram]) -> dict[str, list[int]]:
     """Class name -> voxel counts of its training particles (from the occupancy maps; particles
-    whose map is absent are skipped)."""
+    whose map is absent are skipped).
+    """
     out: dict[str, list[int]] = {}
     for t in tomos:
         if t.occupancy is None or t.particles.empty:
@@ -147,7 +147,8 @@ def particle_voxel_counts(tomos: list[TrainTomogram]) -> dict[str, list[int]]:
 def target_radii_vox(data: PublicDataset, voxel_size_a: float,
                      voxel_counts: dict[str, list[int]] | None = None, default_vox: float = 3.0) -> np.ndarray:
     """Radius (voxels) of each target index (0 background: 0): ``radius_nm`` of ``classes.csv``; where it
-    is missing, the radius of a ball of the median training voxel count; else ``default_vox``."""
+    is missing, the radius of a ball of the median training voxel count; else ``default_vox``.
+    """
     table = data.classes.table.set_index("class_name")
     out = np.zeros(data.n_targets)
     for i, name in enumerate(data.target_names[1:], start=1):

@@ -44,7 +44,8 @@ def contrast_polarity(volume: np.ndarray, target: np.ndarray) -> float:
 def group_sigmas_vox(radii_vox: dict[str, float], groups: dict[str, str], *, merge_ratio: float = 1.2) -> list[float]:
     """One DoG scale per size group: ``median effective radius / sqrt(3)`` of the group's classes
     (a DoG of ``sigma`` peaks on balls of radius ``sqrt(3) sigma``), sorted, at least 1 voxel; a scale
-    within ``merge_ratio`` of the previous kept one is dropped (two groups of nearly one size)."""
+    within ``merge_ratio`` of the previous kept one is dropped (two groups of nearly one size).
+    """
     by_group: dict[str, list[float]] = {}
     for name, r in radii_vox.items():
         by_group.setdefault(groups.get(name, ""), []).append(r)
@@ -61,7 +62,8 @@ def multiscale_candidates(volume: np.ndarray, sigmas_vox: list[float], *, ratio:
     """Union of :func:`dog_candidates` at each scale (peaks at least ``sqrt(3) sigma`` apart within a
     scale), scores in units of that scale's response standard deviation so the scales compare; of two
     candidates of different scales closer than the smaller scale's ``sqrt(3) sigma`` the weaker goes.
-    Returns ``(xyz (N, 3), score (N,))``, strongest first, at most ``max_candidates``."""
+    Returns ``(xyz (N, 3), score (N,))``, strongest first, at most ``max_candidates``.
+    """
     xyzs, scores, dists = [], [], []
     for sigma in sigmas_vox:
         response = polarity * dog_filter(volume, sigma, ratio)

@@ -22,12 +22,24 @@ from baselines.classifier.params import CNNParams, SubtomoTaskParams
 from baselines.classifier.picking import classified_peaks, training_set
 from baselines.classifier.subtomo_task import format_table2, run_task
 from baselines.classifier.train import predict_logits, train_classifier
-from baselines.params_io import load_method_params
 from baselines.dog import class_radii_vox
-from baselines.training_data import (PublicDataset, TrainTomogram, particle_voxel_counts, split_train_val,
-                                     target_radii_vox)
-from baselines.torch_common import (Stopwatch, add_training_arguments, params_digest, seed_everything, setup_torch,
-                                    source_digest, write_timing)
+from baselines.params_io import load_method_params
+from baselines.torch_common import (
+    Stopwatch,
+    add_training_arguments,
+    params_digest,
+    seed_everything,
+    setup_torch,
+    source_digest,
+    write_timing,
+)
+from baselines.training_data import (
+    PublicDataset,
+    TrainTomogram,
+    particle_voxel_counts,
+    split_train_val,
+    target_radii_vox,
+)
 from baselines.unet.model import count_parameters
 from baselines.unet.peaks import Truth, tune_thresholds
 from tomobench.errors import InputError

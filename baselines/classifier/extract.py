@@ -28,7 +28,8 @@ def background_points(shape_zyx: tuple[int, ...], particle_xyz: np.ndarray, n: i
                       rng: np.random.Generator, *, class_mask: np.ndarray | None = None,
                       max_tries: int = 50) -> np.ndarray:
     """Up to ``n`` random voxel centres (x, y, z) at least ``min_distance`` voxels from every particle
-    centre and, when a ``class_mask``/target map is given, on a background voxel (0)."""
+    centre and, when a ``class_mask``/target map is given, on a background voxel (0).
+    """
     tree = cKDTree(np.asarray(particle_xyz, float).reshape(-1, 3)) if len(particle_xyz) else None
     found: list[np.ndarray] = []
     for _ in range(max_tries):
@@ -47,7 +48,8 @@ def background_points(shape_zyx: tuple[int, ...], particle_xyz: np.ndarray, n: i
 
 def random_flips(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Flip each subtomogram of ``(N, s, s, s)`` along z, y and x at random (the missing wedge about y
-    is symmetric under each flip)."""
+    is symmetric under each flip).
+    """
     out = batch.copy()
     flips = rng.random((len(batch), 3)) < 0.5
     for i, f in enumerate(flips):

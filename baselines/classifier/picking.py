@@ -15,7 +15,8 @@ from tomobench.particles import make_particles
 def jittered_boxes(tomo: TrainTomogram, box: int, radii_vox: np.ndarray, *, jitter_fraction: float, copies: int,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``copies`` boxes per particle, each centred a random offset away from the true centre: uniform in
-    a ball of ``jitter_fraction`` x the class radius (``radii_vox[target]``). Labels: the target index."""
+    a ball of ``jitter_fraction`` x the class radius (``radii_vox[target]``). Labels: the target index.
+    """
     xyz = tomo.particles[["x", "y", "z"]].to_numpy(float)
     target = tomo.particles["target"].to_numpy(int)
     if not len(xyz) or copies < 1:
@@ -73,7 +74,8 @@ def picks_from_logits(xyz: np.ndarray, logits: np.ndarray, target_names: list[st
                       min_distance_vox: float | np.ndarray, tomo: str = "") -> pd.DataFrame:
     """Candidates classified as a particle class (not background) with probability >= ``min_probability``,
     most probable first; a pick closer to a kept one than ``min_distance_vox`` (one value, or one per
-    target index: the smaller of the two classes' distances applies) is dropped."""
+    target index: the smaller of the two classes' distances applies) is dropped.
+    """
     peaks = classified_peaks(xyz, logits, min_distance_vox)
     peaks = peaks.select(peaks.score >= min_probability)
     return make_particles([target_names[c] for c in peaks.target], peaks.xyz, score=peaks.score, tomo=tomo)
@@ -82,7 +84,8 @@ def picks_from_logits(xyz: np.ndarray, logits: np.ndarray, target_names: list[st
 def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: float | np.ndarray) -> Peaks:
     """The candidates as :class:`~baselines.unet.peaks.Peaks` (class = the most probable non-background
     class when that beats background, score = its probability), thinned by the NMS of
-    :func:`picks_from_logits`; background-classified candidates are dropped."""
+    :func:`picks_from_logits`; background-classified candidates are dropped.
+    """
     z = logits - logits.max(axis=1, keepdims=True)
     prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     cls = prob.argmax(axis=1)

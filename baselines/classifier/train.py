@@ -77,7 +77,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     classes weighted by inverse frequency). With validation data the epoch with the best balanced
     accuracy (mean recall over the classes present) is kept; with ``validate`` (the model, batch-norm
     statistics recalibrated, in eval mode -> a score, higher is better) the epoch it scores best.
-    Checkpoints after every epoch and resumes when ``digest`` matches."""
+    Checkpoints after every epoch and resumes when ``digest`` matches.
+    """
     device = torch.device(device)
     model = SubtomoCNN(n_classes, width, hidden, dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate)

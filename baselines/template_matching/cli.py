@@ -24,8 +24,15 @@ import pandas as pd
 import torch
 
 from baselines.params_io import load_method_params
-from baselines.public_data import (data_sign, particle_densities, public_classes, public_templates,
-                                   split_tomograms, write_submission, write_timing)
+from baselines.public_data import (
+    data_sign,
+    particle_densities,
+    public_classes,
+    public_templates,
+    split_tomograms,
+    write_submission,
+    write_timing,
+)
 from baselines.template_matching.matching import prepare_template
 from baselines.template_matching.search import ScanSettings, search_class
 from baselines.template_matching.selection import tm_f, tm_t

@@ -21,10 +21,16 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from baselines.template_matching import so3
-from baselines.template_matching.correlation import (LocalCorrelator, fast_size, normalise_under_mask,
-                                                     rotate_batch)
-from baselines.template_matching.templates import (apply_filter, centre_box, ctf_filter, resample,
-                                                   spherical_mask, support_radius_vox, wedge_mask)
+from baselines.template_matching.correlation import LocalCorrelator, fast_size, normalise_under_mask, rotate_batch
+from baselines.template_matching.templates import (
+    apply_filter,
+    centre_box,
+    ctf_filter,
+    resample,
+    spherical_mask,
+    support_radius_vox,
+    wedge_mask,
+)
 from tomobench.euler import euler_to_matrix
 from tomobench.rotate import rotate_volume
 from tomobench.volumes import box_centre

@@ -160,7 +160,8 @@ class _Search:
 
 def _climb(search: _Search, centre: np.ndarray, index: int) -> tuple[np.ndarray, int]:
     """Hill-climb the position for one seed rotation: move to the best of the 27 neighbours until the
-    centre is best or ``shift_vox`` is reached (the full-resolution NCC is smooth: the data are low-passed)."""
+    centre is best or ``shift_vox`` is reached (the full-resolution NCC is smooth: the data are low-passed).
+    """
     origin, cost = centre.copy(), 0
     for _ in range(search.shift_vox):
         _, where = _best(search.patches(search.seeds, centre + _NEAR), search.seeds, np.array([index]))
@@ -222,7 +223,8 @@ def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray
 
 def suppress_duplicates(zyx: np.ndarray, scores: np.ndarray, radius_vox: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression: in decreasing score, drop any point within
-    ``radius_vox`` of a kept one (two coarse candidates may refine onto the same particle)."""
+    ``radius_vox`` of a kept one (two coarse candidates may refine onto the same particle).
+    """
     order = np.argsort(-np.asarray(scores), kind="stable")
     pts = np.asarray(zyx, dtype=float)
     kept: list[int] = []

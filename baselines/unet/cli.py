@@ -18,10 +18,23 @@ import pandas as pd
 import torch
 
 from baselines.params_io import load_method_params
-from baselines.training_data import (PublicDataset, TrainTomogram, particle_voxel_counts, split_train_val,
-                                     target_radii_vox)
-from baselines.torch_common import (Stopwatch, add_training_arguments, configure_determinism, params_digest,
-                                    seed_everything, setup_torch, source_digest, write_timing)
+from baselines.torch_common import (
+    Stopwatch,
+    add_training_arguments,
+    configure_determinism,
+    params_digest,
+    seed_everything,
+    setup_torch,
+    source_digest,
+    write_timing,
+)
+from baselines.training_data import (
+    PublicDataset,
+    TrainTomogram,
+    particle_voxel_counts,
+    split_train_val,
+    target_radii_vox,
+)
 from baselines.unet.infer import predict_probs
 from baselines.unet.model import count_parameters
 from baselines.unet.params import UNetParams
@@ -114,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
 def _train(args, params: UNetParams, data: PublicDataset, tomos: list[TrainTomogram], picker: Picker,
            device: torch.device) -> tuple[torch.nn.Module, np.ndarray, dict]:
     """Fit on the train tomograms with validation on the held-out one, tune the per-class thresholds
-    there, then the final fit on all train tomograms. Returns (model, thresholds, timing extras)."""
+    there, then the final fit on all train tomograms. Returns (model, thresholds, timing extras).
+    """
     tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
     digest = params_digest({"params": params.model_dump(), "code": source_digest(),
                             "train": [t.name for t in tomos], "shapes": [t.volume.shape for t in tomos],

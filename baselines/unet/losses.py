@@ -51,7 +51,8 @@ def dice_scores(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> tor
 def class_weights(counts, power: float = 0.5) -> torch.Tensor:
     """Cross-entropy class weights ``w_c ∝ f_c^-power`` from voxel ``counts`` per class (f = frequency),
     scaled so the mean weight per voxel, ``sum_c f_c w_c``, is 1. ``power`` 0 gives all ones, 1 gives
-    every class the same total weight; a class with no voxel gets the largest weight of the others."""
+    every class the same total weight; a class with no voxel gets the largest weight of the others.
+    """
     counts = torch.as_tensor(counts, dtype=torch.float64)
     if counts.sum() <= 0:
         raise ValueError("class_weights needs at least one voxel")
@@ -66,6 +67,7 @@ def class_weights(counts, power: float = 0.5) -> torch.Tensor:
 
 def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Mean over voxels of ``w[y] * CE`` (not torch's weight-normalised mean, so a batch with more small-class
-    voxels weighs more, as the weights say)."""
+    voxels weighs more, as the weights say).
+    """
     ce = F.cross_entropy(logits, target, reduction="none")
     return (ce * weight.to(ce.dtype)[target]).mean()

@@ -51,7 +51,8 @@ def rotation_matrix(flipped_axes: tuple[int, ...]) -> np.ndarray:
 def rotate(array: np.ndarray, index: int, *, spatial_start: int = 0) -> np.ndarray:
     """``array`` turned by :data:`PROPER_ROTATIONS` ``[index]`` (spatial axes from ``spatial_start``).
 
-    Each of these rotations is its own inverse, so ``rotate(rotate(a, i), i)`` is ``a``."""
+    Each of these rotations is its own inverse, so ``rotate(rotate(a, i), i)`` is ``a``.
+    """
     axes = tuple(spatial_start + a for a in PROPER_ROTATIONS[index])
     return np.flip(array, axes) if axes else array
 
@@ -59,7 +60,8 @@ def rotate(array: np.ndarray, index: int, *, spatial_start: int = 0) -> np.ndarr
 def augment(patch: np.ndarray, label: np.ndarray, rng: np.random.Generator, *,
             rot90_z: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One random proper rotation of :data:`PROPER_ROTATIONS` (and optionally a 90-degree turn about z)
-    applied to both arrays."""
+    applied to both arrays.
+    """
     k = int(rng.integers(len(PROPER_ROTATIONS)))
     patch, label = rotate(patch, k), rotate(label, k)
     if rot90_z:

@@ -71,7 +71,8 @@ def _gaussian_smooth(p: torch.Tensor, sigma_vox: float) -> torch.Tensor:
 
 def cube_max(p: torch.Tensor, half: int) -> torch.Tensor:
     """Maximum of ``p`` [z, y, x] over the cube of half-width ``half`` around each voxel (borders: the
-    part inside). Separable: three 1-D max pools, O(half) per voxel instead of O(half^3)."""
+    part inside). Separable: three 1-D max pools, O(half) per voxel instead of O(half^3).
+    """
     x = p[None, None]
     k = 2 * half + 1
     for kernel, pad in (((k, 1, 1), (half, 0, 0)), ((1, k, 1), (0, half, 0)), ((1, 1, k), (0, 0, half))):
@@ -83,7 +84,8 @@ def _thin(zyx: np.ndarray, score: np.ndarray, distance: float) -> np.ndarray:
     """Indices of a greedy NMS (strongest first) keeping peaks more than ``distance`` apart (Chebyshev).
 
     Max-pool peaks are already that far apart except on plateaus (ties), so only the peaks that have a
-    neighbour that close enter the (Python) greedy loop."""
+    neighbour that close enter the (Python) greedy loop.
+    """
     pairs = cKDTree(zyx).query_pairs(distance, p=np.inf, output_type="ndarray")
     if not len(pairs):
         return np.arange(len(zyx))
@@ -148,7 +150,8 @@ def hit_ids(xyz: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Truth:
     """What tuning needs of a training tomogram: ``occupancy`` [z, y, x] particle ids (0 none) and
-    ``particle_target[id]`` the target index of particle ``id`` (0: unscored or none)."""
+    ``particle_target[id]`` the target index of particle ``id`` (0: unscored or none).
+    """
 
     occupancy: np.ndarray
     particle_target: np.ndarray
@@ -216,7 +219,8 @@ def tune_thresholds(peaks: Peaks, truth: Truth, n_classes: int, *, metric: str =
     """Per-class thresholds (index 0 unused, ``inf`` = no picks of that class) maximising ``metric``
     (``localization``, ``class`` = mean per-class F1, or ``both`` = their mean) on a tomogram whose
     truth is known, by coordinate ascent: each class in turn takes the best of ``n_candidates``
-    score quantiles of its peaks (and ``inf``) with the others fixed. Returns (thresholds, evaluation)."""
+    score quantiles of its peaks (and ``inf``) with the others fixed. Returns (thresholds, evaluation).
+    """
     if metric not in ("localization", "class", "both"):
         raise ValueError(f"unknown metric {metric!r}: localization, class or both")
     pid = hit_ids(peaks.xyz, truth.occupancy)

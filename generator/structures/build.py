@@ -17,8 +17,14 @@ from generator.structures.atoms import atoms_from_model
 from generator.structures.balls import ball_model, ball_report_row, n_balls
 from generator.structures.builtin import builtin_structures, mean_atom_mass_da
 from generator.structures.library import StructureLibrary
-from generator.structures.maps import (estimate_mass_kda, given_mass_kda, largest_body, read_map,
-                                      subtract_background, template_from_map)
+from generator.structures.maps import (
+    estimate_mass_kda,
+    given_mass_kda,
+    largest_body,
+    read_map,
+    subtract_background,
+    template_from_map,
+)
 from generator.structures.metadata import class_record, isosurface_metrics
 from generator.structures.params import StructureParams
 from generator.structures.potential import bulk_protein_potential_v, potential_from_atoms

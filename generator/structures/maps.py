@@ -25,8 +25,12 @@ import mrcfile
 import numpy as np
 from scipy import ndimage
 
-from generator.structures.potential import (PROTEIN_DENSITY_DA_A3, antialias_profile, box_voxels,
-                                            bulk_protein_potential_v)
+from generator.structures.potential import (
+    PROTEIN_DENSITY_DA_A3,
+    antialias_profile,
+    box_voxels,
+    bulk_protein_potential_v,
+)
 from tomobench.errors import InputError
 
 

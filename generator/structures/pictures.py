@@ -1,5 +1,6 @@
 """Pictures of a library: a grid of central slices and a shaded surface view per class,
-and the bar chart of the multi-ball volume comparison."""
+and the bar chart of the multi-ball volume comparison.
+"""
 
 from __future__ import annotations
 

@@ -106,7 +106,8 @@ def _frequencies(n: int, voxel_size_a: float) -> tuple[np.ndarray, np.ndarray, n
 
 def antialias_profile(rel: np.ndarray) -> np.ndarray:
     """The raised cosine of the anti-alias window at ``rel`` = frequency / Nyquist: 1 below ANTIALIAS_START,
-    0 from 1 on (also used when a map is shrunk, :func:`generator.structures.maps.fourier_resize`)."""
+    0 from 1 on (also used when a map is shrunk, :func:`generator.structures.maps.fourier_resize`).
+    """
     t = np.clip((rel - ANTIALIAS_START) / (1.0 - ANTIALIAS_START), 0.0, 1.0)
     return 0.5 * (1.0 + np.cos(np.pi * t))
 

@@ -29,7 +29,8 @@ CACHE_NAMES = ("{id}.cif.gz", "{id}.cif", "{id}.pdb.gz", "{id}.pdb", "{id}.ent.g
 @dataclass
 class Source:
     """One class of the library: ``kind`` is ``model`` (a file of atoms), ``map`` or ``builtin``;
-    ``structure`` holds the atoms of a built-in class (a model is read from ``path`` when built)."""
+    ``structure`` holds the atoms of a built-in class (a model is read from ``path`` when built).
+    """
 
     name: str
     kind: str

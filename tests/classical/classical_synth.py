@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tomobench.classes import ClassTable, write_classes
-from tomobench.euler import random_rotations, matrix_to_euler
+from tomobench.euler import matrix_to_euler, random_rotations
 from tomobench.particles import make_particles, write_particles
 from tomobench.rotate import rotate_volume
 from tomobench.volumes import write_volume

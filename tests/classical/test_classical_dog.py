@@ -10,8 +10,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from classical_synth import blob_template, distance_f1, plant, scatter_positions  # noqa: E402
 
-from baselines.dog import (dog_filter, dog_threshold, grid_search, local_peaks, pick_volume,  # noqa: E402
-                           select_peaks, size_class_guess)
+from baselines.dog import (  # noqa: E402
+    dog_filter,
+    dog_threshold,
+    grid_search,
+    local_peaks,
+    pick_volume,
+    select_peaks,
+    size_class_guess,
+)
 from tomobench.particles import make_particles  # noqa: E402
 
 

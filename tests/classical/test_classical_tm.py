@@ -18,8 +18,13 @@ from baselines.template_matching.correlation import LocalCorrelator, normalise_u
 from baselines.template_matching.matching import PreparedTemplate, match_template, tile_bounds  # noqa: E402
 from baselines.template_matching.peaks import extract_peaks  # noqa: E402
 from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t  # noqa: E402
-from baselines.template_matching.templates import (ctf_1d, electron_wavelength_a, first_zero_per_a,  # noqa: E402
-                                                   spherical_mask, wedge_mask)
+from baselines.template_matching.templates import (  # noqa: E402
+    ctf_1d,
+    electron_wavelength_a,
+    first_zero_per_a,
+    spherical_mask,
+    wedge_mask,
+)
 from tomobench.euler import euler_to_matrix  # noqa: E402
 from tomobench.rotate import rotate_volume  # noqa: E402
 

@@ -15,8 +15,13 @@ from classical_synth import asymmetric_template, blob_template, plant  # noqa: E
 
 from baselines.template_matching import so3  # noqa: E402
 from baselines.template_matching.correlation import LocalCorrelator, normalise_under_mask, rotate_batch  # noqa: E402
-from baselines.template_matching.matching import (CorrelationStats, PreparedTemplate, detect_symmetry,  # noqa: E402
-                                                  match_template, prepare_template)
+from baselines.template_matching.matching import (  # noqa: E402
+    CorrelationStats,
+    PreparedTemplate,
+    detect_symmetry,
+    match_template,
+    prepare_template,
+)
 from baselines.template_matching.search import ScanSettings, search_class  # noqa: E402
 from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t  # noqa: E402
 from baselines.template_matching.templates import spherical_mask  # noqa: E402

@@ -1,10 +1,9 @@
 """Classifier CNN: extraction at borders, one step, two shapes separated, the task's simulation, metrics."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
-
-import pandas as pd
 
 from baselines.classifier.candidates import dog_candidates, group_sigmas_vox, multiscale_candidates
 from baselines.classifier.extract import background_points, extract_subtomograms

@@ -2,12 +2,10 @@
 
 import numpy as np
 import pytest
-
 import torch
 from scipy import ndimage
 
-from baselines.unet.peaks import (Peaks, Truth, cube_max, evaluate, find_peaks, hit_ids, nms_half_width,
-                                  tune_thresholds)
+from baselines.unet.peaks import Peaks, Truth, cube_max, evaluate, find_peaks, hit_ids, nms_half_width, tune_thresholds
 
 
 def blob(shape, centre_zyx, sigma, height):

@@ -2,15 +2,13 @@
 
 import gzip
 
-import gemmi
 import pytest
+from structures_toys import BIOMT_C2, toy_pdb
 
 from generator.structures.assembly import prepare_model
 from generator.structures.atoms import AMINO_ACID_H, atoms_from_model
 from generator.structures.sources import read_structure_file
 from tomobench.errors import InputError
-
-from structures_toys import BIOMT_C2, toy_pdb
 
 GLY_DA = 2 * 12.011 + 14.007 + 15.999 + 3 * 1.008    # N CA C O + H on N, 2 H on CA
 

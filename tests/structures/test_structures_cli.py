@@ -2,11 +2,10 @@
 
 import numpy as np
 import pandas as pd
+from structures_toys import BIOMT_C2, toy_pdb
 
 from generator.structures.library import load_library
 from tomobench.cli import main
-
-from structures_toys import BIOMT_C2, toy_pdb
 
 
 def test_cli_writes_a_library(tmp_path):

@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 
 from generator.structures.atoms import AtomSet
-from generator.structures.potential import (K_V_A2, bulk_protein_potential_v, potential_from_atoms,
-                                            potential_integral_v_a3, scattering_factor)
+from generator.structures.potential import (
+    K_V_A2,
+    bulk_protein_potential_v,
+    potential_from_atoms,
+    potential_integral_v_a3,
+    scattering_factor,
+)
 
 # Peng et al. (1996) five-Gaussian a_i of carbon and hydrogen (Å), typed from the table
 CARBON_A = (0.0893, 0.2563, 0.7570, 1.0487, 0.3575)

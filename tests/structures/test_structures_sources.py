@@ -8,6 +8,7 @@ import threading
 import mrcfile
 import numpy as np
 import pytest
+from structures_toys import BIOMT_C2, toy_pdb
 
 from generator.structures.build import build_library_report
 from generator.structures.params import StructureParams
@@ -15,8 +16,6 @@ from generator.structures.sources import fetch_pdb, folder_sources, read_structu
 from tomobench.errors import InputError
 from tomobench.params import load_section
 from tomobench.presets import repo_params_file
-
-from structures_toys import BIOMT_C2, toy_pdb
 
 
 @pytest.fixture
