@@ -152,7 +152,7 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
     opt_specimen = opt.model_copy(update={"astigmatism_angle_deg": opt.astigmatism_angle_deg - axis_deg})
     series = make_tilt_series(acq, rng)
     depth_half = 0.5 * math.hypot(nz, nx) * voxel_size_a
-    ctfm.check_sampling(voxel_size_a, min(ny, nx), opt, abs(opt.defocus_um * 1e4) + depth_half)
+    ctfm.check_sampling(voxel_size_a, min(ny, nx), opt, abs(opt.defocus_a) + depth_half)
     det_yx = detector_shape((ny, nx), axis_deg)
     mask = None if axis_deg == 0 else specimen_footprint((ny, nx), axis_deg).numpy()
     timings = {"setup": time.perf_counter() - t0}
@@ -270,7 +270,7 @@ def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPa
     clean = np.empty((n, *det_yx), dtype=np.float32)
     bar = tqdm(total=n, desc=f"tilt series ({prj.mode})", file=sys.stderr, disable=not params.progress, leave=False)
     if prj.mode == "fast":
-        slab_vox = prj.slab_thickness_nm * 10.0 / voxel_size_a
+        slab_vox = prj.slab_thickness_a / voxel_size_a
         for start in range(0, n, prj.tilt_batch):
             idx = list(range(start, min(n, start + prj.tilt_batch)))
             views = [view_matrix(float(series.true_deg[i]), nz, nx, slab_vox=slab_vox, device=dev) for i in idx]
@@ -278,7 +278,7 @@ def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPa
             clean[idx] = _finish(img, attenuation[idx], acq.tilt_axis_deg, mtf, shifts[idx])
             bar.update(len(idx))
     else:
-        slice_vox = prj.multislice_slice_nm * 10.0 / voxel_size_a
+        slice_vox = prj.multislice_slice_a / voxel_size_a
         for i in range(n):
             img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, optics, slice_vox,
                                   material, struct_sigma, rng, dev)[None]

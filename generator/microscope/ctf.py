@@ -155,7 +155,7 @@ def astigmatic_defocus(defocus_a, azimuth: torch.Tensor, optics: OpticsParams):
         ``defocus_a`` itself (same object) without astigmatism.
     """
     if optics.astigmatism_um > 0:
-        return defocus_a + 0.5 * optics.astigmatism_um * 1e4 * torch.cos(
+        return defocus_a + 0.5 * optics.astigmatism_a * torch.cos(
             2 * (azimuth - math.radians(optics.astigmatism_angle_deg)))
     return defocus_a
 
@@ -195,11 +195,11 @@ def envelope(k: torch.Tensor, optics: OpticsParams, wavelength: float, defocus_a
         env = env * torch.exp(-(k * 2.0 * pixel_a / decay) ** 2)
     if optics.illumination_aperture_mrad > 0:
         a = optics.illumination_aperture_mrad * 1e-3
-        cs_a = optics.cs_mm * 1e7
+        cs_a = optics.cs_a
         env = env * torch.exp(-(math.pi * a / wavelength) ** 2
                               * (cs_a * wavelength**3 * k**3 - defocus_a * wavelength * k) ** 2)
     if optics.energy_spread_ev > 0 and optics.cc_mm > 0:
-        delta = optics.cc_mm * 1e7 * optics.energy_spread_ev / (optics.voltage_kv * 1e3)
+        delta = optics.cc_a * optics.energy_spread_ev / (optics.voltage_kv * 1e3)
         env = env * torch.exp(-0.5 * (math.pi * wavelength * delta * k**2) ** 2)
     return env
 
@@ -234,8 +234,8 @@ def ctf_2d(shape_yx: tuple[int, int], pixel_a: float, optics: OpticsParams, defo
     """
     k, az = frequency_grid(shape_yx, pixel_a, device=device)
     lam = wavelength_a(optics.voltage_kv)
-    df = astigmatic_defocus(optics.defocus_um * 1e4 if defocus_a is None else defocus_a, az, optics)
-    x = chi(k, df, lam, optics.cs_mm * 1e7) + math.asin(optics.amplitude_contrast)
+    df = astigmatic_defocus(optics.defocus_a if defocus_a is None else defocus_a, az, optics)
+    x = chi(k, df, lam, optics.cs_a) + math.asin(optics.amplitude_contrast)
     if optics.phase_plate:
         x = x + math.radians(optics.phase_shift_deg)
     ctf = -torch.sin(x)
@@ -305,8 +305,8 @@ def check_sampling(pixel_a: float, box_px: int, optics: OpticsParams, max_defocu
     """
     lam = wavelength_a(optics.voltage_kv)
     k_nyq = 0.5 / pixel_a
-    df = abs(max_defocus_a) + 0.5 * optics.astigmatism_um * 1e4
-    slope = abs(2 * math.pi * lam * df * k_nyq - 2 * math.pi * optics.cs_mm * 1e7 * lam**3 * k_nyq**3)
+    df = abs(max_defocus_a) + 0.5 * optics.astigmatism_a
+    slope = abs(2 * math.pi * lam * df * k_nyq - 2 * math.pi * optics.cs_a * lam**3 * k_nyq**3)
     step = slope / (box_px * pixel_a)  # phase change between neighbouring Fourier samples at Nyquist
     if step > math.pi:
         raise InputError(
@@ -316,7 +316,7 @@ def check_sampling(pixel_a: float, box_px: int, optics: OpticsParams, max_defocu
     if step > math.pi / 2:
         warnings.warn(f"the CTF is barely sampled (phase step {step:.2f} rad at Nyquist); expect aliasing",
                       stacklevel=2)
-    zeros = ctf_zeros_1d(1, abs(optics.defocus_um) * 1e4 or 1.0, optics.voltage_kv, optics.cs_mm,
+    zeros = ctf_zeros_1d(1, abs(optics.defocus_a) or 1.0, optics.voltage_kv, optics.cs_mm,
                          optics.amplitude_contrast)
     if not optics.phase_plate and len(zeros) and zeros[0] > k_nyq:
         warnings.warn(f"voxel size {pixel_a} Å is too coarse to sample the CTF: its first zero "

@@ -272,7 +272,7 @@ def shrec_noise_filter(shape_yx: tuple[int, int], pixel_a: float, optics: Optics
     """
     k, _ = ctfm.frequency_grid(shape_yx, pixel_a, device=device)
     lam = ctfm.wavelength_a(optics.voltage_kv)
-    x = ctfm.chi(k, optics.defocus_um * 1e4, lam, optics.cs_mm * 1e7)
+    x = ctfm.chi(k, optics.defocus_a, lam, optics.cs_a)
     filt = optics.amplitude_contrast * torch.cos(x)
     if decay_nyquist > 0:
         filt = filt * torch.exp(-(k * 2 * pixel_a / decay_nyquist) ** 2)

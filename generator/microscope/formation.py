@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 def _slab_defocus_a(view, voxel_a: float, optics: OpticsParams) -> torch.Tensor:
-    return torch.as_tensor(optics.defocus_um * 1e4 + view.slab_depth_vox * voxel_a, dtype=torch.float64)
+    return torch.as_tensor(optics.defocus_a + view.slab_depth_vox * voxel_a, dtype=torch.float64)
 
 
 def fast_views(rows: torch.Tensor, views: list, voxel_a: float, optics: OpticsParams, material: torch.Tensor,
@@ -146,8 +146,8 @@ def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxe
             spec.mul_(propagator)
             psi = torch.fft.ifft2(spec)
     df_lens = ctfm.astigmatic_defocus(float(_slab_defocus_a(view, voxel_a, optics)[-1]), az, optics)
-    x = ctfm.chi(k, df_lens, lam, optics.cs_mm * 1e7)
-    lens = torch.exp(1j * x) * ctfm.envelope(k, optics, lam, optics.defocus_um * 1e4, pixel_a=voxel_a)
+    x = ctfm.chi(k, df_lens, lam, optics.cs_a)
+    lens = torch.exp(1j * x) * ctfm.envelope(k, optics, lam, optics.defocus_a, pixel_a=voxel_a)
     if optics.phase_plate:
         pp = torch.full_like(k, math.radians(optics.phase_shift_deg))
         pp[0, 0] = 0.0

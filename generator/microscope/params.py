@@ -69,6 +69,27 @@ class OpticsParams(Params):
     cc_mm: float = Field(2.7, ge=0.0)
     energy_spread_ev: float = Field(0.0, ge=0.0)
 
+    # The physics works in Å: each conversion is written once, here.
+    @property
+    def defocus_a(self) -> float:
+        """Nominal defocus in Å (> 0 underfocus)."""
+        return self.defocus_um * 1e4
+
+    @property
+    def astigmatism_a(self) -> float:
+        """Astigmatism (defocus difference of the principal axes) in Å."""
+        return self.astigmatism_um * 1e4
+
+    @property
+    def cs_a(self) -> float:
+        """Spherical aberration in Å."""
+        return self.cs_mm * 1e7
+
+    @property
+    def cc_a(self) -> float:
+        """Chromatic aberration in Å."""
+        return self.cc_mm * 1e7
+
 
 class ProjectionParams(Params):
     """How the exit wave / image is computed."""
@@ -83,6 +104,16 @@ class ProjectionParams(Params):
     potential_scale_v: float = Field(1.0, gt=0.0)
     #: views projected together (memory: about tilt_batch * n_slabs * ny * nx * 4 bytes)
     tilt_batch: int = Field(4, ge=1, le=64)
+
+    @property
+    def slab_thickness_a(self) -> float:
+        """Depth slab thickness of the fast mode in Å."""
+        return self.slab_thickness_nm * 10.0
+
+    @property
+    def multislice_slice_a(self) -> float:
+        """Slice thickness of the multislice mode in Å."""
+        return self.multislice_slice_nm * 10.0
 
 
 class DetectorParams(Params):
