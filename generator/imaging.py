@@ -178,7 +178,8 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
 
     nz_rec = rec.thickness_vox or nz
     volume, nf_volume = _reconstruct(noisy, noise_free if rec.noise_free else None, series.nominal_deg, nz_rec,
-                                     params, opt_specimen, (ny, nx), voxel_size_a, dev)
+                                     params, optics=opt_specimen, specimen_yx=(ny, nx), voxel_size_a=voxel_size_a,
+                                     dev=dev)
     timings["reconstruction"] = time.perf_counter() - t0
 
     misalignment = np.column_stack([series.nominal_deg, series.true_deg, series.order, series.dose_e_per_a2,
@@ -191,7 +192,7 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
 
 
 def _reconstruct(noisy: np.ndarray, noise_free: np.ndarray | None, angles_deg: np.ndarray, nz_rec: int,
-                 params: ImagingParams, optics, specimen_yx: tuple[int, int], voxel_size_a: float, dev):
+                 params: ImagingParams, *, optics, specimen_yx: tuple[int, int], voxel_size_a: float, dev):
     """Reconstructions ``[nz_rec, y, x]`` of the noisy views and, when given, of the noise-free ones."""
     rec, axis_deg = params.reconstruction, params.acquisition.tilt_axis_deg
     runs = 1 + (noise_free is not None)
@@ -280,8 +281,9 @@ def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPa
     else:
         slice_vox = prj.multislice_slice_a / voxel_size_a
         for i in range(n):
-            img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, optics, slice_vox,
-                                  material, struct_sigma, rng, dev)[None]
+            img = multislice_view(rows, float(series.true_deg[i]), nz, nx, voxel_size_a, optics,
+                                  slice_vox=slice_vox, material=material, struct_sigma=struct_sigma, rng=rng,
+                                  device=dev)[None]
             clean[i] = _finish(img, attenuation[[i]], acq.tilt_axis_deg, mtf, shifts[[i]])[0]
             bar.update(1)
     bar.close()
@@ -301,8 +303,10 @@ def _damage(clean: np.ndarray, series, voxel_size_a: float, det, dose_set: float
     if det.noise_mode in ("snr", "shrec2020"):
         signal = spec if shrec_filter is None else spec * fourier_disk((ny, nx), dev)
         target = det.snr if shrec_filter is None else shrec2020_expected_snr(det.snr, shrec_filter, (ny, nx))
-        dose, reached = damage_dose_e_per_a2(signal, nx, k, det.damage_model, share, target, voxel_size_a,
-                                             detected_fraction(det.detector, det.dqe_zero), det.damage_b_per_e_a2)
+        dose, reached = damage_dose_e_per_a2(signal, nx, k, det.damage_model, order_fraction=share,
+                                             target_snr=target, pixel_a=voxel_size_a,
+                                             q=detected_fraction(det.detector, det.dqe_zero),
+                                             b_per_e_a2=det.damage_b_per_e_a2)
         if not reached:
             warnings.warn(f"no dose reaches SNR {target:.3g} under {det.damage_model} damage (the sample has too "
                           f"little low-frequency contrast); damage applied for {dose:.3g} e/Å², the dose of the "

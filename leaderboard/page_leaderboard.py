@@ -38,7 +38,7 @@ def cached_results(data_dir: str, dataset: str, phase: str, revision: tuple) -> 
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
-    """Draw the Leaderboard page.
+    """Draw the Leaderboard page: the ranking, the per-class charts, a confusion matrix, the run times.
 
     Parameters
     ----------
@@ -48,6 +48,23 @@ def render(params: LeaderboardParams, store: Store) -> None:
         The submissions store the page reads.
     """
     st.title("Leaderboard")
+    choice = _dataset_and_phase(params, store)
+    if choice is None:
+        return
+    dataset, phase = choice
+    results = cached_results(str(store.data_dir), dataset, phase, store.revision())
+    if results.empty:
+        st.info("No scored submission for this dataset version and phase yet.")
+        return
+    table = rank(results)
+    _ranking(table)
+    _per_class_charts(params, results, table)
+    _confusion(store, table, phase)
+    _run_times(results)
+
+
+def _dataset_and_phase(params: LeaderboardParams, store: Store) -> tuple[str, str] | None:
+    """The dataset version and phase the visitor picks; None in the blind phase (its table is drawn here)."""
     datasets = store.datasets() or [params.dataset]
     dataset = st.selectbox("Dataset version", datasets,
                            index=datasets.index(params.dataset) if params.dataset in datasets else 0)
@@ -61,16 +78,16 @@ def render(params: LeaderboardParams, store: Store) -> None:
         if not subs.empty:
             subs = subs[subs["dataset"] == dataset]
             st.dataframe(subs[["id", "team", "method", "created_at"]], hide_index=True, key="blind_table")
-        return
+        return None
     phase = st.radio("Phase", phases, horizontal=True, format_func=PHASE_TITLES.get, key="phase_choice")
     if current_phase(store) == "public":
         st.caption("Public phase: scores on part of the test tomograms; the final ranking on all of them is "
                    "revealed at the end.")
-    results = cached_results(str(store.data_dir), dataset, phase, store.revision())
-    if results.empty:
-        st.info("No scored submission for this dataset version and phase yet.")
-        return
-    table = rank(results)
+    return dataset, phase
+
+
+def _ranking(table: pd.DataFrame) -> None:
+    """The ranking table (SHREC Table 3 columns, size groups, F-beta), best F1 first."""
     table["baseline"] = table["is_baseline"].astype(bool)
     st.subheader(f"{len(table)} submissions, best F1 first (click a column to sort)")
     fmt = {c: st.column_config.NumberColumn(c, format="%.3f") for c in RATIO_COLUMNS}
@@ -81,6 +98,9 @@ def render(params: LeaderboardParams, store: Store) -> None:
                "RO picks outside the volume, AD average distance (voxels) of the first hit to the centre; "
                "size-group F1 as in SHREC 2020 Table 6; F-beta: distance-based, CZII style.")
 
+
+def _per_class_charts(params: LeaderboardParams, results: pd.DataFrame, table: pd.DataFrame) -> None:
+    """Per-class heatmap, F1 against mass and cumulative F1, 25 ranks at a time."""
     classes = public_classes(params)
     pages = charts.rank_pages(len(table))
     first, last = pages[0]
@@ -99,6 +119,9 @@ def render(params: LeaderboardParams, store: Store) -> None:
         right.altair_chart(charts.f1_vs_mass(mass, log=True), width="stretch")
     st.altair_chart(charts.cumulative_f1(long), width="stretch")
 
+
+def _confusion(store: Store, table: pd.DataFrame, phase: str) -> None:
+    """The confusion matrix of one submission the visitor picks (SHREC Fig. 12)."""
     st.subheader("Confusion matrix (SHREC Fig. 12)")
     ids = dict(zip(charts.label(table), table["id"]))        # every submission, best first
     chosen = st.selectbox("Submission", list(ids), key="confusion_choice")
@@ -109,6 +132,9 @@ def render(params: LeaderboardParams, store: Store) -> None:
     else:
         st.altair_chart(charts.confusion(conf, chosen), width="content")
 
+
+def _run_times(results: pd.DataFrame) -> None:
+    """Training and inference times as the submissions reported them (SHREC Table 7)."""
     st.subheader("Run time (SHREC Table 7)")
     timing = charts.timing_table(results)
     if timing.empty:

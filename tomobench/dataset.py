@@ -231,7 +231,10 @@ def write_preview(folder: Path, classes, path: Path) -> Path | None:
 
 
 def dataset_card(params: DatasetParams, summary: PackageSummary, parameters: dict[str, Any]) -> str:
-    """The dataset card (Markdown). No dates or host names: same inputs, same bytes."""
+    """The dataset card (Markdown). No dates or host names: same inputs, same bytes.
+
+    One template, long on purpose: the card reads top to bottom here as it does on disk.
+    """
     counts = summary.counts
     # itertuples fields are typed as any pandas Scalar (bytes included); these are str and int
     train_rows = "\n".join(f"| {r.class_name} | {r.size_group or '-'} | {r.train} |"  # type: ignore[str-bytes-safe]

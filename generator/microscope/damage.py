@@ -124,7 +124,7 @@ def damage_filters(k_per_a: torch.Tensor, model: str, before_e_per_a2: np.ndarra
     return torch.stack(out).float()
 
 
-def damage_dose_e_per_a2(spec: torch.Tensor, nx: int, k_per_a: torch.Tensor, model: str,
+def damage_dose_e_per_a2(spec: torch.Tensor, nx: int, k_per_a: torch.Tensor, model: str, *,
                          order_fraction: np.ndarray, target_snr: float, pixel_a: float, q: float,
                          b_per_e_a2: float = 0.0, iterations: int = 200) -> tuple[float, bool]:
     """The total dose the noise-free views correspond to at the SNR ``target_snr``: ``(dose, reached)``.

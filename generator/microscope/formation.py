@@ -92,7 +92,7 @@ def fast_views(rows: torch.Tensor, views: list, voxel_a: float, optics: OpticsPa
     return 1.0 + 2.0 * contrast
 
 
-def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxel_a: float, optics: OpticsParams,
+def multislice_view(rows: torch.Tensor, theta_deg: float, nz: int, nx: int, voxel_a: float, optics: OpticsParams, *,
                     slice_vox: float, material: torch.Tensor, struct_sigma: float,
                     rng: np.random.Generator, device) -> torch.Tensor:
     """Noise-free intensity ``[ny, nx]`` of one view by multislice wave propagation.
