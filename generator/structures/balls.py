@@ -80,7 +80,8 @@ def union_volume_a3(balls: np.ndarray, spacing_a: float) -> float:
     axes = [np.arange(a + spacing_a / 2, b, spacing_a) for a, b in zip(lo, hi)]
     inside = np.zeros([len(a) for a in axes], bool)
     for x, y, z, r in balls:
-        d2 = ((axes[0] - x) ** 2)[:, None, None] + ((axes[1] - y) ** 2)[None, :, None] + ((axes[2] - z) ** 2)[None, None, :]
+        d2 = (((axes[0] - x) ** 2)[:, None, None] + ((axes[1] - y) ** 2)[None, :, None]
+              + ((axes[2] - z) ** 2)[None, None, :])
         inside |= d2 <= r * r
     return float(inside.sum()) * spacing_a ** 3
 

@@ -36,10 +36,12 @@ class ShapeMetrics:
 
     @property
     def sphericity(self) -> float:
+        """Sphericity Ψ of the isosurface (1 for a sphere, NaN without a surface)."""
         return sphericity(self.volume_nm3, self.area_nm2)
 
     @property
     def eff_radius_nm(self) -> float:
+        """Effective radius 3V/A of the isosurface (nm; NaN without a surface)."""
         return 3.0 * self.volume_nm3 / self.area_nm2 if self.area_nm2 > 0 else math.nan
 
 

@@ -65,7 +65,8 @@ def potential_integral_v_a3(atoms: AtomSet) -> float:
 
 def bulk_protein_potential_v() -> float:
     """Mean potential of bulk protein (V): reference composition at 1.35 g/cm³ (about 7.9 V)."""
-    f0 = sum(n * scattering_coefficients(gemmi.Element(e).atomic_number)[0].sum() for e, n in _REFERENCE_RESIDUE.items())
+    f0 = sum(n * scattering_coefficients(gemmi.Element(e).atomic_number)[0].sum()
+             for e, n in _REFERENCE_RESIDUE.items())
     mass = sum(n * gemmi.Element(e).weight for e, n in _REFERENCE_RESIDUE.items())
     return K_V_A2 * f0 / mass * PROTEIN_DENSITY_DA_A3
 
@@ -105,8 +106,20 @@ def _frequencies(n: int, voxel_size_a: float) -> tuple[np.ndarray, np.ndarray, n
 
 
 def antialias_profile(rel: np.ndarray) -> np.ndarray:
-    """The raised cosine of the anti-alias window at ``rel`` = frequency / Nyquist: 1 below ANTIALIAS_START,
-    0 from 1 on (also used when a map is shrunk, :func:`generator.structures.maps.fourier_resize`).
+    """The raised cosine of the anti-alias window at ``rel`` = frequency / Nyquist.
+
+    It is 1 below ``ANTIALIAS_START``, 0 from 1 on (also used when a map is shrunk,
+    :func:`generator.structures.maps.fourier_resize`).
+
+    Parameters
+    ----------
+    rel : np.ndarray
+        Frequency as a fraction of Nyquist (dimensionless), any shape.
+
+    Returns
+    -------
+    np.ndarray
+        The window, same shape as ``rel``, in [0, 1].
     """
     t = np.clip((rel - ANTIALIAS_START) / (1.0 - ANTIALIAS_START), 0.0, 1.0)
     return 0.5 * (1.0 + np.cos(np.pi * t))
