@@ -87,7 +87,19 @@ def ice_levels_v(p: IceParams) -> tuple[float, float, float]:
 
 
 def add_ice(density: np.ndarray, slab_z: tuple[int, int], p: IceParams, rng: np.random.Generator) -> None:
-    """Add the ice of the module docstring to ``density`` (V, ``[z, y, x]``) in place, plane by plane."""
+    """Add the ice of the module docstring to ``density`` (V, ``[z, y, x]``) in place, plane by plane.
+
+    Parameters
+    ----------
+    density : np.ndarray
+        Potential of the objects (V, float32, ``[z, y, x]``); modified in place.
+    slab_z : tuple of int
+        ``(z0, z1)``: the planes ``z0 <= z < z1`` that hold ice.
+    p : IceParams
+        Ice density and noise level; nothing is added when ``p.enabled`` is false.
+    rng : np.random.Generator
+        Source of the Gaussian variation.
+    """
     if not p.enabled:
         return
     ice_v, bulk_v, sigma_v = ice_levels_v(p)

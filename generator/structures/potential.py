@@ -49,7 +49,20 @@ def scattering_coefficients(z: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scattering_factor(z: int, q_inv_a: np.ndarray) -> np.ndarray:
-    """``f_e(q)`` in Å at spatial frequency ``q = 1/d`` (Å⁻¹): ``Σ a_i exp(-b_i q² / 4)``."""
+    """``f_e(q)`` in Å at spatial frequency ``q = 1/d`` (Å⁻¹): ``Σ a_i exp(-b_i q² / 4)``.
+
+    Parameters
+    ----------
+    z : int
+        Atomic number (Peng 1996 coefficients, :func:`scattering_coefficients`).
+    q_inv_a : np.ndarray
+        Spatial frequencies ``q`` (Å⁻¹), any shape.
+
+    Returns
+    -------
+    np.ndarray
+        ``f_e(q)`` in Å, same shape as ``q_inv_a``.
+    """
     a, b = scattering_coefficients(z)
     q2 = np.asarray(q_inv_a, float) ** 2
     return sum(ai * np.exp(-bi * q2 / 4.0) for ai, bi in zip(a, b))
@@ -169,8 +182,26 @@ def potential_from_atoms(atoms: AtomSet, voxel_size_a: float, *, fine_spacing_a:
                          centre_a: np.ndarray | None = None) -> np.ndarray:
     """Potential (V, float32, ``[z, y, x]``) of ``atoms`` in a cubic box, centre of mass on voxel ``n // 2``.
 
-    ``n_voxels`` fixes the box edge (else :func:`box_voxels` of the bounding radius);
-    ``centre_a`` replaces the centre of mass as the point put on voxel ``n // 2``.
+    Parameters
+    ----------
+    atoms : AtomSet
+        The atoms (positions in Å, with implicit hydrogens and occupancies).
+    voxel_size_a : float
+        Voxel size of the result (Å), > 0.
+    fine_spacing_a : float
+        Largest spacing of the fine grid the atoms are spread on (Å); the grid oversamples the
+        voxels at least twice (:func:`fine_factor`).
+    pad_voxels : int
+        Margin beyond the bounding radius when the box is sized by :func:`box_voxels`.
+    n_voxels : int or None
+        Box edge in voxels; None: :func:`box_voxels` of the bounding radius.
+    centre_a : np.ndarray or None
+        ``(3,)`` x y z (Å) put on voxel ``n // 2`` instead of the centre of mass.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, n, n)`` float32 potential in V, ``[z, y, x]``, band-limited by :func:`antialias_window`.
     """
     if voxel_size_a <= 0:
         raise ValueError(f"voxel size must be > 0 Å, got {voxel_size_a}")
