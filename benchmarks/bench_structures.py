@@ -145,7 +145,8 @@ def shrec_table(shared: Path) -> None:
               f"{sum(abs(e) <= 10 for e in map_err)} of {len(map_err)} within 10 %")
     if seq_rows:
         print("\nWhere the mass gap comes from: the same assemblies counted from their full sequences (SEQRES)")
-        print(f"{'class':6} {'asm':4} {'modelled':>9} {'SEQRES':>8} {'SHREC':>7} {'err% modelled':>14} {'err% SEQRES':>12}")
+        print(f"{'class':6} {'asm':4} {'modelled':>9} {'SEQRES':>8} {'SHREC':>7} "
+              f"{'err% modelled':>14} {'err% SEQRES':>12}")
         for name, use, modelled, seq, ref in seq_rows:
             print(f"{name:6} {use:4} {modelled:9.1f} {seq:8.1f} {ref:7.1f} {100 * (modelled - ref) / ref:14.1f} "
                   f"{100 * (seq - ref) / ref:12.1f}")

@@ -27,6 +27,35 @@ from generator.structures.potential import bulk_protein_potential_v, water_poten
 
 def add_fiducials(canvas: Canvas, index: BallIndex, p: FiducialParams, rng: np.random.Generator,
                   voxel_size_a: float, level: float, label: int, max_failures: int) -> dict:
+    """Place ``p.count`` gold-bead fiducials in the ice slab of ``canvas``, each where it overlaps nothing.
+
+    Each bead gets a diameter drawn from ``p.diameter_range_a`` and a random voxel centre inside the
+    slab; a bead that does not fit is redrawn, up to ``max_failures`` times, then given up.
+
+    Parameters
+    ----------
+    canvas : Canvas
+        The scene volume (``[z, y, x]``, V); beads are added to it in place.
+    index : BallIndex
+        Ball index of the placed objects (voxel units); each bead is added as one ball.
+    p : FiducialParams
+        Number of beads and their diameter range (Å).
+    rng : np.random.Generator
+        Source of the diameters and centres.
+    voxel_size_a : float
+        Voxel size of the canvas (Å).
+    level : float
+        Potential of the bead material (V).
+    label : int
+        Class label given to the beads.
+    max_failures : int
+        Tries per bead before it is given up.
+
+    Returns
+    -------
+    dict
+        ``{"requested": p.count, "placed": n, "failures": failed tries}``.
+    """
     placed, failures = 0, 0
     for _ in range(p.count):
         for _ in range(max_failures):
@@ -58,7 +87,19 @@ def ice_levels_v(p: IceParams) -> tuple[float, float, float]:
 
 
 def add_ice(density: np.ndarray, slab_z: tuple[int, int], p: IceParams, rng: np.random.Generator) -> None:
-    """Add the ice of the module docstring to ``density`` (V, ``[z, y, x]``) in place, plane by plane."""
+    """Add the ice of the module docstring to ``density`` (V, ``[z, y, x]``) in place, plane by plane.
+
+    Parameters
+    ----------
+    density : np.ndarray
+        Potential of the objects (V, float32, ``[z, y, x]``); modified in place.
+    slab_z : tuple of int
+        ``(z0, z1)``: the planes ``z0 <= z < z1`` that hold ice.
+    p : IceParams
+        Ice density and noise level; nothing is added when ``p.enabled`` is false.
+    rng : np.random.Generator
+        Source of the Gaussian variation.
+    """
     if not p.enabled:
         return
     ice_v, bulk_v, sigma_v = ice_levels_v(p)

@@ -63,9 +63,11 @@ class AtomSet:
 
     @property
     def mass_kda(self) -> float:
+        """Total mass of the atoms with their hydrogens, weighted by occupancy (kDa)."""
         return float(self.masses_da.sum() / 1000.0)
 
     def centre_of_mass_a(self) -> np.ndarray:
+        """Mass-weighted centre of the atoms, ``(3,)`` x y z in Å."""
         m = self.masses_da
         return (self.xyz_a * m[:, None]).sum(axis=0) / m.sum()
 

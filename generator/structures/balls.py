@@ -44,6 +44,24 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, *, n_iter: int 
 
     Large point sets are first clustered on a random subset of ``sample`` points, then
     refined with a few Lloyd iterations on all points.
+
+    Parameters
+    ----------
+    points : np.ndarray
+        ``(N, 3)`` points (any length unit, Å in the library), N >= k.
+    k : int
+        Number of clusters.
+    rng : np.random.Generator
+        Source of the subset and the seeding.
+    n_iter : int
+        Lloyd iterations on the subset.
+    sample : int
+        Size of the subset used when N is larger.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        Centres ``(k, 3)`` (same unit as ``points``) and the cluster of each point, ``(N,)`` int.
     """
     points = np.asarray(points, float)
     n = len(points)
@@ -63,7 +81,24 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, *, n_iter: int 
 
 
 def ball_model(points_a: np.ndarray, k: int, rng: np.random.Generator, *, margin_a: float = 0.0) -> np.ndarray:
-    """Balls ``(k, 4)``: x, y, z, radius (Å); radius = farthest member + ``margin_a``; covers all points."""
+    """Balls ``(k, 4)``: x, y, z, radius (Å); radius = farthest member + ``margin_a``; covers all points.
+
+    Parameters
+    ----------
+    points_a : np.ndarray
+        ``(N, 3)`` x y z of the points to cover (Å), N >= k.
+    k : int
+        Number of balls (k-means clusters, :func:`kmeans`).
+    rng : np.random.Generator
+        Source of the k-means seeding.
+    margin_a : float
+        Added to each radius (Å), e.g. half a voxel for points that are voxel centres.
+
+    Returns
+    -------
+    np.ndarray
+        ``(k', 4)`` x, y, z, radius in Å, k' <= k (empty clusters dropped).
+    """
     centres, labels = kmeans(points_a, k, rng)
     dist = np.sqrt(((points_a - centres[labels]) ** 2).sum(axis=1))
     radius = np.zeros(k)
@@ -73,14 +108,28 @@ def ball_model(points_a: np.ndarray, k: int, rng: np.random.Generator, *, margin
 
 
 def union_volume_a3(balls: np.ndarray, spacing_a: float) -> float:
-    """Volume (Å³) of the union of balls, counted on a grid of ``spacing_a``."""
+    """Volume (Å³) of the union of balls, counted on a grid of ``spacing_a``.
+
+    Parameters
+    ----------
+    balls : np.ndarray
+        ``(k, 4)`` x, y, z, radius (Å).
+    spacing_a : float
+        Grid spacing (Å); a grid point inside any ball counts ``spacing_a³``.
+
+    Returns
+    -------
+    float
+        The union's volume in Å³.
+    """
     balls = np.asarray(balls, float).reshape(-1, 4)
     lo = (balls[:, :3] - balls[:, 3:]).min(axis=0)
     hi = (balls[:, :3] + balls[:, 3:]).max(axis=0)
     axes = [np.arange(a + spacing_a / 2, b, spacing_a) for a, b in zip(lo, hi)]
     inside = np.zeros([len(a) for a in axes], bool)
     for x, y, z, r in balls:
-        d2 = ((axes[0] - x) ** 2)[:, None, None] + ((axes[1] - y) ** 2)[None, :, None] + ((axes[2] - z) ** 2)[None, None, :]
+        d2 = (((axes[0] - x) ** 2)[:, None, None] + ((axes[1] - y) ** 2)[None, :, None]
+              + ((axes[2] - z) ** 2)[None, None, :])
         inside |= d2 <= r * r
     return float(inside.sum()) * spacing_a ** 3
 

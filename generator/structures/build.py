@@ -49,6 +49,8 @@ class ClassBuild:
 
 @dataclass
 class BuildResult:
+    """What :func:`build_library_report` returns: the library, the ball-model report, the iso level (V)."""
+
     library: StructureLibrary
     ball_report: pd.DataFrame
     iso_level_v: float
@@ -59,8 +61,15 @@ def iso_level_v(params: StructureParams) -> float:
     return params.iso_fraction * bulk_protein_potential_v()
 
 
+def _file_of(source: Source) -> Path:
+    """The file of a ``model`` or ``map`` source (only built-in classes come without one)."""
+    if source.path is None:
+        raise InputError(f"class {source.name!r} ({source.kind}) has no file; give its PDB/mmCIF/MRC path")
+    return source.path
+
+
 def _from_model(source: Source, params: StructureParams) -> ClassBuild:
-    st = source.structure if source.structure is not None else read_structure_file(source.path)
+    st = source.structure if source.structure is not None else read_structure_file(_file_of(source))
     model = prepare_model(st, assembly=params.assembly_of(source.name), keep_waters=params.keep_waters,
                           keep_ligands=params.keep_ligands, path=source.path)
     atoms = atoms_from_model(model, implicit_hydrogens=params.implicit_hydrogens, path=source.path)
@@ -72,23 +81,23 @@ def _from_model(source: Source, params: StructureParams) -> ClassBuild:
 
 
 def _from_map(source: Source, params: StructureParams) -> ClassBuild:
-    volume, map_voxel = read_map(source.path)
+    path = _file_of(source)
+    volume, map_voxel = read_map(path)
     if map_voxel <= 0:
-        raise InputError("the MRC header has no voxel size; set it (e.g. with mrcfile) before using the map",
-                         source.path)
+        raise InputError("the MRC header has no voxel size; set it (e.g. with mrcfile) before using the map", path)
     if len(set(volume.shape)) != 1:
-        raise InputError(f"expected a cubic map, got shape {volume.shape}; pad it to a cube", source.path)
+        raise InputError(f"expected a cubic map, got shape {volume.shape}; pad it to a cube", path)
     volume = subtract_background(volume)
     if source.name in params.map_single_body:
         volume = largest_body(volume, params.map_iso_fraction)
-    mass = given_mass_kda(source.path, source.name, params.map_masses_kda)
+    mass = given_mass_kda(path, source.name, params.map_masses_kda)
     if mass is None:
         mass = estimate_mass_kda(volume, map_voxel, params.map_iso_fraction)
     try:
         template, radius = template_from_map(volume, map_voxel, params.voxel_size_a, mass,
                                              pad_voxels=params.pad_voxels, fraction=params.map_iso_fraction)
     except ValueError as exc:
-        raise InputError(f"unusable map ({exc})", source.path) from None
+        raise InputError(f"unusable map ({exc})", path) from None
     level = iso_level_v(params)
     idx = np.argwhere(template > level)
     if len(idx) < 3:

@@ -37,10 +37,34 @@ _FLIP_X = np.diag([1.0, -1.0, -1.0])      # 180° about x: the second ring of a 
 
 
 def cyclic(n: int) -> list[np.ndarray]:
+    """The ``n`` rotations of point group C_n about z, each a ``(3, 3)`` matrix.
+
+    Parameters
+    ----------
+    n : int
+        Order of the symmetry axis, >= 1.
+
+    Returns
+    -------
+    list of np.ndarray
+        Rotations by 360°·k/n about z, k = 0 .. n-1, each ``(3, 3)``.
+    """
     return [_rz(360.0 * k / n) for k in range(n)]
 
 
 def dihedral(n: int) -> list[np.ndarray]:
+    """The ``2n`` rotations of point group D_n: those of C_n, then C_n after 180° about x.
+
+    Parameters
+    ----------
+    n : int
+        Order of the main (z) axis, >= 1.
+
+    Returns
+    -------
+    list of np.ndarray
+        The ``n`` rotations of :func:`cyclic` then the same composed with the flip, each ``(3, 3)``.
+    """
     return cyclic(n) + [_FLIP_X @ r for r in cyclic(n)]
 
 
@@ -200,7 +224,7 @@ def build_complex(spec: BuiltinSpec, rng: np.random.Generator) -> gemmi.Structur
 
     st = gemmi.Structure()
     st.name = spec.name
-    model = gemmi.Model("1")
+    model = gemmi.Model(1)
     chain = gemmi.Chain("A")
     for start in range(0, n_atoms, _ATOMS_PER_RESIDUE):
         res = gemmi.Residue()

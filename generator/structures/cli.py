@@ -11,6 +11,7 @@ from tomobench.params import read_yaml, validate
 
 
 def register(subparsers) -> None:
+    """Add the ``structures`` sub-command to the ``tomobench`` argument parser ``subparsers``."""
     p = subparsers.add_parser("structures", help="build a structure library (templates, classes.csv, ball models)",
                               description=__doc__)
     p.add_argument("--source", help="builtin | a folder of PDB/mmCIF/MRC files | comma-separated PDB ids")
@@ -26,6 +27,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Build the library from ``--params`` and the flags (flags override), write it, print its classes.
+
+    Returns the exit status, 0.
+    """
     from generator.structures.build import build_library_report, write_outputs
 
     data = dict(read_yaml(args.params).get("structures") or {}) if args.params else {}

@@ -38,6 +38,10 @@ class StructureLibrary:
 
 
 def save_library(library: StructureLibrary, folder: str | Path) -> Path:
+    """Write ``library`` to ``folder`` (created): ``classes.csv``, one ``NAME.mrc`` per template, ``balls/NAME.csv``.
+
+    Returns the folder, as a :class:`~pathlib.Path`.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_classes(library.classes, folder / "classes.csv")

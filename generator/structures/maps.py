@@ -72,14 +72,38 @@ def given_mass_kda(path: Path, name: str, masses: dict[str, float]) -> float | N
 
 
 def subtract_background(volume: np.ndarray) -> np.ndarray:
-    """The map minus the median of its outermost voxel layer."""
+    """The map minus the median of its outermost voxel layer.
+
+    Parameters
+    ----------
+    volume : np.ndarray
+        A 3-D map ``[z, y, x]`` (any unit).
+
+    Returns
+    -------
+    np.ndarray
+        The map as float64, same shape, with its background at 0.
+    """
     v = np.asarray(volume, float)
     shell = np.concatenate([v[[0, -1]].ravel(), v[:, [0, -1]].ravel(), v[:, :, [0, -1]].ravel()])
     return v - float(np.median(shell))
 
 
 def envelope(volume: np.ndarray, fraction: float) -> np.ndarray:
-    """Boolean envelope: voxels above ``fraction`` of the maximum (background-subtracted map)."""
+    """Boolean envelope: voxels above ``fraction`` of the maximum (background-subtracted map).
+
+    Parameters
+    ----------
+    volume : np.ndarray
+        A background-subtracted 3-D map ``[z, y, x]``.
+    fraction : float
+        Threshold as a fraction of the map's maximum.
+
+    Returns
+    -------
+    np.ndarray
+        Boolean mask, same shape; all False when the maximum is not positive.
+    """
     top = float(volume.max())
     if top <= 0:
         return np.zeros(volume.shape, bool)
@@ -106,12 +130,43 @@ def largest_body(volume: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def estimate_mass_kda(volume: np.ndarray, voxel_size_a: float, fraction: float) -> float:
-    """Mass (kDa) of protein filling the envelope of a background-subtracted map at 1.35 g/cm³."""
+    """Mass (kDa) of protein filling the envelope of a background-subtracted map at 1.35 g/cm³.
+
+    Parameters
+    ----------
+    volume : np.ndarray
+        A background-subtracted 3-D map ``[z, y, x]``.
+    voxel_size_a : float
+        Voxel size of the map (Å).
+    fraction : float
+        Envelope threshold (:func:`envelope`).
+
+    Returns
+    -------
+    float
+        The mass in kDa.
+    """
     return float(envelope(volume, fraction).sum()) * voxel_size_a ** 3 * PROTEIN_DENSITY_DA_A3 / 1000.0
 
 
 def fourier_resize(volume: np.ndarray, n_new: int) -> np.ndarray:
-    """Resample a cubic map to ``n_new`` points per axis over the same extent (values kept)."""
+    """Resample a cubic map to ``n_new`` points per axis over the same extent (values kept).
+
+    Shrinking applies the anti-alias window of the atomic templates
+    (:func:`generator.structures.potential.antialias_profile`).
+
+    Parameters
+    ----------
+    volume : np.ndarray
+        A cubic map ``(n, n, n)``.
+    n_new : int
+        Points per axis of the result.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_new, n_new, n_new)`` float64 map, values on the scale of ``volume``.
+    """
     n = volume.shape[0]
     if n_new == n:
         return np.asarray(volume, float)

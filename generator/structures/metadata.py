@@ -36,10 +36,12 @@ class ShapeMetrics:
 
     @property
     def sphericity(self) -> float:
+        """Sphericity Ψ of the isosurface (1 for a sphere, NaN without a surface)."""
         return sphericity(self.volume_nm3, self.area_nm2)
 
     @property
     def eff_radius_nm(self) -> float:
+        """Effective radius 3V/A of the isosurface (nm; NaN without a surface)."""
         return 3.0 * self.volume_nm3 / self.area_nm2 if self.area_nm2 > 0 else math.nan
 
 
@@ -49,7 +51,23 @@ def sphericity(volume: float, area: float) -> float:
 
 
 def isosurface_mesh(volume: np.ndarray, voxel_size_a: float, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed marching-cubes mesh (vertices in Å, faces) of ``volume > level``; the box is padded first."""
+    """Closed marching-cubes mesh (vertices in Å, faces) of ``volume > level``; the box is padded first.
+
+    Parameters
+    ----------
+    volume : np.ndarray
+        A 3-D map ``[z, y, x]``.
+    voxel_size_a : float
+        Voxel size (Å).
+    level : float
+        Isosurface level, in the map's unit.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        Vertices ``(V, 3)`` in Å, z y x like the map's axes (voxel 0 at 0), and faces ``(F, 3)``
+        (vertex indices).
+    """
     low = min(float(volume.min()), level) - 1.0
     padded = np.pad(np.asarray(volume, np.float32), 1, constant_values=low)
     verts, faces, _, _ = marching_cubes(padded, level=level, spacing=(voxel_size_a,) * 3)
@@ -57,7 +75,22 @@ def isosurface_mesh(volume: np.ndarray, voxel_size_a: float, level: float) -> tu
 
 
 def isosurface_metrics(volume: np.ndarray, voxel_size_a: float, level: float) -> ShapeMetrics:
-    """Volume (nm³) and area (nm²) of the isosurface of ``volume`` at ``level``."""
+    """Volume (nm³) and area (nm²) of the isosurface of ``volume`` at ``level``.
+
+    Parameters
+    ----------
+    volume : np.ndarray
+        A 3-D map ``[z, y, x]``.
+    voxel_size_a : float
+        Voxel size (Å).
+    level : float
+        Isosurface level, in the map's unit; outside the map's range the metrics are NaN (with a warning).
+
+    Returns
+    -------
+    ShapeMetrics
+        Volume in nm³ and area in nm² of the closed mesh of :func:`isosurface_mesh`.
+    """
     if not (float(volume.min()) < level < float(volume.max())):
         warnings.warn(f"isosurface level {level:.3g} lies outside the map's range; volume and area are NaN",
                       stacklevel=2)

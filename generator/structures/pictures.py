@@ -1,5 +1,7 @@
-"""Pictures of a library: a grid of central slices and a shaded surface view per class,
-and the bar chart of the multi-ball volume comparison.
+"""Pictures of a library.
+
+A grid of central slices and a shaded surface view per class, and the bar chart of the
+multi-ball volume comparison.
 """
 
 from __future__ import annotations

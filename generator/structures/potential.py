@@ -49,7 +49,20 @@ def scattering_coefficients(z: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def scattering_factor(z: int, q_inv_a: np.ndarray) -> np.ndarray:
-    """``f_e(q)`` in Å at spatial frequency ``q = 1/d`` (Å⁻¹): ``Σ a_i exp(-b_i q² / 4)``."""
+    """``f_e(q)`` in Å at spatial frequency ``q = 1/d`` (Å⁻¹): ``Σ a_i exp(-b_i q² / 4)``.
+
+    Parameters
+    ----------
+    z : int
+        Atomic number (Peng 1996 coefficients, :func:`scattering_coefficients`).
+    q_inv_a : np.ndarray
+        Spatial frequencies ``q`` (Å⁻¹), any shape.
+
+    Returns
+    -------
+    np.ndarray
+        ``f_e(q)`` in Å, same shape as ``q_inv_a``.
+    """
     a, b = scattering_coefficients(z)
     q2 = np.asarray(q_inv_a, float) ** 2
     return sum(ai * np.exp(-bi * q2 / 4.0) for ai, bi in zip(a, b))
@@ -65,7 +78,8 @@ def potential_integral_v_a3(atoms: AtomSet) -> float:
 
 def bulk_protein_potential_v() -> float:
     """Mean potential of bulk protein (V): reference composition at 1.35 g/cm³ (about 7.9 V)."""
-    f0 = sum(n * scattering_coefficients(gemmi.Element(e).atomic_number)[0].sum() for e, n in _REFERENCE_RESIDUE.items())
+    f0 = sum(n * scattering_coefficients(gemmi.Element(e).atomic_number)[0].sum()
+             for e, n in _REFERENCE_RESIDUE.items())
     mass = sum(n * gemmi.Element(e).weight for e, n in _REFERENCE_RESIDUE.items())
     return K_V_A2 * f0 / mass * PROTEIN_DENSITY_DA_A3
 
@@ -105,8 +119,20 @@ def _frequencies(n: int, voxel_size_a: float) -> tuple[np.ndarray, np.ndarray, n
 
 
 def antialias_profile(rel: np.ndarray) -> np.ndarray:
-    """The raised cosine of the anti-alias window at ``rel`` = frequency / Nyquist: 1 below ANTIALIAS_START,
-    0 from 1 on (also used when a map is shrunk, :func:`generator.structures.maps.fourier_resize`).
+    """The raised cosine of the anti-alias window at ``rel`` = frequency / Nyquist.
+
+    It is 1 below ``ANTIALIAS_START``, 0 from 1 on (also used when a map is shrunk,
+    :func:`generator.structures.maps.fourier_resize`).
+
+    Parameters
+    ----------
+    rel : np.ndarray
+        Frequency as a fraction of Nyquist (dimensionless), any shape.
+
+    Returns
+    -------
+    np.ndarray
+        The window, same shape as ``rel``, in [0, 1].
     """
     t = np.clip((rel - ANTIALIAS_START) / (1.0 - ANTIALIAS_START), 0.0, 1.0)
     return 0.5 * (1.0 + np.cos(np.pi * t))
@@ -156,8 +182,26 @@ def potential_from_atoms(atoms: AtomSet, voxel_size_a: float, *, fine_spacing_a:
                          centre_a: np.ndarray | None = None) -> np.ndarray:
     """Potential (V, float32, ``[z, y, x]``) of ``atoms`` in a cubic box, centre of mass on voxel ``n // 2``.
 
-    ``n_voxels`` fixes the box edge (else :func:`box_voxels` of the bounding radius);
-    ``centre_a`` replaces the centre of mass as the point put on voxel ``n // 2``.
+    Parameters
+    ----------
+    atoms : AtomSet
+        The atoms (positions in Å, with implicit hydrogens and occupancies).
+    voxel_size_a : float
+        Voxel size of the result (Å), > 0.
+    fine_spacing_a : float
+        Largest spacing of the fine grid the atoms are spread on (Å); the grid oversamples the
+        voxels at least twice (:func:`fine_factor`).
+    pad_voxels : int
+        Margin beyond the bounding radius when the box is sized by :func:`box_voxels`.
+    n_voxels : int or None
+        Box edge in voxels; None: :func:`box_voxels` of the bounding radius.
+    centre_a : np.ndarray or None
+        ``(3,)`` x y z (Å) put on voxel ``n // 2`` instead of the centre of mass.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, n, n)`` float32 potential in V, ``[z, y, x]``, band-limited by :func:`antialias_window`.
     """
     if voxel_size_a <= 0:
         raise ValueError(f"voxel size must be > 0 Å, got {voxel_size_a}")

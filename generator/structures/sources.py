@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,10 @@ CACHE_NAMES = ("{id}.cif.gz", "{id}.cif", "{id}.pdb.gz", "{id}.pdb", "{id}.ent.g
 
 @dataclass
 class Source:
-    """One class of the library: ``kind`` is ``model`` (a file of atoms), ``map`` or ``builtin``;
-    ``structure`` holds the atoms of a built-in class (a model is read from ``path`` when built).
+    """One class of the library, before it is built.
+
+    ``kind`` is ``model`` (a file of atoms), ``map`` or ``builtin``; ``structure`` holds the atoms
+    of a built-in class (a model is read from ``path`` when built).
     """
 
     name: str
@@ -54,7 +57,8 @@ def read_structure_file(path: str | Path) -> gemmi.Structure:
     try:
         st = gemmi.read_structure(str(path), merge_chain_parts=True)
     except (RuntimeError, ValueError, OSError) as exc:
-        raise InputError(f"not a readable PDB/mmCIF file ({exc}); re-download it or convert it with gemmi", path) from None
+        raise InputError(f"not a readable PDB/mmCIF file ({exc}); re-download it or convert it with gemmi",
+                         path) from None
     if len(st) == 0 or st[0].count_atom_sites() == 0:
         raise InputError("the file holds no atoms; it is empty or not a coordinate file", path)
     return st
@@ -80,7 +84,7 @@ def fetch_pdb(pdb_id: str, cache_dir: str | Path, *, url_template: str, offline:
     if found is not None:
         return found
     url = url_template.format(id=pdb_id)
-    name = Path(urllib.request.urlparse(url).path).name or f"{pdb_id}.cif.gz"
+    name = Path(urllib.parse.urlparse(url).path).name or f"{pdb_id}.cif.gz"
     target = cache_dir / name
     place = (f"place {pdb_id}.cif.gz (or {pdb_id}.cif / {pdb_id}.pdb) from https://www.rcsb.org/structure/{pdb_id} "
              f"in {cache_dir}/")

@@ -37,7 +37,8 @@ def test_masses_within_five_percent_and_names():
     assert min(masses) < 50 and max(masses) > 1800          # the SHREC 2020 range (about 40 kDa to 2 MDa)
     # symmetric complexes really come from their assembly: the asymmetric unit is a fraction
     spec, st = specs[-1]
-    assert len(atoms_from_model(prepare_model(st, assembly="asymmetric"))) * 16 == len(atoms_from_model(prepare_model(st)))
+    n_asymmetric = len(atoms_from_model(prepare_model(st, assembly="asymmetric")))
+    assert n_asymmetric * 16 == len(atoms_from_model(prepare_model(st)))
 
 
 @pytest.fixture(scope="module")
