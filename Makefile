@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup leaderboard bench clean-venv browser
+.PHONY: run test lint setup leaderboard bench clean-venv browser
 
 setup: $(STAMP)
 
@@ -29,8 +29,13 @@ browser:
 run: $(STAMP)
 	bash scripts/run_default.sh
 
-test: $(STAMP) browser
+# The linters hold the line (configuration in pyproject.toml), then the suite.
+test: $(STAMP) browser lint
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 leaderboard: $(STAMP)
 	$(VENV)/bin/tomobench leaderboard serve

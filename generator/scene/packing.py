@@ -31,7 +31,7 @@ from tomobench.euler import random_rotations
 class BallIndex:
     """Placed balls (x, y, z, r in voxels) with a fast 'does this body overlap any ball' query."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._frozen = np.zeros((0, 4))
         self._frozen_owner = np.zeros(0, dtype=int)
         self._tree: cKDTree | None = None
