@@ -116,9 +116,14 @@ def register(subparsers) -> None:
 
 
 def _params(args):
-    from leaderboard.config import load_params
+    import os
+
+    from leaderboard.config import ENV_PARAMS, load_params
 
     params_file = args.params or ("params.yaml" if Path("params.yaml").is_file() else None)
+    if params_file:
+        # scoring in this process (import, rescore) reads its options from the same file, as `serve` does
+        os.environ[ENV_PARAMS] = str(Path(params_file).resolve())
     return load_params(params_file, args.data_dir), params_file
 
 

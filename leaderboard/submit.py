@@ -38,7 +38,6 @@ from tomobench.groundtruth import GroundTruth
 from tomobench.particles import EXTENSIONS
 
 TRUTH_LABEL = "<test ground truth>"
-MAX_COORDINATE_VOXELS = 1e6     # beyond any tomogram by orders of magnitude; larger values overflow the matcher
 # a line that cannot hold a pick: blank, a comment, a STAR header line (data_, loop_, _rlnLabel)
 _NON_PICK_LINE = re.compile(rb"(?m)^[ \t\r\f\v]*(?:[#_]|data_|loop_|$)")
 
@@ -156,18 +155,6 @@ def check_pick_count(data: bytes, fmt: str, max_picks: int) -> None:
                   f"submission (the file has {n:,}); remove low-scoring picks")
 
 
-def check_coordinates(picks: pd.DataFrame, source: str | Path) -> None:
-    """Raise :class:`InputError` for coordinates no tomogram can have (they would overflow the matcher)."""
-    xyz = picks[["x", "y", "z"]].to_numpy(dtype=float)
-    bad = np.abs(xyz) > MAX_COORDINATE_VOXELS
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        line = int(picks["line"].iloc[row])
-        where = line if Path(source).suffix.lower() in (".txt", ".csv") else f"pick {line}"   # JSON/STAR: index
-        raise InputError(f"{'xyz'[col]} is {xyz[row, col]:g} voxels, far outside any tomogram; coordinates "
-                         f"are in voxels, at most {MAX_COORDINATE_VOXELS:g} in magnitude", source, where or None)
-
-
 def scoring_options(params_file: str | Path | None = None) -> scoring.ScoringOptions:
     """The ``scoring`` section of the parameter file the leaderboard runs with.
 
@@ -201,7 +188,6 @@ def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[s
     """
     truths = scoring.load_truths(params.private_truth_dir) if truths is None else truths
     picks = scoring.read_submission(path, truths, fmt=fmt, max_picks=params.max_picks)
-    check_coordinates(picks, label or path)
     options = scoring_options()
     out = {}
     if "final" in phases:

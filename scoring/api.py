@@ -212,9 +212,40 @@ def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, f
     """
     any_truth = next(iter(truths.values()))
     label_to_class = any_truth.classes.name_of_label() if any_truth.classes is not None else None
-    return read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
-                          label_to_class=label_to_class, max_picks=max_picks,
-                          tomo_shape_xyz=any_truth.occupancy.shape[::-1])
+    picks = read_particles(submission, fmt, voxel_size_a=voxel_size_a or any_truth.voxel_size_a,
+                           label_to_class=label_to_class, max_picks=max_picks,
+                           tomo_shape_xyz=any_truth.occupancy.shape[::-1])
+    check_coordinates(picks, submission)
+    return picks
+
+
+MAX_COORDINATE_VOXELS = 1e6     # beyond any tomogram by orders of magnitude; larger values overflow the matcher
+
+
+def check_coordinates(picks: pd.DataFrame, source: str | Path) -> None:
+    """Refuse coordinates no tomogram can have (they would overflow the integer voxel look-up).
+
+    Parameters
+    ----------
+    picks : pandas.DataFrame
+        A particle list with ``x y z`` in voxels and the source ``line`` of each pick.
+    source : str or Path
+        The submission, named in the error.
+
+    Raises
+    ------
+    InputError
+        For the first coordinate above :data:`MAX_COORDINATE_VOXELS` in magnitude, with its line
+        (SHREC text, CSV) or pick number (STAR, copick JSON).
+    """
+    xyz = picks[["x", "y", "z"]].to_numpy(dtype=float)
+    bad = np.abs(xyz) > MAX_COORDINATE_VOXELS
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        line = int(picks["line"].iloc[row]) if "line" in picks else row + 1
+        where = line if Path(source).suffix.lower() in (".txt", ".csv") else f"pick {line}"   # JSON/STAR: index
+        raise InputError(f"{'xyz'[col]} is {xyz[row, col]:g} voxels, far outside any tomogram; coordinates "
+                         f"are in voxels, at most {MAX_COORDINATE_VOXELS:g} in magnitude", source, where or None)
 
 
 def score_file(submission: str | Path, truth, *, fmt: str | None = None, max_picks: int | None = None,

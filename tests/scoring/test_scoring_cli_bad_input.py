@@ -124,3 +124,15 @@ def test_split_needs_tomo_column(tmp_path, class_table, capsys):
     sub.write_text("class,x,y,z,tomo\nA,8,8,8,t1\nA,8,8,8,t3\n")
     code, _, err = score(capsys, sub, "--truth", tmp_path / "s")
     assert code == 2 and "unknown tomogram 't3'" in err and "line 3" in err
+
+
+def test_a_coordinate_far_outside_any_tomogram_is_refused_with_its_line(tmp_path, truth_dir, capsys):
+    # 1e308 would overflow the integer voxel look-up; 1e6 is the bound, inclusive
+    sub = tmp_path / "far.csv"
+    sub.write_text("class,x,y,z\nA,8,8,8\nB,20,1e308,8\n")
+    code, _, err = score(capsys, sub, "--truth", truth_dir)
+    assert code == 2 and "far outside any tomogram" in err and "line 3" in err and "Traceback" not in err
+    edge = tmp_path / "edge.csv"
+    edge.write_text("class,x,y,z\nA,8,8,8\nB,1000000,8,8\n")
+    code, out, err = score(capsys, edge, "--truth", truth_dir)
+    assert code == 0, err                       # at the bound: scored (clamped to the border, an RO pick)
