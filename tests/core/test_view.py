@@ -1,7 +1,7 @@
 """``tomobench view``: the PNG of slices with picks, napari's layers, and export-imod."""
 
 import argparse
-import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -98,8 +98,8 @@ def test_napari_layers_put_picks_in_array_order():
     assert colours[0] == colours[2] != colours[1]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("napari") is not None, reason="napari is installed")
-def test_without_napari_the_viewer_says_how_to_install_it():
+def test_without_napari_the_viewer_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "napari", None)          # as if napari were not installed
     volume, picks = _scene()
     with pytest.raises(InputError, match=r'pip install "tomobench\[view\]"'):
         open_napari(volume, picks, run=False)
@@ -107,7 +107,8 @@ def test_without_napari_the_viewer_says_how_to_install_it():
 
 def test_napari_takes_the_layers():
     # napari's own layer models (headless ViewerModel: no Qt, no OpenGL), so kwargs are checked by napari.
-    components = pytest.importorskip("napari.components")
+    from napari import components  # in requirements.lock: napari itself, without Qt
+
     from tomobench.view import add_layers
     volume, picks = _scene()
     viewer = add_layers(components.ViewerModel(), volume, picks, 10.0)
