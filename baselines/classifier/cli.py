@@ -47,6 +47,7 @@ from tomobench.particles import make_particles, read_particles, write_particles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``tomobench baseline cnn`` to ``parser``."""
     parser.add_argument("--params", help="params.yaml (sections baselines.cnn, baselines.cnn_subtomo)")
     parser.add_argument("--task", choices=["pick", "subtomo"], default="pick",
                         help="pick: DoG+CNN submission (default); subtomo: the subtomogram classification task")
@@ -57,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the DoG+CNN baseline (``--task pick``) or the subtomogram task; returns the exit code."""
     params = load_method_params(CNNParams, "cnn", args.params, {
         "epochs": args.epochs, "seed": args.seed, "device": args.device, "threads": args.threads})
     device = setup_torch(params.threads, params.device)
@@ -94,6 +96,18 @@ class CandidateFinder:
         self.polarity = float(np.sign(sum(contrast_polarity(t.volume, t.target) for t in tomos)) or 1.0)
 
     def __call__(self, volume: np.ndarray) -> np.ndarray:
+        """DoG candidates of one tomogram.
+
+        Parameters
+        ----------
+        volume : np.ndarray
+            The reconstruction, shape ``(z, y, x)``.
+
+        Returns
+        -------
+        np.ndarray
+            Candidate centres, shape ``(N, 3)``: x, y, z in voxels.
+        """
         p = self.params
         if len(self.sigmas) == 1:
             xyz, _ = dog_candidates(volume, self.sigmas[0], ratio=p.dog_ratio, polarity=self.polarity,
@@ -186,7 +200,8 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
         epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate, device=device,
         checkpoint=checkpoint, digest=digest, validate=validate, progress=progress)
     thresholds = np.full(data.n_targets, params.min_probability)
-    info = {"resumed_seconds": history.get("resumed_seconds", 0.0), "train_s_resumed": history.get("resumed_seconds", 0.0),
+    info = {"resumed_seconds": history.get("resumed_seconds", 0.0),
+            "train_s_resumed": history.get("resumed_seconds", 0.0),
             "best_val_score": history.get("best_val_accuracy"), "n_train_subtomograms": int(len(x)),
             "val_curve": list(zip(history["epoch"], history["val_accuracy"]))}
     if truth is not None:

@@ -73,7 +73,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
                      checkpoint: str | Path | None = None, digest: str | None = None,
                      validate: Callable[[SubtomoCNN], float] | None = None,
                      progress: bool = True, desc: str = "train cnn") -> tuple[SubtomoCNN, dict]:
-    """Train on subtomograms ``x`` (N, s, s, s) with integer labels ``y`` (Adam, cross-entropy, random flips,
+    """Train the classifier on labelled subtomograms.
+
+    Train on subtomograms ``x`` (N, s, s, s) with integer labels ``y`` (Adam, cross-entropy, random flips,
     classes weighted by inverse frequency). With validation data the epoch with the best balanced
     accuracy (mean recall over the classes present) is kept; with ``validate`` (the model, batch-norm
     statistics recalibrated, in eval mode -> a score, higher is better) the epoch it scores best.

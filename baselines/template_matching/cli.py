@@ -76,6 +76,7 @@ class TMParams(Params):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``tomobench baseline tm`` to ``parser``."""
     parser.add_argument("--params", help="params.yaml with a baselines.tm section (else defaults)")
     parser.add_argument("--rule", choices=["T", "F"], help="TM-T or TM-F for --out (default F)")
     parser.add_argument("--other-out", help="also write the other rule's submission here (same scan)")
@@ -128,6 +129,7 @@ class Dataset:
 
 
 def read_dataset(public: Path, params: TMParams) -> Dataset:
+    """The test tomograms and class templates of a public dataset, checked against ``params``."""
     classes = public_classes(public)
     templates, template_voxel_a = public_templates(public, params.classes or classes.scored_names)
     names = params.classes or [c for c in classes.scored_names if c in templates]
@@ -218,6 +220,7 @@ def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, l
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the template-matching baseline (TM-T and/or TM-F); returns the exit code."""
     start = time.perf_counter()
     params = _apply_overrides(load_method_params(TMParams, "tm", args.params, {}), args)
     if params.threads:

@@ -68,6 +68,7 @@ class CorrelationStats:
 
     @property
     def sigma(self) -> float:
+        """Standard deviation of the NCC values under noise (NaN before any value)."""
         return math.sqrt(self.sum_sq / self.n_values) if self.n_values else float("nan")
 
 

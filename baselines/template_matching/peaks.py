@@ -41,7 +41,7 @@ def extract_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
         scores.append(best)
         lo, hi = p - ri, p + ri + 1
         clo, chi = np.maximum(lo, 0), np.minimum(hi, shape)
-        sub = ball[tuple(slice(a - l, b_ - l) for a, b_, l in zip(clo, chi, lo))]
+        sub = ball[tuple(slice(a - o, b_ - o) for a, b_, o in zip(clo, chi, lo))]
         region = work[tuple(slice(a, b_) for a, b_ in zip(clo, chi))]
         region[sub] = -np.inf
         work[tuple(p)] = -np.inf   # radius 0 still removes the peak itself

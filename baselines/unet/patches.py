@@ -59,7 +59,9 @@ def rotate(array: np.ndarray, index: int, *, spatial_start: int = 0) -> np.ndarr
 
 def augment(patch: np.ndarray, label: np.ndarray, rng: np.random.Generator, *,
             rot90_z: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """One random proper rotation of :data:`PROPER_ROTATIONS` (and optionally a 90-degree turn about z)
+    """Apply one random proper rotation to a patch and its label.
+
+    One random proper rotation of :data:`PROPER_ROTATIONS` (and optionally a 90-degree turn about z)
     applied to both arrays.
     """
     k = int(rng.integers(len(PROPER_ROTATIONS)))

@@ -1,4 +1,6 @@
-"""Training the U-Net: class-balanced patches, Tversky + class-weighted cross-entropy, warm-up + cosine
+"""Training of the 3D U-Net.
+
+Training the U-Net: class-balanced patches, Tversky + class-weighted cross-entropy, warm-up + cosine
 learning rate, EMA of the weights, validation, checkpoints, resume.
 
 Batches come from a :class:`torch.utils.data.DataLoader` over step indices (each batch a pure function
@@ -31,6 +33,7 @@ Validator = Callable[[torch.nn.Module], float]
 
 
 def build_model(n_classes: int, params: UNetParams) -> UNet3D:
+    """A fresh U-Net with ``n_classes`` outputs and the widths and normalisation of ``params``."""
     return UNet3D(n_classes, tuple(params.widths), norm=params.norm)
 
 
