@@ -154,7 +154,8 @@ def write_submission(picks: pd.DataFrame, out: str | Path, *, shrec: bool = Fals
     written = [write_particles(picks, out)]
     if shrec:
         for tomo, group in picks.groupby("tomo", sort=True):
-            written.append(write_particles(group, out.with_name(f"{out.stem}.{tomo or 'tomo'}.txt"), "shrec"))
+            name = str(tomo or "tomo")
+            written.append(write_particles(group, out.with_name(f"{out.stem}.{name}.txt"), "shrec"))
     return written
 
 

@@ -160,9 +160,10 @@ def target_radii_vox(data: PublicDataset, voxel_size_a: float,
     is missing, the radius of a ball of the median training voxel count; else ``default_vox``.
     """
     table = data.classes.table.set_index("class_name")
+    radii_nm = table["radius_nm"].astype(float) if "radius_nm" in table.columns else None
     out = np.zeros(data.n_targets)
     for i, name in enumerate(data.target_names[1:], start=1):
-        radius_nm = float(table.loc[name, "radius_nm"]) if "radius_nm" in table.columns else float("nan")
+        radius_nm = float(radii_nm[name]) if radii_nm is not None else float("nan")
         if np.isfinite(radius_nm) and radius_nm > 0:
             out[i] = radius_nm * 10.0 / voxel_size_a
         elif voxel_counts and voxel_counts.get(name):

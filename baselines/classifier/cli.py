@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -174,7 +175,8 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
                 radii: np.ndarray, device, rng: np.random.Generator, progress: bool):
     """Training set from the train tomograms, model selection and thresholds on the held-out one."""
     tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
-    box, jit = params.box_vox, dict(jitter_fraction=params.jitter_fraction, copies=params.jitter_copies)
+    box = params.box_vox
+    jit: dict[str, Any] = dict(jitter_fraction=params.jitter_fraction, copies=params.jitter_copies)
     x, y = training_set([tomos[i] for i in tr], [finder(tomos[i].volume) for i in tr], box, radii, **jit,
                         background_ratio=params.background_ratio, min_distance=params.background_min_distance_vox,
                         rng=rng)
@@ -190,8 +192,8 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
         checkpoint.unlink(missing_ok=True)
     nms_vox = params.nms_radius_fraction * radii
     validate, truth, val_xyz = None, None, None
-    if va and tomos[va[0]].occupancy is not None:
-        v = tomos[va[0]]
+    v = tomos[va[0]] if va else None
+    if v is not None and v.occupancy is not None:
         truth = Truth.from_particles(v.occupancy, v.particles["id"].to_numpy(), v.particles["target"].to_numpy())
         val_xyz = finder(v.volume)
         validate, val_boxes = _pick_validator(device, v.volume, val_xyz, truth, params, nms_vox, data.n_targets)
@@ -204,7 +206,7 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
             "train_s_resumed": history.get("resumed_seconds", 0.0),
             "best_val_score": history.get("best_val_accuracy"), "n_train_subtomograms": int(len(x)),
             "val_curve": list(zip(history["epoch"], history["val_accuracy"]))}
-    if truth is not None:
+    if truth is not None and val_xyz is not None:   # set together above
         peaks = classified_peaks(val_xyz, predict_logits(model, val_boxes, device=device), nms_vox)
         thresholds, r = tune_thresholds(peaks, truth, data.n_targets, metric=params.threshold_metric,
                                         floor=params.min_probability)

@@ -6,6 +6,7 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,6 +82,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     statistics recalibrated, in eval mode -> a score, higher is better) the epoch it scores best.
     Checkpoints after every epoch and resumes when ``digest`` matches.
     """
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val go together: give both or neither")
     device = torch.device(device)
     model = SubtomoCNN(n_classes, width, hidden, dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -88,7 +91,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     weight = torch.tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0),
                           dtype=torch.float32, device=device)
     xs = standardise(x)
-    history = {"epoch": [], "loss": [], "val_accuracy": []}
+    history: dict[str, Any] = {"epoch": [], "loss": [], "val_accuracy": []}
     epoch, best, best_state = 0, -1.0, None
     state = load_checkpoint(checkpoint, digest) if checkpoint else None
     if state is not None:
@@ -122,7 +125,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
         if validate is not None:
             recalibrate_batchnorm(model, xs, device=device)
             acc = float(validate(model))
-        elif x_val is not None and len(x_val):
+        elif x_val is not None and y_val is not None and len(x_val):
             recalibrate_batchnorm(model, xs, device=device)
             acc = balanced_accuracy(y_val, predict_logits(model, x_val, device=device).argmax(1))
         history["val_accuracy"].append(acc)

@@ -28,7 +28,8 @@ def extract_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
     ri = int(math.floor(r))
     ax = np.arange(-ri, ri + 1)
     ball = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 + ax[None, None, :] ** 2) <= r * r
-    found, scores = [], []
+    found: list[np.ndarray] = []
+    scores: list[float] = []
     while len(found) < n_max:
         b = np.unravel_index(int(np.argmax(block_max)), block_max.shape)
         best = float(block_max[b])

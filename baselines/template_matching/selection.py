@@ -65,7 +65,7 @@ def _select(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: di
     for name in _ordered_classes(radii_vox, list(n_per_class), size):
         rows = candidates[candidates["class"] == name].sort_values("score", ascending=False, kind="stable")
         r = radii_vox.get(name, 0.0)
-        keep = []
+        keep: list[int] = []
         for i, xyz in enumerate(rows[["x", "y", "z"]].to_numpy(float)):
             if len(keep) >= int(n_per_class[name]):
                 break

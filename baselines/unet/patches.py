@@ -82,7 +82,7 @@ class PatchSampler:
         self.seed = int(seed)
         self.n_classes = n_classes
         # index[c] = list of (tomogram, flat voxel indices of class c)
-        self.index = [[] for _ in range(n_classes)]
+        self.index: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_classes)]
         for t, target in enumerate(targets):
             for c, idx in enumerate(class_voxel_index(target, n_classes, max_per_class, rng)):
                 if len(idx):

@@ -121,7 +121,7 @@ def find_peaks(probs: torch.Tensor | np.ndarray, radii_vox, *, nms_fraction: flo
         s = _gaussian_smooth(p, smooth_sigma_vox) if smooth_sigma_vox > 0 else p
         pooled = cube_max(s, half)
         mask = (s >= pooled) & (s >= min_prob)
-        if exclusive:
+        if fg_max is not None:   # exclusive
             mask &= probs[c] >= fg_max
         zyx = torch.nonzero(mask).cpu().numpy()
         score = s[mask].cpu().numpy().astype(float)
