@@ -156,7 +156,7 @@ def target_radii_vox(data: PublicDataset, voxel_size_a: float,
                      voxel_counts: dict[str, list[int]] | None = None, default_vox: float = 3.0) -> np.ndarray:
     """Radius in voxels of each target index.
 
-    Radius (voxels) of each target index (0 background: 0): ``radius_nm`` of ``classes.csv``; where it
+    Background (index 0) gets 0; a class gets ``radius_nm`` of ``classes.csv``; where it
     is missing, the radius of a ball of the median training voxel count; else ``default_vox``.
     """
     table = data.classes.table.set_index("class_name")

@@ -161,7 +161,7 @@ class _Search:
 def _climb(search: _Search, seeds: TemplateBank, centre: np.ndarray, index: int) -> tuple[np.ndarray, int]:
     """Hill-climb the position of one candidate for one seed rotation.
 
-    Hill-climb the position for one seed rotation: move to the best of the 27 neighbours until the
+    Move to the best of the 27 neighbours until the
     centre is best or ``shift_vox`` is reached (the full-resolution NCC is smooth: the data are low-passed).
     """
     origin, cost = centre.copy(), 0
@@ -226,7 +226,7 @@ def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray
 def suppress_duplicates(zyx: np.ndarray, scores: np.ndarray, radius_vox: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression.
 
-    Indices kept by greedy non-maximum suppression: in decreasing score, drop any point within
+    In decreasing score, drop any point within
     ``radius_vox`` of a kept one (two coarse candidates may refine onto the same particle).
     """
     order = np.argsort(-np.asarray(scores), kind="stable")

@@ -1,6 +1,6 @@
 """Training of the 3D U-Net.
 
-Training the U-Net: class-balanced patches, Tversky + class-weighted cross-entropy, warm-up + cosine
+Class-balanced patches, Tversky + class-weighted cross-entropy, warm-up + cosine
 learning rate, EMA of the weights, validation, checkpoints, resume.
 
 Batches come from a :class:`torch.utils.data.DataLoader` over step indices (each batch a pure function
