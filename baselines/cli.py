@@ -18,6 +18,7 @@ METHODS = {
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``baseline METHOD`` subcommands, one per baseline, to ``subparsers``."""
     parser = subparsers.add_parser("baseline", help="run a baseline picker on a public dataset")
     methods = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
     for name, (module_name, help_text) in METHODS.items():

@@ -155,7 +155,9 @@ def _to_particles(zyx: np.ndarray, scores: np.ndarray, tomo: str, classes: list[
 
 
 def class_radii_vox(classes: ClassTable, voxel_size_a: float) -> dict[str, float]:
-    """Scored classes -> effective radius in voxels (``eff_radius_nm``, the sphere of equal volume;
+    """Effective radius in voxels of each scored class.
+
+    Scored classes -> effective radius in voxels (``eff_radius_nm``, the sphere of equal volume;
     else ``radius_nm``): a DoG responds to a particle's bulk, not to its farthest atom.
     """
     table = classes.table[classes.table["scored"]]
@@ -176,6 +178,7 @@ def scorer_objective() -> Objective:
 # --------------------------------------------------------------------------- CLI
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``tomobench baseline dog`` to ``parser``."""
     parser.add_argument("--params", help="params.yaml with a baselines.dog section (else defaults)")
     parser.add_argument("--sigma1", type=float, help="sigma1 in voxels (skips the grid search)")
     parser.add_argument("--threshold-t", type=float, help="t of the threshold (skips the grid search)")
@@ -186,6 +189,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
+    """Run the DoG baseline (grid search unless parameters are given); returns the exit code."""
     start = time.perf_counter()
     params = load_method_params(DogParams, "dog", args.params, {})
     if args.sigma1 is not None:

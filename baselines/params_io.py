@@ -11,7 +11,9 @@ P = TypeVar("P", bound=Params)
 
 
 def load_method_params(model: type[P], method: str, path: str | None, overrides: dict[str, Any]) -> P:
-    """``model`` validated from ``baselines.<method>`` of ``path`` (defaults without a file), with the
+    """A baseline's parameter model read from a params file, with overrides.
+
+    ``model`` validated from ``baselines.<method>`` of ``path`` (defaults without a file), with the
     non-None ``overrides`` applied on top.
     """
     data: dict[str, Any] = {}

@@ -40,6 +40,7 @@ class Tomogram:
 
     @property
     def has_truth(self) -> bool:
+        """True when the tomogram's folder holds its particle locations."""
         return (self.folder / PARTICLE_LOCATIONS).is_file()
 
     def reconstruction(self) -> tuple[np.ndarray, float]:
@@ -53,13 +54,16 @@ class Tomogram:
         return volume.shape, voxel_size_a
 
     def truth(self) -> pd.DataFrame:
+        """The ground-truth particles (the SHREC particle list of the folder)."""
         return read_particles(self.folder / PARTICLE_LOCATIONS, "shrec")
 
     def acquisition(self) -> dict[str, Any]:
+        """The acquisition parameters of the tomogram (``acquisition.json``)."""
         return read_acquisition(self.folder / ACQUISITION_JSON)
 
 
 def public_classes(public: str | Path) -> ClassTable:
+    """The class table of a public dataset folder (``classes.csv`` or ``structures/classes.csv``)."""
     public = Path(public)
     for candidate in (public / CLASSES_CSV, public / "structures" / CLASSES_CSV):
         if candidate.is_file():
@@ -111,7 +115,9 @@ def read_acquisition(path: str | Path) -> dict[str, Any]:
 
 
 def particle_densities(train: list[Tomogram], scored: list[str]) -> dict[str, float]:
-    """Particles of each scored class per voxel of reconstruction over training tomograms with
+    """Particles per voxel of each scored class over the training tomograms.
+
+    Particles of each scored class per voxel of reconstruction over training tomograms with
     ground truth (callers filter on :attr:`Tomogram.has_truth`); {} for none.
     """
     counts: dict[str, int] = {name: 0 for name in scored}
@@ -148,7 +154,8 @@ def write_submission(picks: pd.DataFrame, out: str | Path, *, shrec: bool = Fals
     written = [write_particles(picks, out)]
     if shrec:
         for tomo, group in picks.groupby("tomo", sort=True):
-            written.append(write_particles(group, out.with_name(f"{out.stem}.{tomo or 'tomo'}.txt"), "shrec"))
+            name = str(tomo or "tomo")
+            written.append(write_particles(group, out.with_name(f"{out.stem}.{name}.txt"), "shrec"))
     return written
 
 

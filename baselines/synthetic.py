@@ -48,7 +48,8 @@ def plant(shape_zyx: tuple[int, int, int], templates: dict[str, np.ndarray], lab
     clean = np.zeros(shape_zyx, np.float32)
     class_mask = np.zeros(shape_zyx, np.uint8)
     occupancy = np.zeros(shape_zyx, np.uint16)
-    rows, centres = [], []
+    rows: list[tuple[str | int | float, ...]] = []
+    centres: list[np.ndarray] = []
     names = [n for n in templates for _ in range(n_per_class)]
     rng.shuffle(names)
     for name in names:
@@ -66,12 +67,12 @@ def plant(shape_zyx: tuple[int, int, int], templates: dict[str, np.ndarray], lab
         rot = rotate_volume(tpl, matrix, order=1)
         body = rot > 0.5
         lo = centre - half
-        sl_dst, sl_src = [], []
+        dst, src = [], []
         for a in range(3):
             d0, d1 = max(lo[a], 0), min(lo[a] + tpl.shape[a], shape_zyx[a])
-            sl_dst.append(slice(d0, d1))
-            sl_src.append(slice(d0 - lo[a], d1 - lo[a]))
-        sl_dst, sl_src = tuple(sl_dst), tuple(sl_src)
+            dst.append(slice(d0, d1))
+            src.append(slice(d0 - lo[a], d1 - lo[a]))
+        sl_dst, sl_src = tuple(dst), tuple(src)
         pid = len(rows) + 1
         clean[sl_dst] += rot[sl_src]
         region = body[sl_src] & (occupancy[sl_dst] == 0)

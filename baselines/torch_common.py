@@ -34,7 +34,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, method: str) -> None
 
 
 def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:
-    """Limit torch to ``threads`` CPU threads (the shared machine has 2 cores) and pick a device
+    """Set torch's CPU thread count and pick the device.
+
+    Limit torch to ``threads`` CPU threads (the shared machine has 2 cores) and pick a device
     (:func:`resolve_device`).
     """
     threads = max(1, int(threads))
@@ -47,7 +49,9 @@ def setup_torch(threads: int = 2, device: str = "auto") -> torch.device:
 
 
 def resolve_device(requested: str = "auto") -> str:
-    """The device name for ``--device``: ``auto`` gives ``cuda`` when torch sees one, else ``cpu``;
+    """Resolve the ``--device`` option to a torch device name.
+
+    The device name for ``--device``: ``auto`` gives ``cuda`` when torch sees one, else ``cpu``;
     ``cuda`` without a CUDA device is an :class:`~tomobench.errors.InputError` (a ``ValueError``).
     """
     if requested == "auto":

@@ -59,10 +59,11 @@ class PublicDataset:
             raise InputError("classes.csv marks no class as scored; nothing to learn", self.folder / CLASSES_CSV)
         #: target index -> class name (index 0 = background)
         self.target_names: list[str] = ["background"] + list(scored["class_name"])
-        self._label_to_target = {int(l): i + 1 for i, l in enumerate(scored["label"])}
+        self._label_to_target = {int(label): i + 1 for i, label in enumerate(scored["label"])}
 
     # ------------------------------------------------------------------ folders
     def split_folders(self, split: str, *, need: tuple[str, ...]) -> list[Path]:
+        """Tomogram folders of ``split``, each checked to hold the files in ``need``."""
         root = self.folder / split
         if not root.is_dir():
             raise InputError(f"no {split}/ folder in the public dataset", self.folder)
@@ -76,14 +77,17 @@ class PublicDataset:
         return folders
 
     def train_folders(self) -> list[Path]:
+        """Folders of the training tomograms (reconstruction, class mask and particles)."""
         return self.split_folders("train", need=(RECONSTRUCTION, CLASS_MASK, PARTICLE_LOCATIONS))
 
     def test_folders(self) -> list[Path]:
+        """Folders of the test tomograms (reconstruction)."""
         return self.split_folders("test", need=(RECONSTRUCTION,))
 
     # ------------------------------------------------------------------ content
     @property
     def n_targets(self) -> int:
+        """Number of target indices, background (0) included."""
         return len(self.target_names)
 
     def label_lut(self, max_label: int) -> np.ndarray:
@@ -94,6 +98,7 @@ class PublicDataset:
         return lut
 
     def load_train(self, folder: Path) -> TrainTomogram:
+        """A training tomogram of ``folder``: normalised volume, targets and particles."""
         volume, voxel_size_a = read_volume(folder / RECONSTRUCTION)
         mask, _ = read_volume(folder / CLASS_MASK)
         if mask.shape != volume.shape:
@@ -116,6 +121,7 @@ class PublicDataset:
         return TrainTomogram(folder.name, normalise(volume), target, particles, voxel_size_a, occupancy)
 
     def load_test(self, folder: Path) -> tuple[np.ndarray, float]:
+        """A test tomogram of ``folder``: the normalised volume ``(z, y, x)`` and its voxel size in Å."""
         volume, voxel_size_a = read_volume(folder / RECONSTRUCTION)
         return normalise(volume), voxel_size_a
 
@@ -130,7 +136,9 @@ def split_train_val(names: list[str], n_val: int = 1) -> tuple[list[int], list[i
 
 
 def particle_voxel_counts(tomos: list[TrainTomogram]) -> dict[str, list[int]]:
-    """Class name -> voxel counts of its training particles (from the occupancy maps; particles
+    """Voxel counts of the training particles of each class.
+
+    Class name -> voxel counts of its training particles (from the occupancy maps; particles
     whose map is absent are skipped).
     """
     out: dict[str, list[int]] = {}
@@ -146,13 +154,16 @@ def particle_voxel_counts(tomos: list[TrainTomogram]) -> dict[str, list[int]]:
 
 def target_radii_vox(data: PublicDataset, voxel_size_a: float,
                      voxel_counts: dict[str, list[int]] | None = None, default_vox: float = 3.0) -> np.ndarray:
-    """Radius (voxels) of each target index (0 background: 0): ``radius_nm`` of ``classes.csv``; where it
+    """Radius in voxels of each target index.
+
+    Background (index 0) gets 0; a class gets ``radius_nm`` of ``classes.csv``; where it
     is missing, the radius of a ball of the median training voxel count; else ``default_vox``.
     """
     table = data.classes.table.set_index("class_name")
+    radii_nm = table["radius_nm"].astype(float) if "radius_nm" in table.columns else None
     out = np.zeros(data.n_targets)
     for i, name in enumerate(data.target_names[1:], start=1):
-        radius_nm = float(table.loc[name, "radius_nm"]) if "radius_nm" in table.columns else float("nan")
+        radius_nm = float(radii_nm[name]) if radii_nm is not None else float("nan")
         if np.isfinite(radius_nm) and radius_nm > 0:
             out[i] = radius_nm * 10.0 / voxel_size_a
         elif voxel_counts and voxel_counts.get(name):

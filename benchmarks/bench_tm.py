@@ -129,7 +129,8 @@ def _crop(volume: np.ndarray, truth, size_zyx) -> tuple[np.ndarray, object]:
 
 def compare(args, device: str) -> None:
     """Section 2: exhaustive (fine step, bin 1) vs coarse-to-fine on a crop, per class."""
-    params = TMParams(angular_step_deg=args.coarse_step, bin=args.bin, refine=True, fine_step_deg=args.compare_fine_step,
+    params = TMParams(angular_step_deg=args.coarse_step, bin=args.bin, refine=True,
+                      fine_step_deg=args.compare_fine_step,
                       candidates_factor=args.candidates_factor, device=device,
                       classes=args.classes.split(",") if args.classes else None)
     data = read_dataset(Path(args.data), params)

@@ -42,7 +42,9 @@ def contrast_polarity(volume: np.ndarray, target: np.ndarray) -> float:
 
 
 def group_sigmas_vox(radii_vox: dict[str, float], groups: dict[str, str], *, merge_ratio: float = 1.2) -> list[float]:
-    """One DoG scale per size group: ``median effective radius / sqrt(3)`` of the group's classes
+    """DoG scales (voxels), one per size group of the scored classes.
+
+    One DoG scale per size group: ``median effective radius / sqrt(3)`` of the group's classes
     (a DoG of ``sigma`` peaks on balls of radius ``sqrt(3) sigma``), sorted, at least 1 voxel; a scale
     within ``merge_ratio`` of the previous kept one is dropped (two groups of nearly one size).
     """
@@ -59,7 +61,9 @@ def group_sigmas_vox(radii_vox: dict[str, float], groups: dict[str, str], *, mer
 def multiscale_candidates(volume: np.ndarray, sigmas_vox: list[float], *, ratio: float = 1.6,
                           polarity: float = 1.0, quantile: float = 0.9,
                           max_candidates: int = 5000) -> tuple[np.ndarray, np.ndarray]:
-    """Union of :func:`dog_candidates` at each scale (peaks at least ``sqrt(3) sigma`` apart within a
+    """Multi-scale DoG candidates, merged across scales.
+
+    Union of :func:`dog_candidates` at each scale (peaks at least ``sqrt(3) sigma`` apart within a
     scale), scores in units of that scale's response standard deviation so the scales compare; of two
     candidates of different scales closer than the smaller scale's ``sqrt(3) sigma`` the weaker goes.
     Returns ``(xyz (N, 3), score (N,))``, strongest first, at most ``max_candidates``.

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,7 @@ from tomobench.particles import make_particles, read_particles, write_particles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``tomobench baseline cnn`` to ``parser``."""
     parser.add_argument("--params", help="params.yaml (sections baselines.cnn, baselines.cnn_subtomo)")
     parser.add_argument("--task", choices=["pick", "subtomo"], default="pick",
                         help="pick: DoG+CNN submission (default); subtomo: the subtomogram classification task")
@@ -57,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the DoG+CNN baseline (``--task pick``) or the subtomogram task; returns the exit code."""
     params = load_method_params(CNNParams, "cnn", args.params, {
         "epochs": args.epochs, "seed": args.seed, "device": args.device, "threads": args.threads})
     device = setup_torch(params.threads, params.device)
@@ -94,6 +97,18 @@ class CandidateFinder:
         self.polarity = float(np.sign(sum(contrast_polarity(t.volume, t.target) for t in tomos)) or 1.0)
 
     def __call__(self, volume: np.ndarray) -> np.ndarray:
+        """DoG candidates of one tomogram.
+
+        Parameters
+        ----------
+        volume : np.ndarray
+            The reconstruction, shape ``(z, y, x)``.
+
+        Returns
+        -------
+        np.ndarray
+            Candidate centres, shape ``(N, 3)``: x, y, z in voxels.
+        """
         p = self.params
         if len(self.sigmas) == 1:
             xyz, _ = dog_candidates(volume, self.sigmas[0], ratio=p.dog_ratio, polarity=self.polarity,
@@ -160,7 +175,8 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
                 radii: np.ndarray, device, rng: np.random.Generator, progress: bool):
     """Training set from the train tomograms, model selection and thresholds on the held-out one."""
     tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)
-    box, jit = params.box_vox, dict(jitter_fraction=params.jitter_fraction, copies=params.jitter_copies)
+    box = params.box_vox
+    jit: dict[str, Any] = dict(jitter_fraction=params.jitter_fraction, copies=params.jitter_copies)
     x, y = training_set([tomos[i] for i in tr], [finder(tomos[i].volume) for i in tr], box, radii, **jit,
                         background_ratio=params.background_ratio, min_distance=params.background_min_distance_vox,
                         rng=rng)
@@ -176,8 +192,8 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
         checkpoint.unlink(missing_ok=True)
     nms_vox = params.nms_radius_fraction * radii
     validate, truth, val_xyz = None, None, None
-    if va and tomos[va[0]].occupancy is not None:
-        v = tomos[va[0]]
+    v = tomos[va[0]] if va else None
+    if v is not None and v.occupancy is not None:
         truth = Truth.from_particles(v.occupancy, v.particles["id"].to_numpy(), v.particles["target"].to_numpy())
         val_xyz = finder(v.volume)
         validate, val_boxes = _pick_validator(device, v.volume, val_xyz, truth, params, nms_vox, data.n_targets)
@@ -186,10 +202,11 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
         epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate, device=device,
         checkpoint=checkpoint, digest=digest, validate=validate, progress=progress)
     thresholds = np.full(data.n_targets, params.min_probability)
-    info = {"resumed_seconds": history.get("resumed_seconds", 0.0), "train_s_resumed": history.get("resumed_seconds", 0.0),
+    info = {"resumed_seconds": history.get("resumed_seconds", 0.0),
+            "train_s_resumed": history.get("resumed_seconds", 0.0),
             "best_val_score": history.get("best_val_accuracy"), "n_train_subtomograms": int(len(x)),
             "val_curve": list(zip(history["epoch"], history["val_accuracy"]))}
-    if truth is not None:
+    if truth is not None and val_xyz is not None:   # set together above
         peaks = classified_peaks(val_xyz, predict_logits(model, val_boxes, device=device), nms_vox)
         thresholds, r = tune_thresholds(peaks, truth, data.n_targets, metric=params.threshold_metric,
                                         floor=params.min_probability)

@@ -27,7 +27,9 @@ def extract_subtomograms(volume: np.ndarray, centres_xyz: np.ndarray, box: int, 
 def background_points(shape_zyx: tuple[int, ...], particle_xyz: np.ndarray, n: int, min_distance: float,
                       rng: np.random.Generator, *, class_mask: np.ndarray | None = None,
                       max_tries: int = 50) -> np.ndarray:
-    """Up to ``n`` random voxel centres (x, y, z) at least ``min_distance`` voxels from every particle
+    """Random background centres away from every particle.
+
+    Up to ``n`` random voxel centres (x, y, z) at least ``min_distance`` voxels from every particle
     centre and, when a ``class_mask``/target map is given, on a background voxel (0).
     """
     tree = cKDTree(np.asarray(particle_xyz, float).reshape(-1, 3)) if len(particle_xyz) else None
@@ -47,7 +49,9 @@ def background_points(shape_zyx: tuple[int, ...], particle_xyz: np.ndarray, n: i
 
 
 def random_flips(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Flip each subtomogram of ``(N, s, s, s)`` along z, y and x at random (the missing wedge about y
+    """Random flips of a batch of subtomograms (augmentation).
+
+    Flip each subtomogram of ``(N, s, s, s)`` along z, y and x at random (the missing wedge about y
     is symmetric under each flip).
     """
     out = batch.copy()

@@ -23,6 +23,13 @@ def per_class_f1(confusion: np.ndarray) -> np.ndarray:
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Fraction of samples whose predicted label equals the true one (NaN for none).
+
+    Parameters
+    ----------
+    y_true, y_pred : np.ndarray
+        True and predicted labels, shape ``(N,)``.
+    """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     return float((y_true == y_pred).mean()) if len(y_true) else float("nan")
 

@@ -2,7 +2,8 @@
 
 Four 3x3x3 convolutions (``width``, ``width``, ``2 width``, ``2 width``; batch
 norm + ReLU; the running statistics are recomputed over the training set after
-training, :func:`baselines.classifier.train.recalibrate_batchnorm`) with a 2x2x2 max pooling after the second and the fourth, an
+training, :func:`baselines.classifier.train.recalibrate_batchnorm`) with a 2x2x2
+max pooling after the second and the fourth, an
 adaptive average pooling to 2x2x2 (so any box of 12 voxels or more works), then
 ``FC-hidden -> ReLU -> dropout -> FC-n_classes``. ``forward`` returns the
 pre-softmax outputs (logits): they are the paper's structural features (Section 2.3).
@@ -15,6 +16,20 @@ from torch import nn
 
 
 class SubtomoCNN(nn.Module):
+    """The DSRF3D-style classifier of the module docstring.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output classes (background included).
+    width : int
+        Channels of the first two convolutions (the last two have ``2 width``).
+    hidden : int
+        Units of the hidden fully connected layer.
+    dropout : float
+        Dropout probability before the last layer.
+    """
+
     def __init__(self, n_classes: int, width: int = 16, hidden: int = 128, dropout: float = 0.3):
         super().__init__()
         w = int(width)

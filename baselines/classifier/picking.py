@@ -14,7 +14,9 @@ from tomobench.particles import make_particles
 
 def jittered_boxes(tomo: TrainTomogram, box: int, radii_vox: np.ndarray, *, jitter_fraction: float, copies: int,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``copies`` boxes per particle, each centred a random offset away from the true centre: uniform in
+    """Boxes jittered around each particle centre, labelled by its target.
+
+    ``copies`` boxes per particle, each centred a random offset away from the true centre: uniform in
     a ball of ``jitter_fraction`` x the class radius (``radii_vox[target]``). Labels: the target index.
     """
     xyz = tomo.particles[["x", "y", "z"]].to_numpy(float)
@@ -38,7 +40,9 @@ def matched_candidates(xyz: np.ndarray, truth: Truth) -> np.ndarray:
 def training_set(tomos: list[TrainTomogram], candidates: list[np.ndarray], box: int, radii_vox: np.ndarray, *,
                  jitter_fraction: float, copies: int, background_ratio: float, min_distance: float,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Subtomograms the CNN learns from, per tomogram: jittered boxes at the particles
+    """Training subtomograms of one tomogram: particles, matched candidates and background.
+
+    Subtomograms the CNN learns from, per tomogram: jittered boxes at the particles
     (:func:`jittered_boxes`), the tomogram's DoG ``candidates`` labelled by the truth they land in
     (:func:`matched_candidates`; the strongest one per particle; the offsets and hard negatives the
     classifier meets at test time), and
@@ -72,7 +76,9 @@ def training_set(tomos: list[TrainTomogram], candidates: list[np.ndarray], box: 
 
 def picks_from_logits(xyz: np.ndarray, logits: np.ndarray, target_names: list[str], *, min_probability: float,
                       min_distance_vox: float | np.ndarray, tomo: str = "") -> pd.DataFrame:
-    """Candidates classified as a particle class (not background) with probability >= ``min_probability``,
+    """Picks from the classified candidates, thresholded and thinned.
+
+    Candidates classified as a particle class (not background) with probability >= ``min_probability``,
     most probable first; a pick closer to a kept one than ``min_distance_vox`` (one value, or one per
     target index: the smaller of the two classes' distances applies) is dropped.
     """
@@ -82,7 +88,9 @@ def picks_from_logits(xyz: np.ndarray, logits: np.ndarray, target_names: list[st
 
 
 def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: float | np.ndarray) -> Peaks:
-    """The candidates as :class:`~baselines.unet.peaks.Peaks` (class = the most probable non-background
+    """Classified candidates as peaks, thinned by non-maximum suppression.
+
+    The candidates as :class:`~baselines.unet.peaks.Peaks` (class = the most probable non-background
     class when that beats background, score = its probability), thinned by the NMS of
     :func:`picks_from_logits`; background-classified candidates are dropped.
     """
@@ -100,6 +108,7 @@ def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: floa
             if keep[j]:
                 near = np.array(tree.query_ball_point(xyz[idx[j]], dist[j]), dtype=int)
                 near = near[near > j]
-                keep[near[np.linalg.norm(xyz[idx[near]] - xyz[idx[j]], axis=1) < np.minimum(dist[near], dist[j])]] = False
+                gap = np.linalg.norm(xyz[idx[near]] - xyz[idx[j]], axis=1)
+                keep[near[gap < np.minimum(dist[near], dist[j])]] = False
     idx = idx[keep]
     return Peaks(cls[idx].astype(int), np.asarray(xyz, float)[idx].reshape(-1, 3), p[idx].astype(float))

@@ -58,7 +58,9 @@ def load_templates(structures_dir: str | Path, names: list[str] | None = None) -
 
 
 def wedge_mask(box: int, tilt_max_deg: float) -> np.ndarray:
-    """Boolean ``[z, y, x]`` mask in numpy (full) FFT order: True where a tilt series about y with tilts
+    """Missing-wedge mask of a single-axis tilt series, full FFT layout.
+
+    Boolean ``[z, y, x]`` mask in numpy (full) FFT order: True where a tilt series about y with tilts
     up to ``±tilt_max_deg`` samples Fourier space (``|k_z| <= |k_x| tan(tilt_max)``; DC kept).
 
     The missing wedge of template matching (:func:`~baselines.template_matching.templates.wedge_mask`,

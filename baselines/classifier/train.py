@@ -6,6 +6,7 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,12 +74,16 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
                      checkpoint: str | Path | None = None, digest: str | None = None,
                      validate: Callable[[SubtomoCNN], float] | None = None,
                      progress: bool = True, desc: str = "train cnn") -> tuple[SubtomoCNN, dict]:
-    """Train on subtomograms ``x`` (N, s, s, s) with integer labels ``y`` (Adam, cross-entropy, random flips,
+    """Train the classifier on labelled subtomograms.
+
+    Train on subtomograms ``x`` (N, s, s, s) with integer labels ``y`` (Adam, cross-entropy, random flips,
     classes weighted by inverse frequency). With validation data the epoch with the best balanced
     accuracy (mean recall over the classes present) is kept; with ``validate`` (the model, batch-norm
     statistics recalibrated, in eval mode -> a score, higher is better) the epoch it scores best.
     Checkpoints after every epoch and resumes when ``digest`` matches.
     """
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val go together: give both or neither")
     device = torch.device(device)
     model = SubtomoCNN(n_classes, width, hidden, dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -86,7 +91,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     weight = torch.tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / n_classes, 0.0),
                           dtype=torch.float32, device=device)
     xs = standardise(x)
-    history = {"epoch": [], "loss": [], "val_accuracy": []}
+    history: dict[str, Any] = {"epoch": [], "loss": [], "val_accuracy": []}
     epoch, best, best_state = 0, -1.0, None
     state = load_checkpoint(checkpoint, digest) if checkpoint else None
     if state is not None:
@@ -120,7 +125,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
         if validate is not None:
             recalibrate_batchnorm(model, xs, device=device)
             acc = float(validate(model))
-        elif x_val is not None and len(x_val):
+        elif x_val is not None and y_val is not None and len(x_val):
             recalibrate_batchnorm(model, xs, device=device)
             acc = balanced_accuracy(y_val, predict_logits(model, x_val, device=device).argmax(1))
         history["val_accuracy"].append(acc)

@@ -17,7 +17,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from baselines.public_data import (
 from baselines.template_matching.matching import prepare_template
 from baselines.template_matching.search import ScanSettings, search_class
 from baselines.template_matching.selection import tm_f, tm_t
+from baselines.template_matching.so3 import PointGroup
 from baselines.torch_common import resolve_device
 from tomobench.errors import InputError
 from tomobench.euler import matrix_to_euler
@@ -76,6 +77,7 @@ class TMParams(Params):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``tomobench baseline tm`` to ``parser``."""
     parser.add_argument("--params", help="params.yaml with a baselines.tm section (else defaults)")
     parser.add_argument("--rule", choices=["T", "F"], help="TM-T or TM-F for --out (default F)")
     parser.add_argument("--other-out", help="also write the other rule's submission here (same scan)")
@@ -128,6 +130,7 @@ class Dataset:
 
 
 def read_dataset(public: Path, params: TMParams) -> Dataset:
+    """The test tomograms and class templates of a public dataset, checked against ``params``."""
     classes = public_classes(public)
     templates, template_voxel_a = public_templates(public, params.classes or classes.scored_names)
     names = params.classes or [c for c in classes.scored_names if c in templates]
@@ -140,11 +143,12 @@ def read_dataset(public: Path, params: TMParams) -> Dataset:
     density = particle_densities(train, classes.scored_names)
     if params.n_per_class is None and not density and not params.false_alarm:
         raise InputError("N per class needs a training split with ground truth or baselines.tm.n_per_class", public)
-    rows = list(classes.table.itertuples())
+    # (class_name, radius_nm, eff_radius_nm, mass_kda) per class, as Python scalars
+    rows = list(zip(*(classes.table[c].tolist() for c in ("class_name", "radius_nm", "eff_radius_nm", "mass_kda"))))
     return Dataset(names, templates, template_voxel_a, split_tomograms(public, "test"), sign, density,
-                    {r.class_name: _first_finite(r.radius_nm, r.eff_radius_nm) * 10.0 for r in rows},
-                    {r.class_name: _first_finite(r.eff_radius_nm, r.radius_nm) * 10.0 for r in rows},
-                    {r.class_name: r.mass_kda for r in rows if np.isfinite(r.mass_kda)})
+                    {c: _first_finite(r_nm, eff_nm) * 10.0 for c, r_nm, eff_nm, _ in rows},
+                    {c: _first_finite(eff_nm, r_nm) * 10.0 for c, r_nm, eff_nm, _ in rows},
+                    {c: mass for c, _, _, mass in rows if np.isfinite(mass)})
 
 
 def expected_counts(params: TMParams, data: Dataset, n_voxels: int) -> dict[str, int]:
@@ -158,11 +162,11 @@ def expected_counts(params: TMParams, data: Dataset, n_voxels: int) -> dict[str,
 
 def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a: float):
     """The scan's template (binned voxels, coarse grid) and, with ``refine``, the full-resolution one (fine grid)."""
-    symmetry = params.symmetry.get(name) or params.z_symmetry.get(name)
+    symmetry: str | int | PointGroup | None = params.symmetry.get(name) or params.z_symmetry.get(name)
     if symmetry is None and not params.detect_symmetry:
         symmetry = 1
-    opts = dict(radius_a=data.radius_a.get(name), acquisition=acq, sign=data.sign, apply_ctf=params.apply_ctf,
-                mask_edge_vox=params.mask_edge_vox)
+    opts: dict[str, Any] = dict(radius_a=data.radius_a.get(name), acquisition=acq, sign=data.sign,
+                                apply_ctf=params.apply_ctf, mask_edge_vox=params.mask_edge_vox)
     fine = None
     if params.refine:   # detect on the full-resolution template (binning blurs symmetry away)
         fine = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a,
@@ -218,13 +222,14 @@ def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, l
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the template-matching baseline (TM-T and/or TM-F); returns the exit code."""
     start = time.perf_counter()
     params = _apply_overrides(load_method_params(TMParams, "tm", args.params, {}), args)
     if params.threads:
         torch.set_num_threads(params.threads)
     device = resolve_device(params.device)
     data = read_dataset(Path(args.data), params)
-    log = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {}}
+    log: dict[str, Any] = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {}}
     picks_t, picks_f = [], []
     for tomo in data.test:
         candidates, n_select, radii_vox = _search_tomogram(tomo, params, data, device, args, log)

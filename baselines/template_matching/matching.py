@@ -68,6 +68,7 @@ class CorrelationStats:
 
     @property
     def sigma(self) -> float:
+        """Standard deviation of the NCC values under noise (NaN before any value)."""
         return math.sqrt(self.sum_sq / self.n_values) if self.n_values else float("nan")
 
 
@@ -237,7 +238,8 @@ def match_template(volume: np.ndarray, tpl: PreparedTemplate, *, tilt_range_deg:
                     rotated = torch.fft.irfftn(torch.fft.rfftn(rotated, dim=(-3, -2, -1)) * wedge,
                                                s=(size,) * 3, dim=(-3, -2, -1))
                 raw = corr.raw(normalise_under_mask(rotated, t_mask))
-                if inv2 is not None and k % stride == 0:   # one rotation of the batch: cheap, and enough
+                # one rotation of the batch: cheap, and enough
+                if stats is not None and inv2 is not None and k % stride == 0:
                     stats.sum_sq += float((raw[(slice(0, 1),) + local] ** 2 * inv2).sum())
                     stats.n_values += inv2.numel()
                 value, arg = raw.max(dim=0)

@@ -28,7 +28,8 @@ def extract_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
     ri = int(math.floor(r))
     ax = np.arange(-ri, ri + 1)
     ball = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 + ax[None, None, :] ** 2) <= r * r
-    found, scores = [], []
+    found: list[np.ndarray] = []
+    scores: list[float] = []
     while len(found) < n_max:
         b = np.unravel_index(int(np.argmax(block_max)), block_max.shape)
         best = float(block_max[b])
@@ -41,7 +42,7 @@ def extract_peaks(score_map: np.ndarray, n_max: int, radius_vox: float, *,
         scores.append(best)
         lo, hi = p - ri, p + ri + 1
         clo, chi = np.maximum(lo, 0), np.minimum(hi, shape)
-        sub = ball[tuple(slice(a - l, b_ - l) for a, b_, l in zip(clo, chi, lo))]
+        sub = ball[tuple(slice(a - o, b_ - o) for a, b_, o in zip(clo, chi, lo))]
         region = work[tuple(slice(a, b_) for a, b_ in zip(clo, chi))]
         region[sub] = -np.inf
         work[tuple(p)] = -np.inf   # radius 0 still removes the peak itself

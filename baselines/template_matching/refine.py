@@ -158,13 +158,15 @@ class _Search:
         return _Patches(self.vol, self.offsets, bank, positions, self.eps)
 
 
-def _climb(search: _Search, centre: np.ndarray, index: int) -> tuple[np.ndarray, int]:
-    """Hill-climb the position for one seed rotation: move to the best of the 27 neighbours until the
+def _climb(search: _Search, seeds: TemplateBank, centre: np.ndarray, index: int) -> tuple[np.ndarray, int]:
+    """Hill-climb the position of one candidate for one seed rotation.
+
+    Move to the best of the 27 neighbours until the
     centre is best or ``shift_vox`` is reached (the full-resolution NCC is smooth: the data are low-passed).
     """
     origin, cost = centre.copy(), 0
     for _ in range(search.shift_vox):
-        _, where = _best(search.patches(search.seeds, centre + _NEAR), search.seeds, np.array([index]))
+        _, where = _best(search.patches(seeds, centre + _NEAR), seeds, np.array([index]))
         cost += len(_NEAR)
         if np.array_equal(where[0], centre) or np.abs(where[0] - origin).max() > search.shift_vox:
             break
@@ -180,7 +182,7 @@ def _refine_one(search: _Search, centre: np.ndarray, start: np.ndarray) -> tuple
                           np.arange(len(search.seeds.matrices)))
         order = np.argsort(-values, kind="stable")[:search.n_seeds]
         starts, cost = search.seeds.matrices[order], len(values) * len(_NEAR)
-        centre, n = _climb(search, centre, int(order[0]))
+        centre, n = _climb(search, search.seeds, centre, int(order[0]))
         cost += n
     dist = np.min([so3.angular_distance_deg(search.fine.matrices, r, search.symmetry)[:, 0] for r in starts],
                   axis=0)
@@ -222,7 +224,9 @@ def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray
 
 
 def suppress_duplicates(zyx: np.ndarray, scores: np.ndarray, radius_vox: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression: in decreasing score, drop any point within
+    """Indices kept by greedy non-maximum suppression.
+
+    In decreasing score, drop any point within
     ``radius_vox`` of a kept one (two coarse candidates may refine onto the same particle).
     """
     order = np.argsort(-np.asarray(scores), kind="stable")

@@ -54,7 +54,9 @@ def tm_f(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[
 
 def _select(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: dict[str, float],
             size: dict[str, float] | None, *, exclude_overlap: bool) -> pd.DataFrame:
-    """Up to N candidates per class in decreasing score, classes largest first; with
+    """Select the top candidates of each class, optionally without overlaps.
+
+    Up to N candidates per class in decreasing score, classes largest first; with
     ``exclude_overlap`` a candidate overlapping an already selected particle is skipped.
     """
     total = int(sum(n_per_class.values()))
@@ -63,7 +65,7 @@ def _select(candidates: pd.DataFrame, n_per_class: dict[str, int], radii_vox: di
     for name in _ordered_classes(radii_vox, list(n_per_class), size):
         rows = candidates[candidates["class"] == name].sort_values("score", ascending=False, kind="stable")
         r = radii_vox.get(name, 0.0)
-        keep = []
+        keep: list[int] = []
         for i, xyz in enumerate(rows[["x", "y", "z"]].to_numpy(float)):
             if len(keep) >= int(n_per_class[name]):
                 break

@@ -136,10 +136,15 @@ def angular_distance_deg(a: np.ndarray, b: np.ndarray, symmetry: "str | int | Po
     """
     a = np.asarray(a).reshape(-1, 3, 3)
     b = np.asarray(b).reshape(-1, 3, 3)
-    best = None
-    for g in PointGroup.parse(symmetry).matrices():
-        trace = np.einsum("nij,mij->nm", a, b @ g)
-        angle = np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)))
-        best = angle if best is None else np.minimum(best, angle)
+    group = PointGroup.parse(symmetry).matrices()   # never empty: the identity comes first
+    best = _geodesic_deg(a, b @ group[0])
+    for g in group[1:]:
+        best = np.minimum(best, _geodesic_deg(a, b @ g))
     return best
+
+
+def _geodesic_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Geodesic angle (degrees) between each rotation of ``a`` (n, 3, 3) and of ``b`` (m, 3, 3): (n, m)."""
+    trace = np.einsum("nij,mij->nm", a, b)
+    return np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)))
 

@@ -1,4 +1,6 @@
-"""``tomobench baseline unet --data PUBLIC --out SUBMISSION``: train a 3D U-Net on the train split,
+"""The 3D U-Net baseline's command line: train, segment and pick.
+
+``tomobench baseline unet --data PUBLIC --out SUBMISSION``: train a 3D U-Net on the train split,
 segment each test tomogram and turn the segmentation into particles.
 
 Checkpoints go to ``--checkpoint-dir`` (default ``data/checkpoints/unet``); a run
@@ -44,6 +46,7 @@ from tomobench.particles import make_particles, write_particles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``tomobench baseline unet`` to ``parser``."""
     parser.add_argument("--params", help="params.yaml (section baselines.unet); defaults otherwise")
     parser.add_argument("--steps", type=int, help="override the number of training steps")
     parser.add_argument("--widths", help="override the widths, e.g. 32,48,64 (DeepFinder)")
@@ -57,6 +60,17 @@ class Picker:
         self.params, self.radii, self.device, self.progress = params, radii_vox, device, progress
 
     def peaks(self, model: torch.nn.Module, volume: np.ndarray, *, tta: bool) -> Peaks:
+        """Peaks of one tomogram: probability maps of ``model``, then peak finding.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The trained U-Net.
+        volume : np.ndarray
+            The normalised reconstruction, shape ``(z, y, x)``.
+        tta : bool
+            Average the predictions over test-time rotations.
+        """
         p = self.params
         probs = predict_probs(model, volume, patch=p.infer_patch_vox, overlap=p.infer_overlap_vox,
                               batch=p.infer_batch, device=self.device, tta=tta, amp=p.amp, progress=self.progress)
@@ -66,6 +80,7 @@ class Picker:
 
 
 def truth_of(tomo: TrainTomogram) -> Truth | None:
+    """The ground truth of a training tomogram for threshold tuning (None without occupancy map)."""
     if tomo.occupancy is None:
         return None
     return Truth.from_particles(tomo.occupancy, tomo.particles["id"].to_numpy(), tomo.particles["target"].to_numpy())
@@ -83,6 +98,7 @@ def f1_validator(picker: Picker, volume: np.ndarray, truth: Truth, n_targets: in
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the U-Net baseline: train, tune, segment the test tomograms; returns the exit code."""
     t_start = time.perf_counter()
     widths = [int(w) for w in args.widths.split(",")] if getattr(args, "widths", None) else None
     params = load_method_params(UNetParams, "unet", args.params, {
@@ -126,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args, params: UNetParams, data: PublicDataset, tomos: list[TrainTomogram], picker: Picker,
            device: torch.device) -> tuple[torch.nn.Module, np.ndarray, dict]:
-    """Fit on the train tomograms with validation on the held-out one, tune the per-class thresholds
+    """Fit the U-Net, tune its thresholds on a held-out tomogram, then refit on all.
+
+    Fit on the train tomograms with validation on the held-out one, tune the per-class thresholds
     there, then the final fit on all train tomograms. Returns (model, thresholds, timing extras).
     """
     tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)

@@ -13,6 +13,8 @@ is a tensor ``[C, z, y, x]`` there.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -41,14 +43,18 @@ def _weight(patch: int) -> np.ndarray:
 def _tta_forward(model: torch.nn.Module, x: torch.Tensor, tta: bool) -> torch.Tensor:
     """Softmax of ``model(x)`` (fp32), averaged over the proper rotations when ``tta``."""
     rotations = PROPER_ROTATIONS if tta else PROPER_ROTATIONS[:1]
-    out = None
-    for flips in rotations:
-        dims = [2 + a for a in flips]
-        xr = torch.flip(x, dims) if dims else x
-        p = torch.softmax(model(xr).float(), dim=1)
-        p = torch.flip(p, dims) if dims else p
-        out = p if out is None else out + p
+    out = _turned_softmax(model, x, rotations[0])
+    for flips in rotations[1:]:
+        out = out + _turned_softmax(model, x, flips)
     return out / len(rotations)
+
+
+def _turned_softmax(model: torch.nn.Module, x: torch.Tensor, flips: tuple[int, ...]) -> torch.Tensor:
+    """Softmax of ``model`` (fp32) applied to ``x`` flipped along ``flips`` (axes of [z, y, x]), flipped back."""
+    dims = [2 + a for a in flips]
+    xr = torch.flip(x, dims) if dims else x
+    p = torch.softmax(model(xr).float(), dim=1)
+    return torch.flip(p, dims) if dims else p
 
 
 @torch.no_grad()
@@ -61,7 +67,8 @@ def predict_probs(model: torch.nn.Module, volume: np.ndarray, *, patch: int = 64
     device = torch.device(device)
     model.eval()
     shape = volume.shape
-    acc = torch.zeros((model.n_classes,) + shape, dtype=torch.float32, device=device)
+    # n_classes is a plain int attribute of the model (UNet3D or a test double), not a submodule
+    acc = torch.zeros((cast(int, model.n_classes),) + shape, dtype=torch.float32, device=device)
     norm = torch.zeros(shape, dtype=torch.float32, device=device)
     weight = torch.from_numpy(_weight(patch)).to(device)
     step = patch - overlap

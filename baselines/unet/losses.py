@@ -49,7 +49,9 @@ def dice_scores(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> tor
 
 
 def class_weights(counts, power: float = 0.5) -> torch.Tensor:
-    """Cross-entropy class weights ``w_c ∝ f_c^-power`` from voxel ``counts`` per class (f = frequency),
+    """Cross-entropy class weights from the voxel counts per class.
+
+    Cross-entropy class weights ``w_c ∝ f_c^-power`` from voxel ``counts`` per class (f = frequency),
     scaled so the mean weight per voxel, ``sum_c f_c w_c``, is 1. ``power`` 0 gives all ones, 1 gives
     every class the same total weight; a class with no voxel gets the largest weight of the others.
     """
@@ -66,7 +68,9 @@ def class_weights(counts, power: float = 0.5) -> torch.Tensor:
 
 
 def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Mean over voxels of ``w[y] * CE`` (not torch's weight-normalised mean, so a batch with more small-class
+    """Class-weighted cross-entropy, averaged over voxels.
+
+    Mean over voxels of ``w[y] * CE`` (not torch's weight-normalised mean, so a batch with more small-class
     voxels weighs more, as the weights say).
     """
     ce = F.cross_entropy(logits, target, reduction="none")

@@ -68,6 +68,7 @@ class UNet3D(nn.Module):
         return 2 ** (len(self.widths) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_classes, z, y, x)`` of a batch ``x`` of shape ``(B, 1, z, y, x)``."""
         skips = []
         for i, enc in enumerate(self.encoders):
             x = enc(x)

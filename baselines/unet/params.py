@@ -63,6 +63,7 @@ class UNetParams(Params):
         return v
 
     def check_patches(self) -> None:
+        """Check that the patch sizes fit the U-Net's depth and the inference overlap."""
         m = 2 ** (len(self.widths) - 1)
         for name in ("patch_vox", "infer_patch_vox"):
             if getattr(self, name) % m:

@@ -59,7 +59,9 @@ def rotate(array: np.ndarray, index: int, *, spatial_start: int = 0) -> np.ndarr
 
 def augment(patch: np.ndarray, label: np.ndarray, rng: np.random.Generator, *,
             rot90_z: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """One random proper rotation of :data:`PROPER_ROTATIONS` (and optionally a 90-degree turn about z)
+    """Apply one random proper rotation to a patch and its label.
+
+    One random proper rotation of :data:`PROPER_ROTATIONS` (and optionally a 90-degree turn about z)
     applied to both arrays.
     """
     k = int(rng.integers(len(PROPER_ROTATIONS)))
@@ -80,7 +82,7 @@ class PatchSampler:
         self.seed = int(seed)
         self.n_classes = n_classes
         # index[c] = list of (tomogram, flat voxel indices of class c)
-        self.index = [[] for _ in range(n_classes)]
+        self.index: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(n_classes)]
         for t, target in enumerate(targets):
             for c, idx in enumerate(class_voxel_index(target, n_classes, max_per_class, rng)):
                 if len(idx):

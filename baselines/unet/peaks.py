@@ -46,6 +46,7 @@ class Peaks:
     score: np.ndarray    # (N,) float, the class probability at the peak
 
     def select(self, keep: np.ndarray) -> "Peaks":
+        """The peaks where ``keep`` (a boolean mask or index array) selects."""
         return Peaks(self.target[keep], self.xyz[keep], self.score[keep])
 
 
@@ -70,7 +71,9 @@ def _gaussian_smooth(p: torch.Tensor, sigma_vox: float) -> torch.Tensor:
 
 
 def cube_max(p: torch.Tensor, half: int) -> torch.Tensor:
-    """Maximum of ``p`` [z, y, x] over the cube of half-width ``half`` around each voxel (borders: the
+    """Maximum filter over a cube (separable max pools).
+
+    Maximum of ``p`` [z, y, x] over the cube of half-width ``half`` around each voxel (borders: the
     part inside). Separable: three 1-D max pools, O(half) per voxel instead of O(half^3).
     """
     x = p[None, None]
@@ -118,7 +121,7 @@ def find_peaks(probs: torch.Tensor | np.ndarray, radii_vox, *, nms_fraction: flo
         s = _gaussian_smooth(p, smooth_sigma_vox) if smooth_sigma_vox > 0 else p
         pooled = cube_max(s, half)
         mask = (s >= pooled) & (s >= min_prob)
-        if exclusive:
+        if fg_max is not None:   # exclusive
             mask &= probs[c] >= fg_max
         zyx = torch.nonzero(mask).cpu().numpy()
         score = s[mask].cpu().numpy().astype(float)
@@ -149,7 +152,9 @@ def hit_ids(xyz: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Truth:
-    """What tuning needs of a training tomogram: ``occupancy`` [z, y, x] particle ids (0 none) and
+    """Ground truth of one training tomogram, as threshold tuning needs it.
+
+    What tuning needs of a training tomogram: ``occupancy`` [z, y, x] particle ids (0 none) and
     ``particle_target[id]`` the target index of particle ``id`` (0: unscored or none).
     """
 
@@ -216,7 +221,9 @@ def _objective(result: dict, metric: str) -> float:
 
 def tune_thresholds(peaks: Peaks, truth: Truth, n_classes: int, *, metric: str = "localization",
                     floor: float = 0.0, n_candidates: int = 48, sweeps: int = 3) -> tuple[np.ndarray, dict]:
-    """Per-class thresholds (index 0 unused, ``inf`` = no picks of that class) maximising ``metric``
+    """Per-class score thresholds tuned on a tomogram with known truth.
+
+    Per-class thresholds (index 0 unused, ``inf`` = no picks of that class) maximising ``metric``
     (``localization``, ``class`` = mean per-class F1, or ``both`` = their mean) on a tomogram whose
     truth is known, by coordinate ascent: each class in turn takes the best of ``n_candidates``
     score quantiles of its peaks (and ``inf``) with the others fixed. Returns (thresholds, evaluation).

@@ -42,10 +42,12 @@ class EMA:
             p.requires_grad_(False)
 
     def effective_decay(self) -> float:
+        """The decay of the next update: ramps up from 0.1 to ``decay`` over the first updates."""
         return min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """Move the average towards the current state of ``model`` (buffers are copied)."""
         d = self.effective_decay()
         current = model.state_dict()
         for name, avg in self.model.state_dict().items():
@@ -57,8 +59,10 @@ class EMA:
         self.updates += 1
 
     def state_dict(self) -> dict:
+        """The average's state (decay, update count, averaged model) for a checkpoint."""
         return {"decay": self.decay, "updates": self.updates, "model": self.model.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the state written by :meth:`state_dict`."""
         self.decay, self.updates = float(state["decay"]), int(state["updates"])
         self.model.load_state_dict(state["model"])

@@ -1,4 +1,6 @@
-"""Training the U-Net: class-balanced patches, Tversky + class-weighted cross-entropy, warm-up + cosine
+"""Training of the 3D U-Net.
+
+Class-balanced patches, Tversky + class-weighted cross-entropy, warm-up + cosine
 learning rate, EMA of the weights, validation, checkpoints, resume.
 
 Batches come from a :class:`torch.utils.data.DataLoader` over step indices (each batch a pure function
@@ -13,6 +15,7 @@ import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -31,6 +34,7 @@ Validator = Callable[[torch.nn.Module], float]
 
 
 def build_model(n_classes: int, params: UNetParams) -> UNet3D:
+    """A fresh U-Net with ``n_classes`` outputs and the widths and normalisation of ``params``."""
     return UNet3D(n_classes, tuple(params.widths), norm=params.norm)
 
 
@@ -145,7 +149,7 @@ def train_unet(train_vols: list[np.ndarray], train_targets: list[np.ndarray], n_
         counts = patch_class_counts(sampler, n_classes, batch_size=params.batch_size, seed=params.seed)
         weight = class_weights(counts, params.ce_class_power).to(device)
     criterion = loss_fn(params, weight)
-    history = {"step": [], "loss": [], "val_score": [], "lr": []}
+    history: dict[str, Any] = {"step": [], "loss": [], "val_score": [], "lr": []}
     step, best_score, best_state = 0, -np.inf, None
     state = load_checkpoint(checkpoint, digest) if checkpoint else None
     if state is not None:
@@ -191,7 +195,7 @@ def train_unet(train_vols: list[np.ndarray], train_targets: list[np.ndarray], n_
                 save_checkpoint(checkpoint, _state(model, opt, sched, ema, step=step, best_score=best_score,
                                                    best_state=best_state, history=history, digest=digest))
     bar.close()
-    final = ema.model if ema is not None else model
+    final = cast(UNet3D, ema.model) if ema is not None else model   # the EMA holds a deep copy of model
     if best_state is not None:
         final.load_state_dict(best_state)
     history["best_val_score"] = float(best_score) if np.isfinite(best_score) else float("nan")
