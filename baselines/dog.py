@@ -191,17 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
     """Run the DoG baseline (grid search unless parameters are given); returns the exit code."""
     start = time.perf_counter()
-    params = load_method_params(DogParams, "dog", args.params, {})
-    if args.sigma1 is not None:
-        params.sigma1_vox = args.sigma1
-    if args.threshold_t is not None:
-        params.threshold_t = args.threshold_t
-    if args.top_n is not None:
-        params.mode, params.top_n = "top_n", args.top_n
-    if args.classify_by_size:
-        params.classify_by_size = True
-    tune = params.grid_search and not args.no_grid_search and args.sigma1 is None and args.threshold_t is None \
-        and params.mode == "threshold"
+    params, tune = _params_from_args(args)
     public = Path(args.data)
     classes = public_classes(public)
     train, test = split_tomograms(public, "train"), split_tomograms(public, "test")
@@ -217,22 +207,13 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
     train_s, trials = 0.0, None
     if tune and train:
         t0 = time.perf_counter()
-        sigmas = [default_sigma * f for f in params.grid_sigma_factors]
-        candidates: dict[float, dict] = {sigma1: {} for sigma1 in sigmas}
-        for tomo in tqdm(train, desc="dog grid search", unit="tomo"):
-            volume = tomo.reconstruction()[0]     # read once, filtered at every sigma
-            for sigma1 in sigmas:
-                min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
-                candidates[sigma1][tomo.name] = local_peaks(sign * dog_filter(volume, sigma1, params.sigma_ratio),
-                                                            min_dist)
-        sigma1, t, trials = grid_search(candidates, params.grid_t, load_truths(public / "train"),
-                                        objective or scorer_objective())
-        params.sigma1_vox, params.threshold_t = sigma1, t
+        trials = _grid_search_on_train(train, params, default_sigma, typical_radius, sign, public,
+                                       objective or scorer_objective())
         train_s = time.perf_counter() - t0
     sigma1 = params.sigma1_vox or default_sigma
     min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
-    top_n = params.top_n
-    if params.mode == "top_n" and top_n is None:
+    density: dict[str, float] = {}
+    if params.mode == "top_n" and params.top_n is None:
         density = particle_densities(train, classes.scored_names)
         if not density:
             raise InputError("top_n mode needs top_n or a training split with ground truth", public)
@@ -243,7 +224,7 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
         voxels += volume.size
         zyx, scores = pick_volume(volume, sigma1, ratio=params.sigma_ratio, sign=sign, min_distance_vox=min_dist,
                                   t=params.threshold_t, top_n=None if params.mode != "top_n" else
-                                  top_n or int(round(sum(density.values()) * volume.size)))
+                                  params.top_n or int(round(sum(density.values()) * volume.size)))
         names = size_class_guess(volume, zyx, radii, ratio=params.sigma_ratio, sign=sign) \
             if params.classify_by_size else None
         frames.append(_to_particles(zyx, scores, tomo.name, names))
@@ -260,3 +241,35 @@ def run(args: argparse.Namespace, objective: Objective | None = None) -> int:
               f"(F1 {trials['objective'].max():.3f} on the training split)")
     print(f"dog: {len(picks)} picks in {len(test)} test tomogram(s) -> {args.out}")
     return 0
+
+
+def _params_from_args(args: argparse.Namespace) -> tuple[DogParams, bool]:
+    """``baselines.dog`` of the params file with the command-line overrides; and whether to grid-search."""
+    params = load_method_params(DogParams, "dog", args.params, {})
+    if args.sigma1 is not None:
+        params.sigma1_vox = args.sigma1
+    if args.threshold_t is not None:
+        params.threshold_t = args.threshold_t
+    if args.top_n is not None:
+        params.mode, params.top_n = "top_n", args.top_n
+    if args.classify_by_size:
+        params.classify_by_size = True
+    tune = params.grid_search and not args.no_grid_search and args.sigma1 is None and args.threshold_t is None \
+        and params.mode == "threshold"
+    return params, tune
+
+
+def _grid_search_on_train(train: list, params: DogParams, default_sigma: float, typical_radius: float, sign: float,
+                          public: Path, objective: Objective) -> pd.DataFrame:
+    """Pick ``sigma1`` and the threshold on the training split; sets them on ``params``, returns the trials."""
+    sigmas = [default_sigma * f for f in params.grid_sigma_factors]
+    candidates: dict[float, dict] = {sigma1: {} for sigma1 in sigmas}
+    for tomo in tqdm(train, desc="dog grid search", unit="tomo"):
+        volume = tomo.reconstruction()[0]     # read once, filtered at every sigma
+        for sigma1 in sigmas:
+            min_dist = params.min_distance_vox or max(math.sqrt(3) * sigma1, typical_radius)
+            candidates[sigma1][tomo.name] = local_peaks(sign * dog_filter(volume, sigma1, params.sigma_ratio),
+                                                        min_dist)
+    sigma1, t, trials = grid_search(candidates, params.grid_t, load_truths(public / "train"), objective)
+    params.sigma1_vox, params.threshold_t = sigma1, t
+    return trials

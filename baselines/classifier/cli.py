@@ -145,7 +145,8 @@ def _run_pick(args, params: CNNParams, device) -> int:
         tomos = [data.load_train(f) for f in train_folders]
         finder = CandidateFinder(params, data, tomos)
         radii = target_radii_vox(data, tomos[0].voxel_size_a, particle_voxel_counts(tomos))
-        model, thresholds, info = _train_pick(args, params, data, tomos, finder, radii, device, rng, progress)
+        model, thresholds, info = _train_pick(args, params, data, tomos, finder=finder, radii=radii,
+                                                device=device, rng=rng, progress=progress)
     picks, voxels = [], 0
     with infer_clock:
         for folder in test_folders:
@@ -171,7 +172,7 @@ def _run_pick(args, params: CNNParams, device) -> int:
     return 0
 
 
-def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainTomogram], finder: CandidateFinder,
+def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainTomogram], *, finder: CandidateFinder,
                 radii: np.ndarray, device, rng: np.random.Generator, progress: bool):
     """Training set from the train tomograms, model selection and thresholds on the held-out one."""
     tr, va = split_train_val([t.name for t in tomos], params.val_tomograms)

@@ -76,6 +76,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
                      progress: bool = True, desc: str = "train cnn") -> tuple[SubtomoCNN, dict]:
     """Train the classifier on labelled subtomograms.
 
+    One function on purpose: the epoch loop, its model selection and its checkpoints share state
+    that a split would only pass back and forth.
+
     Train on subtomograms ``x`` (N, s, s, s) with integer labels ``y`` (Adam, cross-entropy, random flips,
     classes weighted by inverse frequency). With validation data the epoch with the best balanced
     accuracy (mean recall over the classes present) is kept; with ``validate`` (the model, batch-norm

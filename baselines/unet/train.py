@@ -124,6 +124,9 @@ def train_unet(train_vols: list[np.ndarray], train_targets: list[np.ndarray], n_
                digest: str | None = None, progress: bool = True, desc: str = "train unet") -> tuple[UNet3D, dict]:
     """Train a U-Net on ``(volume, target)`` pairs (targets: 0 background, 1..n_classes-1).
 
+    One function on purpose: the optimiser, schedule, EMA, sampler and checkpoint state all live
+    in the step loop, and resuming must restore them together.
+
     ``steps`` (default ``params.steps``) Adam steps at peak rate ``learning_rate`` (default
     ``params.learning_rate``) from ``init_state`` (a state dict) or random weights. Every
     ``val_every`` steps and at the end, ``validate`` scores the EMA model (the raw one when
