@@ -69,9 +69,13 @@ def label_of(method: str, params: dict) -> str:
     if method == "dog":
         return "DoG (classes by size)" if p.get("classify_by_size") else "DoG (class `unknown`)"
     if method == "tm":
-        return f"TM-{p.get('rule', 'F')} ({p.get('angular_step_deg', 0):g}°, bin {p.get('bin', 1)})"
+        scan = f"{p.get('angular_step_deg', 0):g}°, bin {p.get('bin', 1)}"
+        if p.get("refine"):
+            scan += f", refined at {p.get('fine_step_deg', 0):g}°"
+        return f"TM-{p.get('rule', 'F')} ({scan})"
     if method == "unet":
-        return f"3D U-Net ({p.get('steps')} steps)"
+        fit = p.get("final_fit_steps")
+        return f"3D U-Net ({p.get('steps')}{f' + {fit}' if fit else ''} steps)"
     if method == "cnn":
         return f"DoG + CNN ({p.get('epochs')} epochs)"
     return method
