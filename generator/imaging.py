@@ -43,7 +43,7 @@ from generator.microscope.detector import (
 )
 from generator.microscope.detector_frame import detector_shape, specimen_footprint, to_detector, to_specimen
 from generator.microscope.formation import fast_views, material_rows, multislice_view
-from generator.microscope.geometry import make_tilt_series
+from generator.microscope.geometry import TiltSeries, make_tilt_series
 from generator.microscope.params import AcquisitionParams, DetectorParams, OpticsParams, ProjectionParams
 from generator.microscope.projector import view_matrix, volume_rows
 from generator.reconstruction.params import ReconstructionParams
@@ -192,7 +192,8 @@ def image_sample(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPar
 
 
 def _reconstruct(noisy: np.ndarray, noise_free: np.ndarray | None, angles_deg: np.ndarray, nz_rec: int,
-                 params: ImagingParams, *, optics, specimen_yx: tuple[int, int], voxel_size_a: float, dev):
+                 params: ImagingParams, *, optics: OpticsParams, specimen_yx: tuple[int, int], voxel_size_a: float,
+                 dev: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
     """Reconstructions ``[nz_rec, y, x]`` of the noisy views and, when given, of the noise-free ones."""
     rec, axis_deg = params.reconstruction, params.acquisition.tilt_axis_deg
     runs = 1 + (noise_free is not None)
@@ -258,8 +259,9 @@ def phase_rows(grandmodel: np.ndarray, voxel_size_a: float, optics: OpticsParams
     return volume_rows(phase), material, struct_sigma
 
 
-def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingParams, optics, series,
-                  det_yx: tuple[int, int], rng: np.random.Generator, dev) -> np.ndarray:
+def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingParams, optics: OpticsParams,
+                  series: TiltSeries, det_yx: tuple[int, int], rng: np.random.Generator,
+                  dev: torch.device) -> np.ndarray:
     """Noise-free, undamaged views ``[n, *det_yx]`` (relative intensity, attenuation and MTF applied)."""
     prj, det, acq = params.projection, params.detector, params.acquisition
     nz, _, nx = grandmodel.shape
@@ -290,7 +292,8 @@ def _clean_series(grandmodel: np.ndarray, voxel_size_a: float, params: ImagingPa
     return clean
 
 
-def _damage(clean: np.ndarray, series, voxel_size_a: float, det, dose_set: float, shrec_filter, dev):
+def _damage(clean: np.ndarray, series: TiltSeries, voxel_size_a: float, det: DetectorParams, dose_set: float,
+            shrec_filter: torch.Tensor | None, dev: torch.device) -> tuple[np.ndarray, TiltSeries, float]:
     """Beam damage for the dose the data correspond to: ``(damaged views, series with that dose, dose)``.
 
     dose and none modes: the set dose. snr and shrec2020 modes: the equivalent dose of their SNR
@@ -324,8 +327,8 @@ def _damage(clean: np.ndarray, series, voxel_size_a: float, det, dose_set: float
     return damaged, series, float(dose)
 
 
-def _acquisition_record(params: ImagingParams, series, det_yx, voxel_size_a: float, rec_shape, nz: int,
-                        noise: dict) -> AcquisitionRecord:
+def _acquisition_record(params: ImagingParams, series: TiltSeries, det_yx: tuple[int, int], voxel_size_a: float,
+                        rec_shape: tuple[int, int, int], nz: int, noise: dict) -> AcquisitionRecord:
     """The acquisition.json content: the optics, geometry and what the noise really is (docs/microscope.md)."""
     acq, opt, prj, det, rec = (params.acquisition, params.optics, params.projection, params.detector,
                                params.reconstruction)
