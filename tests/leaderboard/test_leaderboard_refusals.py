@@ -44,7 +44,7 @@ def test_bad_files_are_refused_in_one_paragraph_storing_nothing(big_params, stor
     assert snapshot(store) == before
 
 
-def test_a_million_and_one_lines_are_refused_in_under_a_second(big_params, store):
+def test_a_million_and_one_lines_are_refused_before_parsing(big_params, store):
     """1,000,001 picks (the limit is 1,000,000) in an 11 MB SHREC file: refused from the line count."""
     token = store.add_team("alpha")
     data = b"# header comment\n" + b"1s3x 1 2 3\n" * 1_000_001
@@ -52,7 +52,9 @@ def test_a_million_and_one_lines_are_refused_in_under_a_second(big_params, store
     t = time.perf_counter()
     with pytest.raises(Refused, match=r"line 1,000,002: pick number 1,000,001 is beyond the limit of 1,000,000"):
         submit(store, big_params, Upload(token, "m", "p.txt", data))
-    assert time.perf_counter() - t < 1.0
+    # refused from the line count, not after parsing (which took 16-17 s); the 1 s figure is the benchmark's
+    # (0.22 s measured), the bound here only has to tell the two apart on a loaded machine
+    assert time.perf_counter() - t < 8.0
     assert snapshot(store) == before
 
 
