@@ -52,8 +52,8 @@ def test_a_million_and_one_lines_are_refused_before_parsing(big_params, store):
     t = time.perf_counter()
     with pytest.raises(Refused, match=r"line 1,000,002: pick number 1,000,001 is beyond the limit of 1,000,000"):
         submit(store, big_params, Upload(token, "m", "p.txt", data))
-    # refused from the line count, not after parsing (which took 16-17 s); the 1 s figure is the benchmark's
-    # (0.22 s measured), the bound here only has to tell the two apart on a loaded machine
+    # refused from the line count, not after parsing (which took 16-17 s); the issue asks under 1 s
+    # (0.22 s measured); a timed test only has to tell the two apart, also on a loaded machine
     assert time.perf_counter() - t < 8.0
     assert snapshot(store) == before
 
