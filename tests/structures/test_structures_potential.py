@@ -51,20 +51,51 @@ def test_one_atom_potential_is_radially_symmetric_and_centred():
 
 
 def test_centre_of_mass_on_voxel_n_over_2():
-    # two carbons and a third one: equal weights, so the potential's centroid is the centre of mass
+    # two carbons and a third one: equal weights, so the atoms' peaks centre on the centre of mass
     xyz = np.array([[0.0, 0.0, 0.0], [31.0, 7.0, -12.0], [5.0, -9.0, 4.0]])
     atoms = AtomSet(xyz, np.array([6, 6, 6]), np.zeros(3, int), np.ones(3))
     voxel = 3.0
     vol = potential_from_atoms(atoms, voxel).astype(float)
     n = vol.shape[0]
     zz, yy, xx = np.indices(vol.shape)
-    centroid = np.array([(vol * a).sum() for a in (xx, yy, zz)]) / vol.sum()
-    assert np.allclose(centroid, n // 2, atol=0.1)     # sampled band-limited map: centroid to 0.1 voxel
+    # The centroid is taken over the voxels within 1.5 voxels of an atom: the band limit at Nyquist
+    # rings with tails decaying as 1/r², so a whole-box first moment does not converge.
+    expected = (xyz - xyz.mean(axis=0)) / voxel + n // 2                     # x, y, z per atom
+    near = np.zeros(vol.shape, bool)
+    for x, y, z in expected:
+        near |= (xx - x) ** 2 + (yy - y) ** 2 + (zz - z) ** 2 <= 1.5 ** 2
+    weights = vol * near
+    centroid = np.array([(weights * a).sum() for a in (xx, yy, zz)]) / weights.sum()
+    assert np.allclose(centroid, n // 2, atol=0.1)
     # and the second atom sits at its offset from the centre of mass
-    offset = (xyz[1] - xyz.mean(axis=0)) / voxel
-    idx = tuple(int(i) for i in np.rint(offset[::-1]) + n // 2)
+    idx = tuple(int(i) for i in np.rint(expected[1][::-1]))
     window = vol[tuple(slice(i - 1, i + 2) for i in idx)]
     assert window.argmax() == 13
+
+
+def test_band_limit_keeps_the_ctf_band_below_nyquist():
+    # One carbon atom on a voxel centre: its spectrum must be K f_e(q) / voxel³ at every frequency
+    # below Nyquist. At 10 Å and 3 µm underfocus (300 kV, Cs 2.7 mm) the CTF's last lobe below
+    # Nyquist runs from its zero at 24.6 Å to 20 Å; that band must be there whole.
+    from generator.microscope.ctf import ctf_zeros_1d
+
+    voxel = 10.0
+    vol = potential_from_atoms(one_atom(), voxel, n_voxels=32).astype(float)
+    n = vol.shape[0]
+    spectrum = np.abs(np.fft.rfftn(np.fft.ifftshift(vol)))
+    qz = np.fft.fftfreq(n, voxel)[:, None, None]
+    qx = np.fft.rfftfreq(n, voxel)[None, None, :]
+    q = np.sqrt(qz ** 2 + qz.transpose(1, 0, 2) ** 2 + qx ** 2)
+    expected = K_V_A2 * scattering_factor(6, q) / voxel ** 3
+    last_zero = ctf_zeros_1d(5, 3.0e4, 300.0, 2.7, 0.08)
+    last_zero = last_zero[last_zero < 1 / (2 * voxel)][-1]
+    assert 1 / last_zero == pytest.approx(24.6, abs=0.1)
+    band = (q >= last_zero) & (q < 0.999 / (2 * voxel))
+    assert band.sum() > 1000
+    # 2 %: the 4-point spreading kernel's truncation lifts the spectrum by ~1 % at Nyquist (2.5 Å grid);
+    # a taper would show here as a deficit (the old raised cosine from 0.6 Nyquist kept < 45 %)
+    np.testing.assert_allclose(spectrum[band], expected[band], rtol=0.02)
+    assert spectrum[q > 1.001 / (2 * voxel)].max() < 1e-6 * expected.max()     # and nothing above it
 
 
 def test_result_does_not_depend_on_the_fine_grid():
