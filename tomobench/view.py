@@ -174,7 +174,9 @@ def napari_layers(volume: np.ndarray, picks: pd.DataFrame | None, voxel_size_a: 
         points: dict[str, object] = {"name": "picks", "scale": scale, "size": 10,
                                      "border_color": [colours[c] for c in picks["class"]],
                                      "face_color": "transparent", "features": {"class": picks["class"].tolist()},
-                                     "out_of_slice_display": True}
+                                     # a pick shows on the slices its sphere cuts (with the thick slice
+                                     # add_layers sets), as a disc of the cut's size
+                                     "projection_mode": "rescale_spherical"}
         layers.append((picks[["z", "y", "x"]].to_numpy(float), points, "points"))
     return layers
 
@@ -183,7 +185,11 @@ def add_layers(viewer, volume: np.ndarray, picks: pd.DataFrame | None, voxel_siz
                class_order: list[str] | None = None):
     """Add the layers of :func:`napari_layers` to a napari viewer (or a headless ``ViewerModel``)."""
     for data, kwargs, kind in napari_layers(volume, picks, voxel_size_a, class_order):
-        getattr(viewer, f"add_{kind}")(data, **kwargs)
+        layer = getattr(viewer, f"add_{kind}")(data, **kwargs)
+        if kind == "points":             # the slice is as thick as a pick along z (world units: Å)
+            half_a = 0.5 * layer.size.max() * (voxel_size_a or 1.0)
+            viewer.dims.margin_left = (half_a,) + tuple(viewer.dims.margin_left[1:])
+            viewer.dims.margin_right = (half_a,) + tuple(viewer.dims.margin_right[1:])
     return viewer
 
 

@@ -116,6 +116,15 @@ def test_napari_takes_the_layers():
     np.testing.assert_array_equal(viewer.layers["picks"].data, picks[["z", "y", "x"]].to_numpy())
     assert viewer.layers["picks"].features["class"].tolist() == picks["class"].tolist()
     assert tuple(viewer.layers["tomogram"].scale) == (10.0, 10.0, 10.0)
+    # a pick is seen on the slices its sphere (size 10 voxels = 100 Å) cuts: a z slab of ±50 Å
+    assert str(viewer.layers["picks"].projection_mode) == "rescale_spherical"
+    assert viewer.dims.margin_left[0] == viewer.dims.margin_right[0] == 50.0
+    picks_layer = viewer.layers["picks"]                 # all three picks lie on z = 12
+    for dz, disc in ((0, 10.0), (3, 8.0), (7, None)):    # the sphere's cut: 2 sqrt(5² - dz²)
+        viewer.dims.set_point(0, (12 + dz) * 10.0)
+        picks_layer.refresh()
+        sizes = picks_layer._view_size                   # napari's own slicing (pinned in the lock)
+        assert (len(sizes) == 0) if disc is None else np.allclose(sizes, disc)
 
 
 def test_dataset_preview_draws_the_training_truth(tmp_path):
