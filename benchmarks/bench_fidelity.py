@@ -25,6 +25,8 @@
    per-class F1 beside SHREC 2020 Table 4 and size-group F1 beside Table 6. The TM reads a public
    folder whose train split is the test tomogram itself: it takes from it only the particle count
    per class (SHREC's TM also used N = particles / 12) and the contrast sign.
+5. Where each rule's picks land (SHREC's hit rule: the occupancy-mask voxel under the pick): on a
+   particle of the picked class, of another class (and which one most often), or on none.
 """
 
 from __future__ import annotations
@@ -262,6 +264,40 @@ def print_table(classes: pd.DataFrame, det: pd.DataFrame, reports: dict[str, dic
             f"{g} {groups.get(g, 0.0):.3f} / {SHREC_TABLE6[rule][g]:.3f}" for g in ("small", "medium", "large")))
 
 
+def pick_outcomes(picks_csv: Path, tomo: Path, classes: pd.DataFrame) -> pd.DataFrame:
+    """Where a rule's picks land, per picked class: on a particle of that class, of another, or on none.
+
+    A pick lands on the particle whose occupancy-mask voxel holds it (SHREC 2020's hit rule), at the
+    rounded voxel; ``other`` also names the class most often hit instead.
+    """
+    occupancy, _ = read_volume(tomo / OCCUPANCY_MASK)
+    occupancy = np.asarray(occupancy)
+    parts = pd.read_parquet(tomo / "particles.parquet").set_index("id")["class"]
+    picks = pd.read_csv(picks_csv)
+    zyx = np.rint(picks[["z", "y", "x"]].to_numpy(float)).astype(int)
+    zyx = np.clip(zyx, 0, np.array(occupancy.shape) - 1)
+    pid = occupancy[zyx[:, 0], zyx[:, 1], zyx[:, 2]]
+    picks["hit"] = [parts.get(int(i), "") if i > 0 else "" for i in pid]
+    rows = []
+    for name in classes["class_name"]:
+        mine = picks[picks["class"] == name]
+        wrong = mine[(mine["hit"] != "") & (mine["hit"] != name)]["hit"]
+        rows.append(dict(class_name=name, picks=len(mine), right=int((mine["hit"] == name).sum()),
+                         other=len(wrong), background=int((mine["hit"] == "").sum()),
+                         mostly=wrong.value_counts().index[0] if len(wrong) else "-"))
+    return pd.DataFrame(rows)
+
+
+def print_outcomes(work: Path, tomo: Path, classes: pd.DataFrame) -> None:
+    for rule, sub in (("TM-F", "tm_f.csv"), ("TM-T", "tm_t.csv")):
+        out = pick_outcomes(work / sub, tomo, classes)
+        print(f"\n{rule} picks by where they land (occupancy mask): class picks right other (mostly) background")
+        for r in out.itertuples():
+            print(f"  {r.class_name:6} {r.picks:5d} {r.right:5d} {r.other:5d} ({r.mostly:6}) {r.background:5d}")
+        print(f"  all    {out.picks.sum():5d} {out.right.sum():5d} {out.other.sum():5d}          "
+              f"{out.background.sum():5d}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "structures"))
@@ -290,6 +326,8 @@ def main() -> int:
             reports = run_tm(*public_folders(tomo, library_dir, work), work, args)
             timings["tm+score"] = time.perf_counter() - t0
         print_table(classes, det, reports)
+        if reports:
+            print_outcomes(work, tomo, classes)
         print("\nd_prime: (mean oracle score - mean background) / background std; above: fraction of particles "
               "whose oracle score beats the background's N-th peak (N = the class's particles); T1: SHREC Table 1")
         if reports:
