@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,57 @@ def _radius_voxels(truths: dict[str, GroundTruth], table: ClassTable | None, sco
         for cls, vols in volumes.items():
             out[cls] = float((3 * np.mean(vols) / (4 * np.pi)) ** (1 / 3)) if vols else float("nan")
     return out
+
+
+@dataclass(frozen=True)
+class PreparedTruth:
+    """Loaded truths and what scoring derives from them alone, computed once (:func:`prepare_truth`).
+
+    Scoring many submissions against one truth (the leaderboard) then repeats none of this work;
+    the scores are those of scoring against the truths themselves.
+
+    Attributes
+    ----------
+    truths : dict of str to GroundTruth
+        Tomogram name -> ground truth, in scoring order.
+    scored, valid : list of str
+        The scored class names and every class name a pick may carry (:func:`scored_classes`).
+    table : ClassTable or None
+        The class table of the truths.
+    radius_vox : dict of str to float
+        Class radius per scored class in voxels (the F-beta match radius before ``radius_multiplier``).
+    """
+
+    truths: dict[str, GroundTruth]
+    scored: list[str]
+    valid: list[str]
+    table: ClassTable | None
+    radius_vox: dict[str, float]
+
+    def subset(self, names: list[str]) -> "PreparedTruth":
+        """The prepared truth of the tomograms ``names`` only (in that order), as if loaded alone."""
+        return prepare_truth({name: self.truths[name] for name in names})
+
+
+def prepare_truth(truth: "str | Path | dict[str, GroundTruth] | PreparedTruth") -> PreparedTruth:
+    """Load ``truth`` (a folder, a split folder or loaded truths) and derive its classes and radii once.
+
+    Parameters
+    ----------
+    truth : str, Path, dict of str to GroundTruth or PreparedTruth
+        A ground-truth folder, a split folder, the truths already loaded, or a prepared truth
+        (returned as it is).
+
+    Returns
+    -------
+    PreparedTruth
+        The truths with their scored and valid classes, class table and class radii (voxels).
+    """
+    if isinstance(truth, PreparedTruth):
+        return truth
+    truths = load_truths(truth)
+    scored, valid, table = scored_classes(truths)
+    return PreparedTruth(truths, scored, valid, table, _radius_voxels(truths, table, scored))
 
 
 def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path) -> dict[str, pd.DataFrame]:
@@ -145,8 +197,9 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
     picks : pandas.DataFrame
         Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows): ``x y z`` in voxels of the
         truth (0-based), ``class`` a valid class name, ``tomo`` the tomogram name (``""`` for one).
-    truth : str, Path or dict of str to GroundTruth
-        A ground-truth folder, a split folder, or the truths already loaded (tomogram name -> truth).
+    truth : str, Path, dict of str to GroundTruth or PreparedTruth
+        A ground-truth folder, a split folder, the truths already loaded (tomogram name -> truth), or
+        those prepared once by :func:`prepare_truth` (the same scores, less work per call).
     options : ScoringOptions, optional
         Dilation, F-beta beta, radius multiplier and class weights; the defaults when None.
     source : str or Path
@@ -163,16 +216,16 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
         When a pick names an unknown class or tomogram, or a class weight names an unscored class.
     """
     options = options or ScoringOptions()
-    truths = load_truths(truth)
-    scored, valid, table = scored_classes(truths)
-    check_classes(picks, valid, source)
+    prepared = prepare_truth(truth)
+    truths, scored, table = prepared.truths, prepared.scored, prepared.table
+    check_classes(picks, prepared.valid, source)
     warnings = []
     duplicated = int(picks.duplicated(subset=["class", "x", "y", "z", "tomo"]).sum())
     if duplicated:
         warnings.append(f"{duplicated} duplicate pick(s) (same class, position and tomogram); "
                         f"each counts in RR and extra hits count as multiple hits")
     check_class_weights(options.class_weights, scored)
-    radius = _radius_voxels(truths, table, scored)
+    radius = prepared.radius_vox
     match_radius = {cls: r * options.radius_multiplier for cls, r in radius.items()}
     total = Tally()
     for name, tomo_picks in split_by_tomogram(picks, list(truths), source).items():
