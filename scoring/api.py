@@ -142,16 +142,17 @@ def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path)
         When the picks name no tomogram but the truth holds several, when only some picks name one,
         or when a pick names a tomogram the truth does not hold.
     """
-    has_tomo = (picks["tomo"] != "").any()
-    if not has_tomo:
+    tomo = picks["tomo"].to_numpy(dtype=object)         # numpy comparisons: several times faster than pandas'
+    named = tomo != ""
+    if not named.any():
         if len(names) == 1:
             return {names[0]: picks}
         raise InputError(f"the truth holds {len(names)} tomograms ({', '.join(names)}) but the picks name none. "
                          f"A SHREC .txt file cannot name its tomogram: score each tomogram's file against its "
                          f"own folder (--truth SPLIT/{names[0]}), or submit CSV with a 'tomo' column, STAR with "
                          f"rlnTomoName or copick JSON with run_name", source)
-    if (picks["tomo"] == "").any():
-        first = picks[picks["tomo"] == ""].iloc[0]
+    if not named.all():
+        first = picks.iloc[int(np.argmin(named))]
         raise InputError("this pick names no tomogram while others do; give every pick its tomogram",
                          source, int(first["line"]) or None)
     unknown = ~picks["tomo"].isin(names)
@@ -162,7 +163,7 @@ def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path)
         first = picks[unknown].iloc[0]
         raise InputError(f"unknown tomogram {first['tomo']!r}; the truth holds {', '.join(names)}",
                          source, int(first["line"]) or None)
-    return {name: picks[picks["tomo"] == name] for name in names}
+    return {name: picks[tomo == name] for name in names}
 
 
 def check_class_weights(weights: dict[str, float], scored: list[str]) -> None:
