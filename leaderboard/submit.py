@@ -153,12 +153,6 @@ def check_pick_count(data: bytes, fmt: str, max_picks: int) -> None:
                   f"submission (the file has {n:,}); remove low-scoring picks")
 
 
-def _score(picks: pd.DataFrame, truth: scoring.PreparedTruth, path: Path,
-           options: scoring.ScoringOptions) -> tuple[dict, dict]:
-    report = scoring.score_particles(picks, truth, options, source=path)
-    return report, scoring.flatten_report(report)
-
-
 def score_phases(path: Path, fmt: str, params: LeaderboardParams, setup: ScoringSetup | None = None,
                  *, phases: tuple[str, ...] | list[str] = PHASES, label: str = "") -> dict[str, tuple[dict, dict]]:
     """Score one file for ``phases``: phase -> (report, flat row). Raises InputError.
@@ -166,21 +160,19 @@ def score_phases(path: Path, fmt: str, params: LeaderboardParams, setup: Scoring
     ``setup``: the truth of each phase and the scoring options (:meth:`ScoringCache.get`), read here
     when not given. The final phase scores all test tomograms; the public phase the truths of
     :func:`~leaderboard.phases.public_tomograms` and the picks of those tomograms (picks without a
-    tomogram name are kept: the scorer decides where they belong).
+    tomogram name are kept: the scorer decides where they belong). The final phase is scored first
+    (its errors win), and a tomogram of both phases is counted once (:func:`scoring.score_particles_on`).
     """
     setup = setup or load_setup(params)
     final, public = setup.truth["final"], setup.truth["public"]
     picks = scoring.read_submission(path, final.truths, fmt=fmt, max_picks=params.max_picks)
-    out = {}
-    if "final" in phases:
-        out["final"] = _score(picks, final, path, setup.options)
-    if "public" in phases:
-        if public is final:
-            out["public"] = out["final"] if "final" in out else _score(picks, final, path, setup.options)
-        else:
-            keep = picks["tomo"].isin(list(public.truths)) | (picks["tomo"] == "")
-            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), public, path, setup.options)
-    return {phase: out[phase] for phase in phases}
+    wanted = [phase for phase in ("final", "public") if phase in phases]
+    if public is final and len(wanted) == 2:
+        wanted = ["final"]                              # the same truth: the same report
+    reports = scoring.score_particles_on(picks, {phase: setup.truth[phase] for phase in wanted}, setup.options,
+                                         source=path)
+    out = {phase: reports[phase] if phase in reports else reports["final"] for phase in phases}
+    return {phase: (report, scoring.flatten_report(report)) for phase, report in out.items()}
 
 
 def _score_data(data: bytes, label: str, fmt: str, params: LeaderboardParams,

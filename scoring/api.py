@@ -216,8 +216,12 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
     InputError
         When a pick names an unknown class or tomogram, or a class weight names an unscored class.
     """
-    options = options or ScoringOptions()
-    prepared = prepare_truth(truth)
+    return _score_prepared(picks, prepare_truth(truth), options or ScoringOptions(), source, None)
+
+
+def _score_prepared(picks: pd.DataFrame, prepared: PreparedTruth, options: ScoringOptions, source: str | Path,
+                    tallies: dict[tuple, Tally] | None) -> dict:
+    """:func:`score_particles`; ``tallies`` keeps each tomogram's counts for another truth holding it."""
     truths, scored, table = prepared.truths, prepared.scored, prepared.table
     check_classes(picks, prepared.valid, source)
     warnings = []
@@ -230,13 +234,58 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
     match_radius = {cls: r * options.radius_multiplier for cls, r in radius.items()}
     total = Tally()
     for name, tomo_picks in split_by_tomogram(picks, list(truths), source).items():
-        t = truths[name]
-        total = total + tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), match_radius,
-                                       dilate=options.dilate)
+        # a tomogram's counts depend only on its picks (the same rows for every truth holding it), its truth,
+        # the scored classes and the match radii: another truth agreeing on those adds the same Tally
+        key = (name, id(truths[name]), tuple(scored), tuple(sorted(match_radius.items())), options.dilate)
+        tally = tallies.get(key) if tallies is not None else None
+        if tally is None:
+            t = truths[name]
+            tally = tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), match_radius,
+                                   dilate=options.dilate)
+            if tallies is not None:
+                tallies[key] = tally
+        total = total + tally
     if total.RO:
         warnings.append(f"{total.RO} pick(s) outside the volume were clamped to its border (RO)")
     return build_report(total, scored, table, options=options, radius_vox=radius, warnings=warnings,
                         tomograms=list(truths))
+
+
+def score_particles_on(picks: pd.DataFrame, truths: dict[str, PreparedTruth], options: ScoringOptions | None = None,
+                       *, source: str | Path = "<submission>") -> dict[str, dict]:
+    """Score one particle list against several prepared truths, e.g. subsets of one test split.
+
+    Each truth is scored with the picks of its own tomograms (and those naming none: the scorer
+    decides where they belong); the report of each equals :func:`score_particles` of those picks
+    against that truth. A tomogram held by several truths is counted once (its tally is added to
+    each), so scoring the leaderboard's public phase after its final phase costs little.
+
+    Parameters
+    ----------
+    picks : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows), positions in voxels.
+    truths : dict of str to PreparedTruth
+        Name (a phase) -> prepared truth (:func:`prepare_truth`, :meth:`PreparedTruth.subset`); scored in
+        this order, so the first raises first.
+    options : ScoringOptions, optional
+        The scoring options; the defaults when None.
+    source : str or Path
+        The submission, named in error messages.
+
+    Returns
+    -------
+    dict of str to dict
+        Name -> the JSON report (:class:`scoring.report_model.ScoreReport`, dumped by alias).
+    """
+    options = options or ScoringOptions()
+    tallies: dict[tuple, Tally] = {}
+    tomo = picks["tomo"].to_numpy(dtype=object)
+    out = {}
+    for key, prepared in truths.items():
+        keep = np.isin(tomo, list(prepared.truths)) | (tomo == "")
+        part = picks if keep.all() else picks[keep].reset_index(drop=True)
+        out[key] = _score_prepared(part, prepared, options, source, tallies)
+    return out
 
 
 def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, fmt: str | None = None,

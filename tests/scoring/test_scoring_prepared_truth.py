@@ -1,6 +1,7 @@
 """A prepared truth scores as the truth folder does; the vectorised tally equals the per-pick loop it replaced."""
 
 import json
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -94,3 +95,29 @@ def test_vectorised_tally_equals_the_loops(truth_dir, seed):
     assert (tally.TP, tally.MH) == (tp, mh)
     assert tally.distances == distances                           # same values in the same order
     assert list(tally.confusion.items()) == list(confusion.items())
+
+
+def test_scoring_on_several_truths_counts_a_shared_tomogram_once(tmp_path, class_table, monkeypatch):
+    import scoring.api as api
+
+    split = tmp_path / "split"
+    for i, centre in enumerate([(8, 8, 8), (20, 8, 8), (8, 20, 8)]):
+        write_sphere_truth(split / f"t{i}", ["A", "B"], [centre, (24, 24, 24)], [2, 2], class_table=class_table)
+    picks = make_particles(["A", "B", "A", "A", "B"], [(8, 8, 8), (24, 24, 24), (20, 8, 9), (8, 20, 8), (1, 1, 1)],
+                           tomo=["t0", "t0", "t1", "t2", "t2"])
+    final = prepare_truth(split)
+    public = final.subset(["t0", "t1"])
+    for name in ("t0", "t1"):                        # the public truth loaded on its own, independently
+        shutil.copytree(split / name, tmp_path / "public" / name)
+    expected_public = score_particles(picks[picks["tomo"].isin(["t0", "t1"])].reset_index(drop=True),
+                                      tmp_path / "public")
+    expected_final = score_particles(picks, split)
+    calls = []
+    real = api.tally_tomogram
+    monkeypatch.setattr(api, "tally_tomogram", lambda *a, **k: calls.append(1) or real(*a, **k))
+    reports = api.score_particles_on(picks, {"final": final, "public": public})
+    assert len(calls) == 3                          # t0 and t1 counted once for both truths
+    assert json.dumps(reports["final"]) == json.dumps(expected_final)
+    assert json.dumps(reports["public"]) == json.dumps(expected_public)
+    assert (reports["public"]["RR"], reports["public"]["TP"]) == (3, 3)        # the 2 picks of t2 left out
+    assert (reports["final"]["RR"], reports["final"]["TP"], reports["final"]["FP"]) == (5, 4, 1)
