@@ -9,8 +9,10 @@ pipeline's results and with 1,000 stored submissions; with 50 uploads at once, p
   of the charts is not included.
 * Uploads: 50 threads (Streamlit serves every session from threads of one process) call
   :func:`leaderboard.submit.submit` at once, each for its own team, with a 3,000-pick CSV: token,
-  limits, reservation, scoring of both phases with the real scorer, storing. The test truth is
-  loaded once, as the Submit page's cache does.
+  limits, reservation, scoring of both phases with the real scorer, storing. The truth and the
+  scoring options come from one :class:`~leaderboard.scoring_cache.ScoringCache`, already read, as
+  in a running server (the Submit page keeps one per process; every upload still checks the files'
+  stamps). Scoring happens in the request: the latency is the time until the score is stored.
 
 Run: ``PYTHONPATH=$PWD python benchmarks/bench_leaderboard.py [--quick]``.
 """
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from leaderboard import demo  # noqa: E402
 from leaderboard.config import ENV_DATA_DIR, ENV_PARAMS, load_params  # noqa: E402
 from leaderboard.exchange import import_results  # noqa: E402
+from leaderboard.scoring_cache import ScoringCache  # noqa: E402
 from leaderboard.store import Store, Submission  # noqa: E402
 from leaderboard.submit import Upload, score_phases, submit  # noqa: E402
 from tomobench.particles import write_particles  # noqa: E402
@@ -138,9 +141,8 @@ def fill_store(store: Store, params, path: Path, n: int) -> None:
 
 def concurrent_uploads(store: Store, params, data: bytes, n: int) -> list[float]:
     """Latency (s) of each of ``n`` uploads started together from ``n`` threads, one team each."""
-    import scoring
-
-    truths = scoring.load_truths(params.private_truth_dir)      # the Submit page's cached truth
+    scorer = ScoringCache(params)
+    scorer.get()                        # a running server has read the truth before (the Submit page's cache)
     tokens = [store.add_team(f"upload {i:03d}") for i in range(n)]
     start, lat, errors = threading.Barrier(n), [0.0] * n, []
 
@@ -148,7 +150,7 @@ def concurrent_uploads(store: Store, params, data: bytes, n: int) -> list[float]
         start.wait()
         t = time.perf_counter()
         try:
-            submit(store, params, Upload(tokens[i], f"concurrent {i}", "picks.csv", data), truths=truths)
+            submit(store, params, Upload(tokens[i], f"concurrent {i}", "picks.csv", data), scorer=scorer)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(repr(exc))
         lat[i] = time.perf_counter() - t
@@ -159,6 +161,7 @@ def concurrent_uploads(store: Store, params, data: bytes, n: int) -> list[float]
     for t in threads:
         t.join()
     assert not errors, errors[:3]
+    assert scorer.loads == 1, "the truth was read again during the uploads"
     return lat
 
 

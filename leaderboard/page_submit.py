@@ -8,8 +8,9 @@ import streamlit as st
 import scoring
 from leaderboard.config import LeaderboardParams
 from leaderboard.phases import visible_phases
+from leaderboard.scoring_cache import ScoringCache
 from leaderboard.store import Refused, Store
-from leaderboard.submit import Upload, submit, truth_stamp
+from leaderboard.submit import Upload, submit
 from leaderboard.ui import apology, literal, report_incident
 from tomobench.particles import EXTENSIONS
 
@@ -27,12 +28,12 @@ def _runtime(text: str) -> float | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def cached_truths(truth_dir: str, stamp: tuple) -> dict:
-    """The private test truth, loaded once per server process (again when a file of it changes).
+def scoring_cache(params_json: str) -> ScoringCache:
+    """The truth and scoring options of one parameter set, kept once per server process.
 
-    Shared read-only by every session; a truth that cannot be loaded raises, and is not cached.
+    Shared by every session; it reads its files again only when one changed (:class:`ScoringCache`).
     """
-    return scoring.load_truths(truth_dir)
+    return ScoringCache(LeaderboardParams.model_validate_json(params_json))
 
 
 def render(params: LeaderboardParams, store: Store) -> None:
@@ -72,8 +73,7 @@ def render(params: LeaderboardParams, store: Store) -> None:
         return
     try:
         with st.spinner("Scoring..."):
-            truths = cached_truths(params.private_truth_dir, truth_stamp(params))
-            result = submit(store, params, truths=truths, upload=Upload(
+            result = submit(store, params, scorer=scoring_cache(params.model_dump_json()), upload=Upload(
                 token=token, method=method, filename=upload.name, data=upload.getvalue(), description=description,
                 url=url, hardware=hardware, runtime_s=_runtime(runtime)))
     except Refused as exc:

@@ -16,7 +16,6 @@ data directory.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import unicodedata
@@ -30,11 +29,10 @@ import pandas as pd
 
 import scoring
 import tomobench
-from leaderboard.config import ENV_PARAMS, PHASES, LeaderboardParams
-from leaderboard.phases import public_tomograms
+from leaderboard.config import PHASES, LeaderboardParams
+from leaderboard.scoring_cache import ScoringCache, ScoringSetup, load_setup
 from leaderboard.store import Refused, Store, Submission, utc_now
 from tomobench.errors import InputError
-from tomobench.groundtruth import GroundTruth
 from tomobench.particles import EXTENSIONS
 
 TRUTH_LABEL = "<test ground truth>"
@@ -155,67 +153,43 @@ def check_pick_count(data: bytes, fmt: str, max_picks: int) -> None:
                   f"submission (the file has {n:,}); remove low-scoring picks")
 
 
-def scoring_options(params_file: str | Path | None = None) -> scoring.ScoringOptions:
-    """The ``scoring`` section of the parameter file the leaderboard runs with.
-
-    It makes uploads scored as the pipeline's ``score`` stage scores them.
-
-    Parameters
-    ----------
-    params_file : str or Path, optional
-        The parameter file; default ``$TOMOBENCH_LEADERBOARD_PARAMS`` (set by
-        ``tomobench leaderboard serve --params``), else ``./params.yaml`` when present.
-    """
-    default = "params.yaml" if Path("params.yaml").is_file() else None
-    params_file = params_file or os.environ.get(ENV_PARAMS) or default
-    return scoring.load_options(params_file)
-
-
-def _score(picks: pd.DataFrame, truths: dict[str, GroundTruth], path: Path,
-           options: scoring.ScoringOptions) -> tuple[dict, dict]:
-    report = scoring.score_particles(picks, truths, options, source=path)
-    return report, scoring.flatten_report(report)
-
-
-def score_phases(path: Path, fmt: str, params: LeaderboardParams, truths: dict[str, GroundTruth] | None = None,
+def score_phases(path: Path, fmt: str, params: LeaderboardParams, setup: ScoringSetup | None = None,
                  *, phases: tuple[str, ...] | list[str] = PHASES, label: str = "") -> dict[str, tuple[dict, dict]]:
     """Score one file for ``phases``: phase -> (report, flat row). Raises InputError.
 
-    ``truths``: the private test truth (:func:`scoring.load_truths`), loaded here when not given. The
-    final phase scores all test tomograms; the public phase the truths of :func:`public_tomograms` and
-    the picks of those tomograms (picks without a tomogram name are kept: the scorer decides where
-    they belong).
+    ``setup``: the truth of each phase and the scoring options (:meth:`ScoringCache.get`), read here
+    when not given. The final phase scores all test tomograms; the public phase the truths of
+    :func:`~leaderboard.phases.public_tomograms` and the picks of those tomograms (picks without a
+    tomogram name are kept: the scorer decides where they belong). The final phase is scored first
+    (its errors win), and a tomogram of both phases is counted once (:func:`scoring.score_particles_on`).
     """
-    truths = scoring.load_truths(params.private_truth_dir) if truths is None else truths
-    picks = scoring.read_submission(path, truths, fmt=fmt, max_picks=params.max_picks)
-    options = scoring_options()
-    out = {}
-    if "final" in phases:
-        out["final"] = _score(picks, truths, path, options)
-    if "public" in phases:
-        names = public_tomograms(params)
-        if set(names) == set(truths):
-            out["public"] = out["final"] if "final" in out else _score(picks, truths, path, options)
-        else:
-            keep = picks["tomo"].isin(names) | (picks["tomo"] == "")
-            out["public"] = _score(picks[keep.to_numpy()].reset_index(drop=True), {n: truths[n] for n in names},
-                                   path, options)
-    return {phase: out[phase] for phase in phases}
+    setup = setup or load_setup(params)
+    final, public = setup.truth["final"], setup.truth["public"]
+    picks = scoring.read_submission(path, final.truths, fmt=fmt, max_picks=params.max_picks)
+    wanted = [phase for phase in ("final", "public") if phase in phases]
+    if public is final and len(wanted) == 2:
+        wanted = ["final"]                              # the same truth: the same report
+    reports = scoring.score_particles_on(picks, {phase: setup.truth[phase] for phase in wanted}, setup.options,
+                                         source=path)
+    out = {phase: reports[phase] if phase in reports else reports["final"] for phase in phases}
+    return {phase: (report, scoring.flatten_report(report)) for phase, report in out.items()}
 
 
 def _score_data(data: bytes, label: str, fmt: str, params: LeaderboardParams,
-                truths: dict[str, GroundTruth] | None = None) -> dict[str, tuple[dict, dict]]:
-    """Score a particle list's bytes for every phase, from a temporary file under the data directory.
+                scorer: ScoringCache | None = None) -> dict[str, tuple[dict, dict]]:
+    """Score a particle list's bytes for every phase, from a temporary file (not in the store: it may be full).
 
-    Reports and messages name the file ``label``, never a path; a file the scorer refuses raises
-    :class:`Refused` with the scorer's message.
+    ``scorer`` keeps the truth and options between uploads; without it they are read here.
+    Reports and messages name the file ``label``, never a path; a file the scorer refuses (or a
+    truth that cannot be read) raises :class:`Refused` with the scorer's message.
     """
-    with tempfile.TemporaryDirectory(prefix="tomobench-upload-") as tmp:   # not in the store: it may be full
+    with tempfile.TemporaryDirectory(prefix="tomobench-upload-") as tmp:
         path = Path(tmp) / ("upload" + Path(label).suffix.lower())
         path.write_bytes(data)
         replacements = {str(path.resolve()): label, str(path): label}
         try:
-            scored = score_phases(path, fmt, params, truths, label=label)
+            setup = scorer.get() if scorer is not None else load_setup(params)
+            scored = score_phases(path, fmt, params, setup, label=label)
         except InputError as exc:       # one paragraph: a library's message may span lines
             raise Refused(" ".join(clean_message(str(exc), params, replacements).split())) from None
     return {phase: (_clean_report(report, params, replacements), flat) for phase, (report, flat) in scored.items()}
@@ -245,22 +219,13 @@ def _check_form(upload: Upload, params: LeaderboardParams) -> tuple[str, str]:
     return filename, EXTENSIONS[ext]
 
 
-def truth_stamp(params: LeaderboardParams) -> tuple:
-    """Changes when any file of the private truth changes (a cache key for :func:`scoring.load_truths`)."""
-    root = Path(params.private_truth_dir)
-    if not root.is_dir():
-        return (str(root), None)
-    stats = [(str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.rglob("*")) if p.is_file()]
-    return (str(root.resolve()), tuple(stats))
-
-
 def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: datetime | None = None,
-           truths: dict[str, GroundTruth] | None = None) -> SubmitResult:
+           scorer: ScoringCache | None = None) -> SubmitResult:
     """Check, score and store an upload; raise :class:`Refused` with a clear message otherwise.
 
-    ``truths``: the private test truth already loaded (the app keeps it per :func:`truth_stamp`);
-    loaded here when not given. A refused or failed upload stores nothing: no row, no file, no
-    score (see the module docstring).
+    ``scorer``: the truth and scoring options kept between uploads (the app keeps one per server
+    process); read for this upload alone when not given. A refused or failed upload stores
+    nothing: no row, no file, no score (see the module docstring).
     """
     now = now or utc_now()
     store.check_writable(len(upload.data))
@@ -271,7 +236,7 @@ def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: date
     check_pick_count(upload.data, fmt, params.max_picks)
     reservation = store.reserve(team.id, params.daily_limit, now)
     try:
-        scored = _score_data(upload.data, filename, fmt, params, truths)
+        scored = _score_data(upload.data, filename, fmt, params, scorer)
         sub = Submission(method=upload.method.strip(), dataset=params.dataset, source="upload", team_id=team.id,
                          description=upload.description.strip()[:2000], url=upload.url.strip(),
                          hardware=upload.hardware.strip()[:200], runtime_s=upload.runtime_s, filename=filename,
@@ -279,8 +244,9 @@ def submit(store: Store, params: LeaderboardParams, upload: Upload, *, now: date
                              "wall_s": upload.runtime_s, "device": upload.hardware.strip()[:200]})
         sub_id = store.add_submission(sub, scored, daily_limit=params.daily_limit, scorer_version=scorer_version(),
                                       now=now, reservation=reservation, data=upload.data)
-    finally:
-        store.release(reservation)          # a no-op when add_submission consumed it
+    except BaseException:
+        store.release(reservation)          # on success add_submission consumed it in its own transaction
+        raise
     return SubmitResult(sub_id, team.name, filename, {phase: report for phase, (report, _) in scored.items()})
 
 
@@ -292,10 +258,7 @@ def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = Non
         return out
     if ids:
         subs = subs[subs["id"].isin(ids)]
-    try:
-        truths = scoring.load_truths(params.private_truth_dir)     # once for all submissions
-    except InputError:
-        truths = None                                               # each submission then reports the error
+    scorer = ScoringCache(params)       # the truth read once for all submissions (a bad one: each reports it)
     row: Any        # an itertuples row: the store's columns, unknown to pandas-stubs
     for row in subs.itertuples(index=False):
         if not row.file_sha256:
@@ -303,7 +266,7 @@ def rescore(store: Store, params: LeaderboardParams, ids: list[int] | None = Non
             continue
         try:
             scored = _score_data(store.file_path(row.file_sha256).read_bytes(), row.filename or "submission",
-                                 row.fmt, params, truths)
+                                 row.fmt, params, scorer)
         except Refused as exc:
             out.append((int(row.id), str(exc)))
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,57 @@ def _radius_voxels(truths: dict[str, GroundTruth], table: ClassTable | None, sco
     return out
 
 
+@dataclass(frozen=True)
+class PreparedTruth:
+    """Loaded truths and what scoring derives from them alone, computed once (:func:`prepare_truth`).
+
+    Scoring many submissions against one truth (the leaderboard) then repeats none of this work;
+    the scores are those of scoring against the truths themselves.
+
+    Attributes
+    ----------
+    truths : dict of str to GroundTruth
+        Tomogram name -> ground truth, in scoring order.
+    scored, valid : list of str
+        The scored class names and every class name a pick may carry (:func:`scored_classes`).
+    table : ClassTable or None
+        The class table of the truths.
+    radius_vox : dict of str to float
+        Class radius per scored class in voxels (the F-beta match radius before ``radius_multiplier``).
+    """
+
+    truths: dict[str, GroundTruth]
+    scored: list[str]
+    valid: list[str]
+    table: ClassTable | None
+    radius_vox: dict[str, float]
+
+    def subset(self, names: list[str]) -> "PreparedTruth":
+        """The prepared truth of the tomograms ``names`` only (in that order), as if loaded alone."""
+        return prepare_truth({name: self.truths[name] for name in names})
+
+
+def prepare_truth(truth: "str | Path | dict[str, GroundTruth] | PreparedTruth") -> PreparedTruth:
+    """Load ``truth`` (a folder, a split folder or loaded truths) and derive its classes and radii once.
+
+    Parameters
+    ----------
+    truth : str, Path, dict of str to GroundTruth or PreparedTruth
+        A ground-truth folder, a split folder, the truths already loaded, or a prepared truth
+        (returned as it is).
+
+    Returns
+    -------
+    PreparedTruth
+        The truths with their scored and valid classes, class table and class radii (voxels).
+    """
+    if isinstance(truth, PreparedTruth):
+        return truth
+    truths = load_truths(truth)
+    scored, valid, table = scored_classes(truths)
+    return PreparedTruth(truths, scored, valid, table, _radius_voxels(truths, table, scored))
+
+
 def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path) -> dict[str, pd.DataFrame]:
     """Assign picks to tomograms by their ``tomo`` column.
 
@@ -90,16 +142,17 @@ def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path)
         When the picks name no tomogram but the truth holds several, when only some picks name one,
         or when a pick names a tomogram the truth does not hold.
     """
-    has_tomo = (picks["tomo"] != "").any()
-    if not has_tomo:
+    tomo = picks["tomo"].to_numpy(dtype=object)         # numpy comparisons: several times faster than pandas'
+    named = tomo != ""
+    if not named.any():
         if len(names) == 1:
             return {names[0]: picks}
         raise InputError(f"the truth holds {len(names)} tomograms ({', '.join(names)}) but the picks name none. "
                          f"A SHREC .txt file cannot name its tomogram: score each tomogram's file against its "
                          f"own folder (--truth SPLIT/{names[0]}), or submit CSV with a 'tomo' column, STAR with "
                          f"rlnTomoName or copick JSON with run_name", source)
-    if (picks["tomo"] == "").any():
-        first = picks[picks["tomo"] == ""].iloc[0]
+    if not named.all():
+        first = picks.iloc[int(np.argmin(named))]
         raise InputError("this pick names no tomogram while others do; give every pick its tomogram",
                          source, int(first["line"]) or None)
     unknown = ~picks["tomo"].isin(names)
@@ -110,7 +163,7 @@ def split_by_tomogram(picks: pd.DataFrame, names: list[str], source: str | Path)
         first = picks[unknown].iloc[0]
         raise InputError(f"unknown tomogram {first['tomo']!r}; the truth holds {', '.join(names)}",
                          source, int(first["line"]) or None)
-    return {name: picks[picks["tomo"] == name] for name in names}
+    return {name: picks[tomo == name] for name in names}
 
 
 def check_class_weights(weights: dict[str, float], scored: list[str]) -> None:
@@ -145,8 +198,9 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
     picks : pandas.DataFrame
         Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows): ``x y z`` in voxels of the
         truth (0-based), ``class`` a valid class name, ``tomo`` the tomogram name (``""`` for one).
-    truth : str, Path or dict of str to GroundTruth
-        A ground-truth folder, a split folder, or the truths already loaded (tomogram name -> truth).
+    truth : str, Path, dict of str to GroundTruth or PreparedTruth
+        A ground-truth folder, a split folder, the truths already loaded (tomogram name -> truth), or
+        those prepared once by :func:`prepare_truth` (the same scores, less work per call).
     options : ScoringOptions, optional
         Dilation, F-beta beta, radius multiplier and class weights; the defaults when None.
     source : str or Path
@@ -162,27 +216,76 @@ def score_particles(picks: pd.DataFrame, truth, options: ScoringOptions | None =
     InputError
         When a pick names an unknown class or tomogram, or a class weight names an unscored class.
     """
-    options = options or ScoringOptions()
-    truths = load_truths(truth)
-    scored, valid, table = scored_classes(truths)
-    check_classes(picks, valid, source)
+    return _score_prepared(picks, prepare_truth(truth), options or ScoringOptions(), source, None)
+
+
+def _score_prepared(picks: pd.DataFrame, prepared: PreparedTruth, options: ScoringOptions, source: str | Path,
+                    tallies: dict[tuple, Tally] | None) -> dict:
+    """:func:`score_particles`; ``tallies`` keeps each tomogram's counts for another truth holding it."""
+    truths, scored, table = prepared.truths, prepared.scored, prepared.table
+    check_classes(picks, prepared.valid, source)
     warnings = []
     duplicated = int(picks.duplicated(subset=["class", "x", "y", "z", "tomo"]).sum())
     if duplicated:
         warnings.append(f"{duplicated} duplicate pick(s) (same class, position and tomogram); "
                         f"each counts in RR and extra hits count as multiple hits")
     check_class_weights(options.class_weights, scored)
-    radius = _radius_voxels(truths, table, scored)
+    radius = prepared.radius_vox
     match_radius = {cls: r * options.radius_multiplier for cls, r in radius.items()}
     total = Tally()
     for name, tomo_picks in split_by_tomogram(picks, list(truths), source).items():
-        t = truths[name]
-        total = total + tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), match_radius,
-                                       dilate=options.dilate)
+        # a tomogram's counts depend only on its picks (the same rows for every truth holding it), its truth,
+        # the scored classes and the match radii: another truth agreeing on those adds the same Tally
+        key = (name, id(truths[name]), tuple(scored), tuple(sorted(match_radius.items())), options.dilate)
+        tally = tallies.get(key) if tallies is not None else None
+        if tally is None:
+            t = truths[name]
+            tally = tally_tomogram(tomo_picks, t.particles, t.occupancy, set(scored), match_radius,
+                                   dilate=options.dilate)
+            if tallies is not None:
+                tallies[key] = tally
+        total = total + tally
     if total.RO:
         warnings.append(f"{total.RO} pick(s) outside the volume were clamped to its border (RO)")
     return build_report(total, scored, table, options=options, radius_vox=radius, warnings=warnings,
                         tomograms=list(truths))
+
+
+def score_particles_on(picks: pd.DataFrame, truths: dict[str, PreparedTruth], options: ScoringOptions | None = None,
+                       *, source: str | Path = "<submission>") -> dict[str, dict]:
+    """Score one particle list against several prepared truths, e.g. subsets of one test split.
+
+    Each truth is scored with the picks of its own tomograms (and those naming none: the scorer
+    decides where they belong); the report of each equals :func:`score_particles` of those picks
+    against that truth. A tomogram held by several truths is counted once (its tally is added to
+    each), so scoring the leaderboard's public phase after its final phase costs little.
+
+    Parameters
+    ----------
+    picks : pandas.DataFrame
+        Particle list (:data:`tomobench.particles.PICK_COLUMNS`, N rows), positions in voxels.
+    truths : dict of str to PreparedTruth
+        Name (a phase) -> prepared truth (:func:`prepare_truth`, :meth:`PreparedTruth.subset`); scored in
+        this order, so the first raises first.
+    options : ScoringOptions, optional
+        The scoring options; the defaults when None.
+    source : str or Path
+        The submission, named in error messages.
+
+    Returns
+    -------
+    dict of str to dict
+        Name -> the JSON report (:class:`scoring.report_model.ScoreReport`, dumped by alias).
+    """
+    options = options or ScoringOptions()
+    tallies: dict[tuple, Tally] = {}
+    tomo = picks["tomo"].to_numpy(dtype=object)
+    out = {}
+    for key, prepared in truths.items():
+        keep = np.isin(tomo, list(prepared.truths)) | (tomo == "")
+        part = picks if keep.all() else picks[keep].reset_index(drop=True)
+        out[key] = _score_prepared(part, prepared, options, source, tallies)
+    return out
 
 
 def read_submission(submission: str | Path, truths: dict[str, GroundTruth], *, fmt: str | None = None,

@@ -106,29 +106,60 @@ def tally_tomogram(picks: pd.DataFrame, truth_particles: pd.DataFrame, occupancy
     tally.ignored_picks = int(on_ignored.sum())
     tally.FP = int((hit == 0).sum())
 
-    valid = (hit > 0) & ~on_ignored
+    valid = np.flatnonzero((hit > 0) & ~on_ignored)
     pick_class = picks["class"].to_numpy()
-    first_hit: dict[int, int] = {}
-    hits_per_particle: Counter = Counter()
-    for pick_index in np.flatnonzero(valid):
-        pid = int(hit[pick_index])
-        hits_per_particle[pid] += 1
-        first_hit.setdefault(pid, int(pick_index))
+    first_hit, hits = _first_hits(hit[valid], valid)
     tally.TP = len(first_hit)
-    tally.MH = sum(1 for count in hits_per_particle.values() if count > 1)
+    tally.MH = int((hits > 1).sum())
     tally.FN = tally.n_particles - tally.TP
     # AD from the rounded, clamped voxel (the one the mask is read at), as the official scripts do
-    tally.distances = [float(np.linalg.norm(matches.voxel[i] - truth_xyz[pid - 1])) for pid, i in first_hit.items()]
+    tally.distances = _distances(matches.voxel[first_hit[:, 1]], truth_xyz[first_hit[:, 0] - 1]).tolist()
 
-    for pid in (np.flatnonzero(is_scored) + 1).tolist():
-        predicted = pick_class[first_hit[pid]] if pid in first_hit else BACKGROUND
-        tally.confusion[(truth_class[pid - 1], predicted)] += 1
+    first_of = np.full(len(truth_class) + 1, -1, dtype=np.int64)      # particle id -> its first valid pick
+    first_of[first_hit[:, 0]] = first_hit[:, 1]
+    scored_ids = np.flatnonzero(is_scored) + 1
+    firsts = first_of[scored_ids]
+    predicted = np.where(firsts >= 0, pick_class[np.maximum(firsts, 0)] if len(pick_class) else BACKGROUND,
+                         BACKGROUND)
+    tally.confusion.update(zip(truth_class[scored_ids - 1].tolist(), predicted.tolist()))
 
     for cls in scored:
         reference = truth_xyz[truth_class == cls]
         candidates = xyz[pick_class == cls]
         tally.fbeta[cls] = _distance_counts(reference, candidates, match_radius_vox.get(cls, np.nan))
     return tally
+
+
+def _first_hits(hit_ids: np.ndarray, pick_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The particles hit, in the order of their first hit, with that pick and the number of hits.
+
+    Parameters
+    ----------
+    hit_ids : numpy.ndarray
+        (K,) int, the 1-based particle id each valid pick hits, in submission order.
+    pick_index : numpy.ndarray
+        (K,) int, the row of each of those picks in the submission.
+
+    Returns
+    -------
+    first_hit : numpy.ndarray
+        (P, 2) int64: particle id and the row of its first pick, ordered by that row.
+    hits : numpy.ndarray
+        (P,) int64: how many picks hit each of those particles.
+    """
+    ids, first, hits = np.unique(hit_ids, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return np.stack([ids[order], pick_index[first[order]]], axis=1).astype(np.int64).reshape(-1, 2), hits[order]
+
+
+def _distances(voxels: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(K,) Euclidean distances (voxels) between rows of two (K, 3) arrays.
+
+    ``vecdot`` over contiguous float64 rows runs the same dot product as ``numpy.linalg.norm`` of
+    one row, so every distance is bit-identical to the per-row norm the scorer used before.
+    """
+    diff = np.ascontiguousarray(np.asarray(voxels, dtype=float) - np.asarray(centres, dtype=float)).reshape(-1, 3)
+    return np.sqrt(np.vecdot(diff, diff))
 
 
 def _distance_counts(reference: np.ndarray, candidates: np.ndarray, radius: float) -> np.ndarray:

@@ -7,7 +7,8 @@ import yaml
 
 import scoring
 from leaderboard.config import ENV_PARAMS
-from leaderboard.submit import Upload, scoring_options, submit
+from leaderboard.scoring_cache import scoring_options
+from leaderboard.submit import Upload, submit
 
 
 def _params_yaml(path, **section):
