@@ -50,7 +50,8 @@ class Refined:
     zyx: np.ndarray        # (n, 3) int, full-resolution voxels
     scores: np.ndarray     # (n,) float, local NCC at full resolution
     index: np.ndarray      # (n,) int, into the fine template's rotations
-    n_evaluated: int       # (rotation, position) scores evaluated, all candidates
+    n_evaluated: int       # (rotation, position) scores evaluated, all candidates (screening included)
+    kept: np.ndarray       # (n,) int, indices of the input candidates that were refined (all without screening)
 
 
 class TemplateBank:
@@ -194,16 +195,41 @@ def _refine_one(search: _Search, centre: np.ndarray, start: np.ndarray) -> tuple
     return where[j], float(values[j]), int(indices[j]), cost + len(indices) * len(_NEAR)
 
 
+def screen_scores(search: _Search, origins: np.ndarray, cell_vox: int, chunk_positions: int = 512) -> np.ndarray:
+    """Best full-resolution score of each candidate over the seed grid and its binned voxel.
+
+    ``origins`` (n, 3) are the first full-resolution voxels of the candidates' binned
+    voxels (``bin * i``); each candidate is scored with every seed rotation at the
+    ``cell_vox ** 3`` voxels ``origin + {0..cell_vox-1}^3`` it stands for, many
+    candidates per matrix product. This is the re-seeding step's score at a
+    fraction of its positions (8 of 27 at bin 2), used to rank many coarse peaks
+    before only the best are refined.
+    """
+    assert search.seeds is not None
+    cell = np.array(list(product(range(cell_vox), repeat=3)))
+    positions = (np.asarray(origins, int)[:, None, :] + cell[None]).reshape(-1, 3)
+    templates = search.seeds.get(np.arange(len(search.seeds.matrices)))
+    best = np.empty(len(positions))
+    for start in range(0, len(positions), chunk_positions):
+        patches = search.patches(search.seeds, positions[start:start + chunk_positions])
+        best[start:start + chunk_positions] = patches.scores(templates).max(dim=0).values.cpu().numpy()
+    return best.reshape(len(origins), len(cell)).max(axis=1)
+
+
 def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray, coarse_rotations: np.ndarray,
                       *, radius_deg: float, shift_vox: int, tilt_range_deg: tuple[float, float] | None,
                       tilt_axis_deg: float = 0.0, device: str = "cpu", batch: int = 32,
                       seed_rotations: np.ndarray | None = None, n_seeds: int = 3,
-                      cache_bytes: float = 1.0e9) -> Refined:
+                      cache_bytes: float = 1.0e9, screen_keep: int | None = None,
+                      screen_origins: np.ndarray | None = None, cell_vox: int = 1) -> Refined:
     """Refine candidates ``zyx`` (n, 3) (full-resolution voxels) whose coarse rotations are ``coarse_rotations``.
 
     ``tpl`` is the full-resolution template with the *fine* rotation grid;
     ``seed_rotations`` (e.g. the coarse grid) enables the re-seeding step. Without
     it the position step is skipped too and the fine ball is centred on the scan's rotation.
+    With ``screen_keep`` (and seeds) the candidates are first ranked by
+    :func:`screen_scores` at ``screen_origins`` (default ``zyx``) over ``cell_vox``
+    voxels, and only the best ``screen_keep`` are refined; ``Refined.kept`` says which.
     """
     zyx = np.asarray(zyx, dtype=int).reshape(-1, 3)
     size = tpl.template.shape[0]
@@ -212,15 +238,23 @@ def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray
         wedge = torch.as_tensor(wedge_mask((size,) * 3, *tilt_range_deg, tilt_axis_deg), device=device)
     fine = TemplateBank(tpl, tpl.rotations, wedge, device, batch, cache_bytes)
     seeds = None if seed_rotations is None else TemplateBank(tpl, seed_rotations, wedge, device, batch, cache_bytes)
-    vol = _Volume(volume, size // 2 + 2 * shift_vox + 2, device)
+    vol = _Volume(volume, size // 2 + 2 * shift_vox + 2 + cell_vox, device)
     search = _Search(vol, vol.offsets(fine), fine, seeds, tpl.symmetry, radius_deg, shift_vox, n_seeds)
-    out_zyx, out_s, out_i, cost = np.zeros_like(zyx), np.zeros(len(zyx)), np.zeros(len(zyx), int), 0
+    kept, screen_cost = np.arange(len(zyx)), 0
+    if screen_keep is not None and seeds is not None and len(zyx) > screen_keep:
+        origins = zyx if screen_origins is None else np.asarray(screen_origins, int).reshape(-1, 3)
+        with torch.no_grad():
+            screened = screen_scores(search, origins, cell_vox)
+        kept = np.sort(np.argsort(-screened, kind="stable")[:screen_keep])   # the scan's order among the kept
+        screen_cost = len(zyx) * cell_vox ** 3 * len(seeds.matrices)
+        zyx, coarse_rotations = zyx[kept], np.asarray(coarse_rotations).reshape(-1, 3, 3)[kept]
+    out_zyx, out_s, out_i, cost = np.zeros_like(zyx), np.zeros(len(zyx)), np.zeros(len(zyx), int), screen_cost
     with torch.no_grad():
         for k, (centre, rot) in enumerate(zip(zyx, np.asarray(coarse_rotations).reshape(-1, 3, 3))):
             out_zyx[k], out_s[k], out_i[k], n = _refine_one(search, centre, rot)
             cost += n
     out_zyx = np.remainder(out_zyx, np.array(np.shape(volume)))   # positions wrapped like the scan's
-    return Refined(out_zyx, out_s, out_i, cost)
+    return Refined(out_zyx, out_s, out_i, cost, kept)
 
 
 def suppress_duplicates(zyx: np.ndarray, scores: np.ndarray, radius_vox: float) -> np.ndarray:
