@@ -1,9 +1,10 @@
 """Template matching: F1 against the angular step and the bin, on a crop of a test tomogram.
 
     PYTHONPATH=$PWD python benchmarks/bench_tm_sampling.py --data PUBLIC --truth PRIVATE
-        [--crop 128,128,100] [--steps 40,30,20] [--bins 1,2] [--png docs/tm_sampling.png] [--threads 1]
+        [--params params.yaml] [--crop 128,128,100] [--runs 1:40,1:30,2:40,2:30,2:20,2:15]
+        [--png docs/tm_sampling.png] [--threads 1]
 
-For every (bin, angular step) of the sweep: the exhaustive scan of every scored class
+For every ``bin:step`` of ``--runs`` (bin, angular step in degrees): the exhaustive scan of every scored class
 (no refinement: the step and bin alone decide) on a centred crop of the first test
 tomogram, gold beads erased first as the pipeline does, then TM-F with the
 pipeline's N per class (training density x crop volume) and ``candidates_factor``
@@ -28,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tm import _crop, class_f1, read_dataset_table  # noqa: E402
 
+from baselines.params_io import load_method_params  # noqa: E402
 from baselines.template_matching.cli import (  # noqa: E402
     TMParams,
     _reconstruction_axis_deg,
@@ -67,24 +69,24 @@ def sweep_one(crop: np.ndarray, truth: pd.DataFrame, data, params: TMParams, acq
     return class_f1(picks, truth, radii_full), seconds, rotations
 
 
-def plot(rows: pd.DataFrame, groups: list[str], out: Path) -> None:
-    """F1 of each size group against the angular step, one panel per bin."""
+def plot(rows: pd.DataFrame, groups: list[str], voxel_a: float, out: Path) -> None:
+    """One panel per size group (and all classes): F1 against the angular step, one line per bin."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    bins = sorted(rows["bin"].unique())
-    fig, axes = plt.subplots(1, len(bins), figsize=(4.2 * len(bins), 3.4), sharey=True, squeeze=False)
-    for ax, b in zip(axes[0], bins):
-        sub = rows[rows["bin"] == b].sort_values("step_deg")
-        for g, marker in zip(groups + ["all"], "osD^v"):
-            ax.plot(sub["step_deg"], sub[g], marker=marker, label=g)
-        ax.set_title(f"bin {b} ({int(b) * 10} A voxels on the default preset)")
-        ax.set_xlabel("angular step (covering radius, deg)")
+    panels = groups + ["all"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.2), sharey=True, squeeze=False)
+    for ax, g in zip(axes[0], panels):
+        for b, marker in zip(sorted(rows["bin"].unique()), "os^D"):
+            sub = rows[rows["bin"] == b].sort_values("step_deg")
+            ax.plot(sub["step_deg"], sub[g], marker=marker, label=f"bin {b} ({b * voxel_a:g} A)")
+        ax.set_title(g if g != "all" else "all classes", fontsize=10)
+        ax.set_xlabel("angular step (deg)")
         ax.invert_xaxis()
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("TM-F classification F1 (mean of classes)")
-    axes[0][-1].legend(title="size group", fontsize=8)
-    fig.suptitle("Exhaustive template matching on a crop of the test tomogram", fontsize=10)
+    axes[0][0].set_ylabel("TM-F classification F1\n(mean over the classes)")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("Exhaustive template matching on a crop of the test tomogram: F1 against step and bin", fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110, metadata={"Software": None})
@@ -96,16 +98,17 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="public folder")
     ap.add_argument("--truth", required=True, help="private folder with <tomo>/particle_locations.txt")
     ap.add_argument("--crop", default="128,128,100", help="crop size x,y,z (centred)")
-    ap.add_argument("--steps", default="40,30,20")
-    ap.add_argument("--bins", default="1,2")
+    ap.add_argument("--runs", default="1:40,1:30,2:40,2:30,2:20,2:15", help="bin:step pairs")
     ap.add_argument("--candidates-factor", type=float, default=3.0)
     ap.add_argument("--png", default="docs/tm_sampling.png")
+    ap.add_argument("--params", help="params.yaml whose baselines.tm section (point groups, ...) the runs start from")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    base = TMParams(candidates_factor=args.candidates_factor, device=device)
+    base = load_method_params(TMParams, "tm", args.params, {}) if args.params else TMParams()
+    base = base.model_copy(update={"candidates_factor": args.candidates_factor, "device": device, "refine": False})
     data = read_dataset(Path(args.data), base)
     tomo = data.test[0]
     volume, _ = tomo.reconstruction()
@@ -122,18 +125,18 @@ def main() -> None:
     print("| bin | step (deg) | rotations | " + " | ".join(groups) + " | all | scan time (s) |")
     print("|---|---|---|" + "---|" * len(groups) + "---|---|")
     rows = []
-    for b in [int(v) for v in args.bins.split(",")]:
-        for step in [float(v) for v in args.steps.split(",")]:
-            params = base.model_copy(update={"bin": b, "angular_step_deg": step})
-            f1, seconds, n_rot = sweep_one(crop, truth, data, params, acq, device)
-            row = {"bin": b, "step_deg": step, "rotations": n_rot, "seconds": seconds,
-                   "all": float(np.mean(list(f1.values())))}
-            row.update({g: float(np.mean([f1[c] for c in data.names if table.get(c) == g])) for g in groups})
-            rows.append(row)
-            print(f"| {b} | {step:g} | {n_rot} | " + " | ".join(f"{row[g]:.3f}" for g in groups)
-                  + f" | {row['all']:.3f} | {seconds:.0f} |", flush=True)
-            print("  per class: " + ", ".join(f"{c} {v:.2f}" for c, v in f1.items()), flush=True)
-    plot(pd.DataFrame(rows), groups, Path(args.png))
+    for run in args.runs.split(","):
+        b, step = int(run.split(":")[0]), float(run.split(":")[1])
+        params = base.model_copy(update={"bin": b, "angular_step_deg": step})
+        f1, seconds, n_rot = sweep_one(crop, truth, data, params, acq, device)
+        row = {"bin": b, "step_deg": step, "rotations": n_rot, "seconds": seconds,
+               "all": float(np.mean(list(f1.values())))}
+        row.update({g: float(np.mean([f1[c] for c in data.names if table.get(c) == g])) for g in groups})
+        rows.append(row)
+        print(f"| {b} | {step:g} | {n_rot} | " + " | ".join(f"{row[g]:.3f}" for g in groups)
+              + f" | {row['all']:.3f} | {seconds:.0f} |", flush=True)
+        print("  per class: " + ", ".join(f"{c} {v:.2f}" for c, v in f1.items()), flush=True)
+    plot(pd.DataFrame(rows), groups, float(acq["voxel_size_a"]), Path(args.png))
     print(f"\nplot: {args.png}")
 
 

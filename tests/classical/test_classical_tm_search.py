@@ -223,7 +223,13 @@ def test_screening_scores_are_the_exhaustive_full_resolution_maximum_over_each_b
     search = _Search(vol, vol.offsets(bank), bank, bank, seeds_tpl.symmetry, 50.0, 3, 3)
     with torch.no_grad():
         screened = screen_scores(search, origins, 2)
-    assert screened == pytest.approx(np.array(cells), abs=2e-4)
+    assert screened.scores == pytest.approx(np.array(cells), abs=2e-4)
+    # its voxel is the cell's arg-max, its first seed the exhaustive kernel's best rotation there
+    _, index = match_template(volume, seeds_tpl, tilt_range_deg=(-60.0, 60.0), progress=False)
+    for k, o in enumerate(origins[:2]):
+        cell = exhaustive[o[0]:o[0] + 2, o[1]:o[1] + 2, o[2]:o[2] + 2]
+        assert np.array_equal(screened.zyx[k], o + np.array(np.unravel_index(np.argmax(cell), cell.shape)))
+        assert screened.seeds[k, 0] == index[tuple(screened.zyx[k])]
 
 
 def test_screening_keeps_the_refinement_to_the_best_candidates_in_scan_order():
@@ -240,6 +246,9 @@ def test_screening_keeps_the_refinement_to_the_best_candidates_in_scan_order():
     assert np.array_equal(screened.zyx[int(np.argmax(screened.scores))], full.zyx[best])   # the particle survives
     assert max(screened.scores) == pytest.approx(max(full.scores), abs=1e-6)
     assert screened.refine_evaluations < full.refine_evaluations
+    truth = euler_to_matrix(40.0, 70.0, -100.0)          # the pose, from the screen's seeds, within the final step
+    assert so3.angular_distance_deg(screened.rotations[0], truth)[0, 0] <= 12.0
+    assert np.array_equal(screened.zyx[0], np.array([19, 23, 21]))
 
 
 def test_candidate_counts_with_and_without_screening():
