@@ -232,8 +232,8 @@ def screen_scores(search: _Search, origins: np.ndarray, cell_vox: int, chunk_pos
     for start in range(0, len(origins), per):
         block = origins[start:start + per]
         positions = (block[:, None, :] + cell[None]).reshape(-1, 3)
-        s = search.patches(search.seeds, positions).scores(templates)             # (rotations, positions)
-        s = s.reshape(len(templates), len(block), len(cell)).cpu().numpy()
+        scores = search.patches(search.seeds, positions).scores(templates)        # (rotations, positions)
+        s = scores.reshape(len(templates), len(block), len(cell)).cpu().numpy()
         by_rotation = s.max(axis=2)                                               # (rotations, candidates)
         best[start:start + len(block)] = by_rotation.max(axis=0)
         cell_best = s.max(axis=0).argmax(axis=1)                                  # best voxel of each cell
