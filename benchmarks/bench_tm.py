@@ -1,9 +1,9 @@
 """Template-matching benchmark: kernel speed, exhaustive vs coarse-to-fine on a crop, full-tomogram timing.
 
     PYTHONPATH=$PWD python benchmarks/bench_tm.py [--threads 1] [--device auto]
-        [--data PUBLIC --truth PRIVATE [--crop 96,96,64] [--classes a,b]]     # section 2 needs a dataset
+        [--data PUBLIC --truth PRIVATE [--crop 96,96,64] [--classes a,b] [--tomos test,train] [--params P]]
         [--coarse-step 30] [--bin 2] [--fine-step 12.85] [--compare-fine-step 20]
-        [--full-shape 512,512,200] [--per-class 218] [--candidates-factor 3]
+        [--full-shape 512,512,200] [--per-class 218] [--candidates-factor 3] [--screen-factor 10]
 
 1. **Kernel**: rotations per second of the full matcher beside the bare FFT
    floor (forward FFT of the padded rotated template, product with the
@@ -12,7 +12,8 @@
 2. **Exhaustive vs refined** (with ``--data``): on a centred crop of the first
    test tomogram, per class: the exhaustive search at the fine step at full
    resolution, and the coarse-to-fine search (bin, coarse step, refinement at the
-   fine step), both followed by TM-F; per-class F1 by centre distance (a pick
+   fine step; ``--screen-factor`` x N peaks screened, ``--candidates-factor`` x N refined),
+   both followed by TM-F; per-class F1 by centre distance (a pick
    within the class's effective radius of an unclaimed particle of its class;
    not the occupancy-mask scorer) and the cost ratio (measured wall time).
 3. **Full tomogram** (``--full-shape``, 12 classes of the structure library at
@@ -34,10 +35,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from baselines.public_data import public_classes, public_templates
+from baselines.params_io import load_method_params
+from baselines.public_data import public_classes, public_templates, split_tomograms
 from baselines.template_matching import so3
-from baselines.template_matching.cli import TMParams, expected_counts, read_dataset, templates_for
+from baselines.template_matching.cli import TMParams, candidate_counts, expected_counts, read_dataset, templates_for
 from baselines.template_matching.correlation import LocalCorrelator
+from baselines.template_matching.fiducials import erase_fiducials
 from baselines.template_matching.matching import CorrelationStats, PreparedTemplate, detect_symmetry, match_template
 from baselines.template_matching.refine import TemplateBank, _refine_one, _Search, _Volume
 from baselines.template_matching.search import ScanSettings, search_class
@@ -98,8 +101,8 @@ def kernel_ratio(shape, n: int, n_rot: int, batch: int, device: str, repeats: in
     return min(floor) / n_rot, min(full) / n_rot
 
 
-def class_f1(picks, truth, radius_vox: dict[str, float]) -> dict[str, float]:
-    """Per-class F1: a pick is a hit on the nearest unclaimed particle of its class within that class's radius."""
+def class_counts(picks, truth, radius_vox: dict[str, float]) -> dict[str, tuple[int, int, int]]:
+    """Per class (hits, picks, particles): a pick hits the nearest unclaimed particle of its class within its radius."""
     out = {}
     for name, r in radius_vox.items():
         p = picks[picks["class"] == name][["x", "y", "z"]].to_numpy(float)
@@ -113,8 +116,19 @@ def class_f1(picks, truth, radius_vox: dict[str, float]) -> dict[str, float]:
             j = int(np.argmin(d))
             if d[j] <= r:
                 claimed[j], tp = True, tp + 1
-        out[name] = 0.0 if tp == 0 else 2 * tp / (len(p) + len(t))
+        out[name] = (tp, len(p), len(t))
     return out
+
+
+def f1_of(counts: tuple[int, int, int]) -> float:
+    """F1 = 2 hits / (picks + particles) (0 without hits)."""
+    tp, n_picks, n_truth = counts
+    return 0.0 if tp == 0 else 2 * tp / (n_picks + n_truth)
+
+
+def class_f1(picks, truth, radius_vox: dict[str, float]) -> dict[str, float]:
+    """Per-class F1 of :func:`class_counts`."""
+    return {name: f1_of(c) for name, c in class_counts(picks, truth, radius_vox).items()}
 
 
 def _crop(volume: np.ndarray, truth, size_zyx) -> tuple[np.ndarray, object]:
@@ -127,60 +141,83 @@ def _crop(volume: np.ndarray, truth, size_zyx) -> tuple[np.ndarray, object]:
     return np.ascontiguousarray(crop), kept
 
 
-def compare(args, device: str) -> None:
-    """Section 2: exhaustive (fine step, bin 1) vs coarse-to-fine on a crop, per class."""
-    params = TMParams(angular_step_deg=args.coarse_step, bin=args.bin, refine=True,
-                      fine_step_deg=args.compare_fine_step,
-                      candidates_factor=args.candidates_factor, device=device,
-                      classes=args.classes.split(",") if args.classes else None)
-    data = read_dataset(Path(args.data), params)
-    tomo = data.test[0]
+def _compare_tomogram(tomo, args, params: TMParams, data, device: str):
+    """Both searches on one tomogram's crop: per-class counts of each, rows (name, rotations, times), particles."""
     volume, _ = tomo.reconstruction()
     acq = tomo.acquisition()
     voxel_a = float(acq["voxel_size_a"])
-    crop, truth = _crop(volume, read_particles(Path(args.truth) / tomo.name / "particle_locations.txt"),
+    if data.fiducial_z is not None:     # as the pipeline does, before cropping
+        volume = erase_fiducials(volume, data.sign, z_threshold=data.fiducial_z, seed=params.seed).volume
+    crop, truth = _crop(volume, tomo.truth() if tomo.has_truth else
+                        read_particles(Path(args.truth) / tomo.name / "particle_locations.txt"),
                         [int(v) for v in args.crop.split(",")][::-1])
     n_expected = expected_counts(params, data, crop.size)
     tilts = np.asarray(acq["tilt_angles_deg"], float)
     scan = dict(tilt_range_deg=(tilts.min(), tilts.max()), device=device, batch=8)
-    print(f"\n## exhaustive ({args.compare_fine_step} deg, bin 1) vs coarse-to-fine ({args.coarse_step} deg, "
-          f"bin {args.bin}, refined at {args.compare_fine_step} deg) on a {args.crop} (xyz) crop of {tomo.name}, "
-          f"{len(truth)} particles; TM-F on each; F1 by centre distance\n")
-    print("| class | group | particles | rotations exh. / coarse | F1 exhaustive | F1 coarse-to-fine "
-          "| time exh. (s) | time c2f (s) | cost ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    picks = {"exh": [], "c2f": []}
-    totals = {"exh": 0.0, "c2f": 0.0}
+    picks: dict[str, list] = {"exh": [], "c2f": []}
     radii_full = {c: data.bulk_a[c] / voxel_a for c in data.names}
     rows = []
     for name in data.names:
         coarse, fine = templates_for(name, params, data, acq, voxel_a)
-        n_cand = int(np.ceil(params.candidates_factor * n_expected[name]))
+        n_screen, keep = candidate_counts(params, n_expected[name])
         t0 = time.perf_counter()
-        exh = search_class(crop, fine, None, settings=ScanSettings(bin=1, **scan), n_candidates=n_cand,
-                           exclusion_vox=radii_full[name])
+        exh = search_class(crop, fine, None, settings=ScanSettings(bin=1, **scan), exclusion_vox=radii_full[name],
+                           n_candidates=int(np.ceil(params.candidates_factor * n_expected[name])))
         t1 = time.perf_counter()
-        c2f = search_class(crop, coarse, fine, settings=ScanSettings(bin=args.bin, **scan), n_candidates=n_cand,
+        c2f = search_class(crop, coarse, fine, settings=ScanSettings(bin=args.bin, **scan), n_candidates=n_screen,
                            exclusion_vox=radii_full[name] / args.bin, coarse_step_deg=args.coarse_step,
-                           fine_step_deg=args.compare_fine_step)
+                           fine_step_deg=args.compare_fine_step, refine_keep=keep)
         t2 = time.perf_counter()
-        totals["exh"] += t1 - t0
-        totals["c2f"] += t2 - t1
         for key, found in (("exh", exh), ("c2f", c2f)):
             picks[key].append(make_particles([name] * len(found.scores), found.zyx[:, ::-1],
                                              matrix_to_euler(found.rotations).reshape(-1, 3), score=found.scores))
         rows.append((name, len(fine.rotations), len(coarse.rotations), t1 - t0, t2 - t1))
     size = data.mass if all(c in data.mass for c in data.names) else None
-    f1 = {k: class_f1(tm_f(pd.concat(v, ignore_index=True), n_expected, radii_full, size), truth, radii_full)
-          for k, v in picks.items()}
+    counts = {k: class_counts(tm_f(pd.concat(v, ignore_index=True), n_expected, radii_full, size), truth, radii_full)
+              for k, v in picks.items()}
+    return counts, rows, truth
+
+
+def compare(args, device: str) -> None:
+    """Section 2: exhaustive (fine step, bin 1) vs coarse-to-fine on crops, per class, pooled over ``--tomos``."""
+    params = load_method_params(TMParams, "tm", args.params, {}) if args.params else TMParams()
+    params = params.model_copy(update=dict(
+        angular_step_deg=args.coarse_step, bin=args.bin, refine=True, fine_step_deg=args.compare_fine_step,
+        screen_factor=args.screen_factor, candidates_factor=args.candidates_factor, device=device,
+        classes=args.classes.split(",") if args.classes else None))
+    data = read_dataset(Path(args.data), params)
+    splits = {"test": data.test, "train": split_tomograms(Path(args.data), "train")}
+    tomos = [t for split in args.tomos.split(",") for t in splits[split]]
+    total = {k: {c: (0, 0, 0) for c in data.names} for k in ("exh", "c2f")}
+    times: dict[str, list[float]] = {c: [0.0, 0.0] for c in data.names}
+    particles = {c: 0 for c in data.names}
+    rotations = {}
+    for tomo in tomos:
+        counts, rows, truth = _compare_tomogram(tomo, args, params, data, device)
+        for k in total:
+            total[k] = {c: tuple(a + b for a, b in zip(total[k][c], counts[k][c])) for c in data.names}
+        for name, n_fine, n_coarse, te, tc in rows:
+            times[name][0] += te
+            times[name][1] += tc
+            rotations[name] = (n_fine, n_coarse)
+            particles[name] += int((truth["class"] == name).sum())
+    print(f"\n## exhaustive ({args.compare_fine_step} deg, bin 1) vs coarse-to-fine ({args.coarse_step} deg, "
+          f"bin {args.bin}, {args.screen_factor:g} N screened, {args.candidates_factor:g} N refined at "
+          f"{args.compare_fine_step} deg) on {args.crop} (xyz) crops of {', '.join(t.name for t in tomos)}; "
+          f"TM-F on each; F1 by centre distance, pooled over the tomograms\n")
+    print("| class | group | particles | rotations exh. / coarse | F1 exhaustive | F1 coarse-to-fine "
+          "| time exh. (s) | time c2f (s) | cost ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     groups = {r.class_name: r.size_group for r in read_dataset_table(Path(args.data))}
-    for name, n_fine, n_coarse, te, tc in rows:
-        print(f"| {name} | {groups.get(name, '')} | {int((truth['class'] == name).sum())} | {n_fine} / {n_coarse} "
+    f1 = {k: {c: f1_of(v[c]) for c in data.names} for k, v in total.items()}
+    for name in data.names:
+        te, tc = times[name]
+        print(f"| {name} | {groups.get(name, '')} | {particles[name]} | {rotations[name][0]} / {rotations[name][1]} "
               f"| {f1['exh'][name]:.3f} | {f1['c2f'][name]:.3f} | {te:.1f} | {tc:.1f} | {te / tc:.1f} |")
     diff = max(abs(f1["exh"][c] - f1["c2f"][c]) for c in data.names)
-    print(f"\ntotal: exhaustive {totals['exh']:.1f} s, coarse-to-fine {totals['c2f']:.1f} s, cost ratio "
-          f"{totals['exh'] / totals['c2f']:.1f} (target >= 20); largest per-class F1 difference {diff:.3f} "
-          f"(target <= 0.05)")
+    t_exh, t_c2f = sum(t[0] for t in times.values()), sum(t[1] for t in times.values())
+    print(f"\ntotal: exhaustive {t_exh:.1f} s, coarse-to-fine {t_c2f:.1f} s, cost ratio {t_exh / t_c2f:.1f} "
+          f"(target >= 20); largest per-class F1 difference {diff:.3f} (target <= 0.05)")
 
 
 def read_dataset_table(public: Path):
@@ -287,11 +324,14 @@ def main() -> None:
     ap.add_argument("--truth", help="private folder with <tomo>/particle_locations.txt")
     ap.add_argument("--crop", default="96,96,64", help="crop size x,y,z for section 2")
     ap.add_argument("--classes")
+    ap.add_argument("--params", help="params.yaml whose baselines.tm section (point groups, ...) section 2 starts from")
+    ap.add_argument("--tomos", default="test", help="section 2 on these splits' tomograms, pooled: test or test,train")
     ap.add_argument("--coarse-step", type=float, default=30.0)
     ap.add_argument("--bin", type=int, default=2)
     ap.add_argument("--fine-step", type=float, default=12.85, help="final step of the full-tomogram timing")
     ap.add_argument("--compare-fine-step", type=float, default=20.0, help="fine step of section 2")
     ap.add_argument("--candidates-factor", type=float, default=3.0)
+    ap.add_argument("--screen-factor", type=float, default=10.0, help="coarse-to-fine: peaks screened x N")
     ap.add_argument("--full-shape", default="512,512,200")
     ap.add_argument("--per-class", type=int, default=218, help="N per class (SHREC 2020: ~2,600 / 12)")
     ap.add_argument("--voxel-a", type=float, default=10.0)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
+from pydantic import NonNegativeInt, PositiveFloat
 
 from baselines.params_io import load_method_params
 from baselines.public_data import (
@@ -33,6 +34,7 @@ from baselines.public_data import (
     write_submission,
     write_timing,
 )
+from baselines.template_matching.fiducials import contrast_at, erase_fiducials, separating_threshold
 from baselines.template_matching.matching import prepare_template
 from baselines.template_matching.search import ScanSettings, search_class
 from baselines.template_matching.selection import tm_f, tm_t
@@ -61,6 +63,8 @@ class TMParams(Params):
     count_mode: Literal["uniform", "per_class"] = "uniform"   # SHREC: N = expected total / classes
     n_per_class: int | None = None          # fixed N (else from the training split)
     candidates_factor: float = 8.0          # peaks extracted per class = factor * N (SHREC: 2000 for N = 217)
+    screen_factor: float | None = None      # refine: screen this x N peaks at full resolution, refine the
+                                            # candidates_factor x N best (None: refine every peak)
     false_alarm: bool = False               # N per class = peaks above the erfc cut-off (instead of a fixed N)
     n_false: float = 1.0                    # expected false (voxel, rotation) trials of the scan above the cut-off
     apply_ctf: bool = True
@@ -74,6 +78,11 @@ class TMParams(Params):
     tile_voxels: int = 2 ** 24
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = None              # torch CPU threads (None: torch's default)
+    erase_fiducials: bool = True            # replace gold beads (extreme-density blobs) by noise first
+    fiducial_z: PositiveFloat | None = None # bead threshold, robust stds of the 1-voxel-smoothed density
+                                            # (None: calibrated on the training split's labelled beads)
+    fiducial_dilate_vox: NonNegativeInt = 4 # beads grown by this many voxels (rim and ringing)
+    seed: int = 0                           # noise that replaces the beads
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +136,35 @@ class Dataset:
     radius_a: dict[str, float]    # mask: the whole particle (radius_nm, its farthest atom)
     bulk_a: dict[str, float]      # peak exclusion and TM-F overlap: the sphere of equal volume (eff_radius_nm)
     mass: dict[str, float]
+    fiducial_z: float | None = None   # bead threshold of the erasure (None: nothing erased)
+
+
+def fiducial_threshold(train: list, classes, sign: float, params: TMParams) -> float | None:
+    """The bead threshold: ``params.fiducial_z``, else calibrated on the training split (None: no erasure).
+
+    Calibration: :func:`~.fiducials.separating_threshold` of the contrast at the labelled
+    particles of the scored classes and at the labelled beads (classes of kind ``fiducial``).
+    """
+    if not params.erase_fiducials:
+        return None
+    if params.fiducial_z is not None:
+        return float(params.fiducial_z)
+    table = classes.table
+    beads = set(table.loc[table["kind"].astype(str) == "fiducial", "class_name"]) if "kind" in table else set()
+    particle_values, bead_values = [], []
+    for tomo in train:
+        truth = tomo.truth()
+        wanted = truth[truth["class"].isin(beads | set(classes.scored_names))]
+        if not len(wanted) or not (wanted["class"].isin(beads)).any():
+            continue
+        volume, _ = tomo.reconstruction()
+        values = contrast_at(volume, sign, wanted[["z", "y", "x"]].to_numpy(float))
+        is_bead = wanted["class"].isin(beads).to_numpy()
+        particle_values.append(values[~is_bead])
+        bead_values.append(values[is_bead])
+    if not bead_values:
+        return None
+    return separating_threshold(np.concatenate(particle_values), np.concatenate(bead_values))
 
 
 def read_dataset(public: Path, params: TMParams) -> Dataset:
@@ -148,7 +186,8 @@ def read_dataset(public: Path, params: TMParams) -> Dataset:
     return Dataset(names, templates, template_voxel_a, split_tomograms(public, "test"), sign, density,
                     {c: _first_finite(r_nm, eff_nm) * 10.0 for c, r_nm, eff_nm, _ in rows},
                     {c: _first_finite(eff_nm, r_nm) * 10.0 for c, r_nm, eff_nm, _ in rows},
-                    {c: mass for c, _, _, mass in rows if np.isfinite(mass)})
+                    {c: mass for c, _, _, mass in rows if np.isfinite(mass)},
+                    fiducial_threshold(train, classes, sign, params))
 
 
 def expected_counts(params: TMParams, data: Dataset, n_voxels: int) -> dict[str, int]:
@@ -158,6 +197,16 @@ def expected_counts(params: TMParams, data: Dataset, n_voxels: int) -> dict[str,
     uniform = sum(data.density.get(n, 0.0) for n in data.names) / len(data.names)
     return {c: max(int(round((uniform if params.count_mode == "uniform" else data.density.get(c, 0.0))
                              * n_voxels)), 1) for c in data.names}
+
+
+def candidate_counts(params: TMParams, n_expected: int) -> tuple[int, int | None]:
+    """Peaks extracted from the scan and, with screening, how many of them are refined (None: all)."""
+    if params.false_alarm:
+        return params.max_candidates, None
+    refined = int(np.ceil(params.candidates_factor * n_expected))
+    if not params.refine or params.screen_factor is None or params.screen_factor <= params.candidates_factor:
+        return refined, None
+    return int(np.ceil(params.screen_factor * n_expected)), refined
 
 
 def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a: float):
@@ -182,6 +231,13 @@ def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, l
     acq = tomo.acquisition()
     volume, header_voxel = tomo.reconstruction()
     voxel_a = float(acq.get("voxel_size_a") or header_voxel)
+    if data.fiducial_z is not None:
+        erased = erase_fiducials(volume, data.sign, z_threshold=data.fiducial_z,
+                                 dilate_vox=params.fiducial_dilate_vox, seed=params.seed)
+        volume = erased.volume
+        log["fiducials"][tomo.name] = erased.n_blobs
+        print(f"tm {tomo.name}: {erased.n_blobs} fiducial blob(s) above {data.fiducial_z:.2f} erased "
+              f"({int(erased.mask.sum())} voxels)")
     n_expected = expected_counts(params, data, volume.size)
     tilts = np.asarray(acq["tilt_angles_deg"], dtype=float)
     settings = ScanSettings(bin=params.bin, tilt_range_deg=(tilts.min(), tilts.max()) if params.apply_wedge else None,
@@ -194,11 +250,11 @@ def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, l
         t0 = time.perf_counter()
         coarse, fine = templates_for(name, params, data, acq, voxel_a)
         bulk = data.bulk_a[name] / (voxel_a * params.bin) if np.isfinite(data.bulk_a[name]) else coarse.radius_vox
-        found = search_class(volume, coarse, fine, settings=settings, exclusion_vox=bulk,
-                             n_candidates=params.max_candidates if params.false_alarm else
-                             int(np.ceil(params.candidates_factor * n_expected[name])),
+        n_candidates, keep = candidate_counts(params, n_expected[name])
+        found = search_class(volume, coarse, fine, settings=settings, exclusion_vox=bulk, n_candidates=n_candidates,
                              n_false=params.n_false if params.false_alarm else None,
-                             coarse_step_deg=params.angular_step_deg, fine_step_deg=params.fine_step_deg)
+                             coarse_step_deg=params.angular_step_deg, fine_step_deg=params.fine_step_deg,
+                             refine_keep=keep)
         radii_vox[name] = bulk * params.bin          # candidates are in full-resolution voxels
         n_select[name] = max(len(found.scores), 1) if params.false_alarm else n_expected[name]
         angles = matrix_to_euler(found.rotations) if len(found.scores) else np.zeros((0, 3))
@@ -229,7 +285,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(params.threads)
     device = resolve_device(params.device)
     data = read_dataset(Path(args.data), params)
-    log: dict[str, Any] = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {}}
+    log: dict[str, Any] = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {},
+                           "fiducials": {}}
     picks_t, picks_f = [], []
     for tomo in data.test:
         candidates, n_select, radii_vox = _search_tomogram(tomo, params, data, device, args, log)
@@ -249,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
             "infer_s": infer_s, "device": device if device == "cpu" else torch.cuda.get_device_name(),
             "n_rotations": int(sum(log["rotations"].values())), "rotations_per_class": log["rotations"],
             "refine_evaluations_per_class": log["refine_evaluations"], "voxels": log["voxels"],
-            "per_class_s": log["per_class_s"], "angular_step_deg": params.angular_step_deg,
+            "per_class_s": log["per_class_s"], "fiducials_erased": log["fiducials"],
+            "fiducial_z": data.fiducial_z, "angular_step_deg": params.angular_step_deg,
             "fine_step_deg": params.fine_step_deg if params.refine else None, "bin": params.bin,
             "torch_threads": torch.get_num_threads(), "params": params.model_dump()})
         print(f"tm-{rule.lower()}: {len(picks)} picks -> {out}")

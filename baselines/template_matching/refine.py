@@ -50,7 +50,8 @@ class Refined:
     zyx: np.ndarray        # (n, 3) int, full-resolution voxels
     scores: np.ndarray     # (n,) float, local NCC at full resolution
     index: np.ndarray      # (n,) int, into the fine template's rotations
-    n_evaluated: int       # (rotation, position) scores evaluated, all candidates
+    n_evaluated: int       # (rotation, position) scores evaluated, all candidates (screening included)
+    kept: np.ndarray       # (n,) int, indices of the input candidates that were refined (all without screening)
 
 
 class TemplateBank:
@@ -174,14 +175,21 @@ def _climb(search: _Search, seeds: TemplateBank, centre: np.ndarray, index: int)
     return centre, cost
 
 
-def _refine_one(search: _Search, centre: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, float, int, int]:
-    """(position, score, fine index, scores evaluated) of one candidate; see the module docstring."""
+def _refine_one(search: _Search, centre: np.ndarray, start: np.ndarray,
+                seed_order: np.ndarray | None = None) -> tuple[np.ndarray, float, int, int]:
+    """(position, score, fine index, scores evaluated) of one candidate; see the module docstring.
+
+    ``seed_order`` (the best seed rotations, from :func:`screen_scores`) skips the re-seeding's scores.
+    """
     cost, starts = 0, start[None]
     if search.seeds is not None:
-        values, _ = _best(search.patches(search.seeds, centre + _NEAR), search.seeds,
-                          np.arange(len(search.seeds.matrices)))
-        order = np.argsort(-values, kind="stable")[:search.n_seeds]
-        starts, cost = search.seeds.matrices[order], len(values) * len(_NEAR)
+        order = seed_order
+        if order is None:
+            values, _ = _best(search.patches(search.seeds, centre + _NEAR), search.seeds,
+                              np.arange(len(search.seeds.matrices)))
+            order = np.argsort(-values, kind="stable")[:search.n_seeds]
+            cost = len(values) * len(_NEAR)
+        starts = search.seeds.matrices[order]
         centre, n = _climb(search, search.seeds, centre, int(order[0]))
         cost += n
     dist = np.min([so3.angular_distance_deg(search.fine.matrices, r, search.symmetry)[:, 0] for r in starts],
@@ -194,16 +202,61 @@ def _refine_one(search: _Search, centre: np.ndarray, start: np.ndarray) -> tuple
     return where[j], float(values[j]), int(indices[j]), cost + len(indices) * len(_NEAR)
 
 
+@dataclass
+class Screened:
+    """Per screened candidate: best score, the voxel where it was reached, the best seed rotations (indices)."""
+
+    scores: np.ndarray     # (n,)
+    zyx: np.ndarray        # (n, 3) int, full-resolution voxels
+    seeds: np.ndarray      # (n, n_seeds) int, into the seed grid, best first
+
+
+def screen_scores(search: _Search, origins: np.ndarray, cell_vox: int, chunk_positions: int = 512) -> Screened:
+    """Best full-resolution score of each candidate over the seed grid and its binned voxel.
+
+    ``origins`` (n, 3) are the first full-resolution voxels of the candidates' binned
+    voxels (``bin * i``); each candidate is scored with every seed rotation at the
+    ``cell_vox ** 3`` voxels ``origin + {0..cell_vox-1}^3`` it stands for, many
+    candidates per matrix product. This is the re-seeding step's score at a
+    fraction of its positions (8 of 27 at bin 2), used to rank many coarse peaks
+    before only the best are refined; the refinement then starts from the screen's
+    best voxel and best seed rotations instead of re-seeding.
+    """
+    assert search.seeds is not None
+    cell = np.array(list(product(range(cell_vox), repeat=3)))
+    origins = np.asarray(origins, int).reshape(-1, 3)
+    templates = search.seeds.get(np.arange(len(search.seeds.matrices)))
+    per = max(chunk_positions // len(cell), 1)                # candidates per matrix product
+    best, where = np.empty(len(origins)), np.zeros((len(origins), 3), int)
+    seeds = np.zeros((len(origins), min(search.n_seeds, len(templates))), int)
+    for start in range(0, len(origins), per):
+        block = origins[start:start + per]
+        positions = (block[:, None, :] + cell[None]).reshape(-1, 3)
+        scores = search.patches(search.seeds, positions).scores(templates)        # (rotations, positions)
+        s = scores.reshape(len(templates), len(block), len(cell)).cpu().numpy()
+        by_rotation = s.max(axis=2)                                               # (rotations, candidates)
+        best[start:start + len(block)] = by_rotation.max(axis=0)
+        cell_best = s.max(axis=0).argmax(axis=1)                                  # best voxel of each cell
+        where[start:start + len(block)] = block + cell[cell_best]
+        seeds[start:start + len(block)] = np.argsort(-by_rotation, axis=0, kind="stable")[:seeds.shape[1]].T
+    return Screened(best, where, seeds)
+
+
 def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray, coarse_rotations: np.ndarray,
                       *, radius_deg: float, shift_vox: int, tilt_range_deg: tuple[float, float] | None,
                       tilt_axis_deg: float = 0.0, device: str = "cpu", batch: int = 32,
                       seed_rotations: np.ndarray | None = None, n_seeds: int = 3,
-                      cache_bytes: float = 1.0e9) -> Refined:
+                      cache_bytes: float = 1.0e9, screen_keep: int | None = None,
+                      screen_origins: np.ndarray | None = None, cell_vox: int = 1) -> Refined:
     """Refine candidates ``zyx`` (n, 3) (full-resolution voxels) whose coarse rotations are ``coarse_rotations``.
 
     ``tpl`` is the full-resolution template with the *fine* rotation grid;
     ``seed_rotations`` (e.g. the coarse grid) enables the re-seeding step. Without
     it the position step is skipped too and the fine ball is centred on the scan's rotation.
+    With ``screen_keep`` (and seeds) the candidates are first ranked by
+    :func:`screen_scores` at ``screen_origins`` (default ``zyx``) over ``cell_vox``
+    voxels, and only the best ``screen_keep`` are refined, from the screen's best voxel
+    and seeds (no re-seeding); ``Refined.kept`` says which.
     """
     zyx = np.asarray(zyx, dtype=int).reshape(-1, 3)
     size = tpl.template.shape[0]
@@ -212,15 +265,24 @@ def refine_candidates(volume: np.ndarray, tpl: PreparedTemplate, zyx: np.ndarray
         wedge = torch.as_tensor(wedge_mask((size,) * 3, *tilt_range_deg, tilt_axis_deg), device=device)
     fine = TemplateBank(tpl, tpl.rotations, wedge, device, batch, cache_bytes)
     seeds = None if seed_rotations is None else TemplateBank(tpl, seed_rotations, wedge, device, batch, cache_bytes)
-    vol = _Volume(volume, size // 2 + 2 * shift_vox + 2, device)
+    vol = _Volume(volume, size // 2 + 2 * shift_vox + 2 + cell_vox, device)
     search = _Search(vol, vol.offsets(fine), fine, seeds, tpl.symmetry, radius_deg, shift_vox, n_seeds)
-    out_zyx, out_s, out_i, cost = np.zeros_like(zyx), np.zeros(len(zyx)), np.zeros(len(zyx), int), 0
+    kept, screen_cost, seed_orders = np.arange(len(zyx)), 0, [None] * len(zyx)
+    if screen_keep is not None and seeds is not None:
+        origins = zyx if screen_origins is None else np.asarray(screen_origins, int).reshape(-1, 3)
+        with torch.no_grad():
+            screened = screen_scores(search, origins, cell_vox)
+        kept = np.sort(np.argsort(-screened.scores, kind="stable")[:screen_keep])   # the scan's order among the kept
+        screen_cost = len(zyx) * cell_vox ** 3 * len(seeds.matrices)
+        zyx, coarse_rotations = screened.zyx[kept], np.asarray(coarse_rotations).reshape(-1, 3, 3)[kept]
+        seed_orders = list(screened.seeds[kept])
+    out_zyx, out_s, out_i, cost = np.zeros_like(zyx), np.zeros(len(zyx)), np.zeros(len(zyx), int), screen_cost
     with torch.no_grad():
         for k, (centre, rot) in enumerate(zip(zyx, np.asarray(coarse_rotations).reshape(-1, 3, 3))):
-            out_zyx[k], out_s[k], out_i[k], n = _refine_one(search, centre, rot)
+            out_zyx[k], out_s[k], out_i[k], n = _refine_one(search, centre, rot, seed_orders[k])
             cost += n
     out_zyx = np.remainder(out_zyx, np.array(np.shape(volume)))   # positions wrapped like the scan's
-    return Refined(out_zyx, out_s, out_i, cost)
+    return Refined(out_zyx, out_s, out_i, cost, kept)
 
 
 def suppress_duplicates(zyx: np.ndarray, scores: np.ndarray, radius_vox: float) -> np.ndarray:

@@ -9,6 +9,10 @@
 Candidate count: the top ``n_candidates`` peaks, or with ``n_false`` every peak
 above pytom-match-pick's erfc cut-off of the scan (up to ``n_candidates``). The
 cut-off is computed on the exhaustive (coarse) scan, whose search statistics it needs.
+With ``refine_keep`` the peaks are screened at full resolution first (the coarse
+grid over each peak's binned voxel) and only the best ``refine_keep`` are refined:
+the binned scan ranks the particles of small classes far down its peak list, the
+full-resolution score much less so.
 """
 
 from __future__ import annotations
@@ -62,13 +66,15 @@ def binned_to_full(zyx: np.ndarray, factor: int) -> np.ndarray:
 def search_class(volume: np.ndarray, coarse: PreparedTemplate, fine: PreparedTemplate | None, *,
                  settings: ScanSettings, n_candidates: int, n_false: float | None = None,
                  exclusion_vox: float | None = None, coarse_step_deg: float = 0.0,
-                 fine_step_deg: float = 0.0) -> ClassCandidates:
+                 fine_step_deg: float = 0.0, refine_keep: int | None = None) -> ClassCandidates:
     """Scan ``volume`` (full resolution; binned here by ``settings.bin``) for one class.
 
     ``coarse`` is prepared at the binned voxel size; ``fine`` (or None: no refinement)
     at full resolution. ``exclusion_vox`` (binned voxels; default ``coarse.radius_vox``)
     is the radius of peak exclusion, and of duplicate merging after refinement.
-    Step sizes are only used for the default refinement radius.
+    Step sizes are only used for the default refinement radius. With ``refine_keep``
+    (and re-seeding) the ``n_candidates`` peaks are screened at full resolution
+    (:func:`~.refine.screen_scores`) and only the best ``refine_keep`` refined.
     """
     exclusion = coarse.radius_vox if exclusion_vox is None else exclusion_vox
     work = bin_volume(volume, settings.bin)
@@ -90,7 +96,9 @@ def search_class(volume: np.ndarray, coarse: PreparedTemplate, fine: PreparedTem
                                     shift_vox=shift, tilt_range_deg=settings.tilt_range_deg,
                                     tilt_axis_deg=settings.tilt_axis_deg, device=settings.device,
                                     batch=settings.refine_batch,
-                                    seed_rotations=coarse.rotations if settings.reseed_angles else None)
+                                    seed_rotations=coarse.rotations if settings.reseed_angles else None,
+                                    screen_keep=refine_keep, screen_origins=zyx * settings.bin,
+                                    cell_vox=settings.bin)
         keep = suppress_duplicates(refined.zyx, refined.scores, exclusion * settings.bin)
         full_zyx, values = refined.zyx[keep].astype(float), refined.scores[keep]
         rotations, evaluations = fine.rotations[refined.index[keep]], refined.n_evaluated

@@ -60,15 +60,20 @@ def scatter_positions(shape, radii, rng, margin: int = 2, tries: int = 20000) ->
 
 
 def make_public(root: Path, rng: np.random.Generator, *, shape=(40, 64, 64), n_per_class: int = 6,
-                noise: float = 0.35, sign: float = -1.0) -> Path:
-    """A tiny public dataset: classes big (r 5) and small (r 3), one train and one test tomogram."""
+                noise: float = 0.35, sign: float = -1.0, beads: int = 0, bead_amplitude: float = 4.0) -> Path:
+    """A tiny public dataset: classes big (r 5) and small (r 3), one train and one test tomogram.
+
+    ``beads`` > 0 adds that many gold beads per tomogram (a ball of radius 2, ``bead_amplitude``
+    in the particles' sign; class ``fiducial`` of kind ``fiducial``, not scored, in the truth).
+    """
     big = asymmetric_template(21)
     small = blob_template(13, [(0, 0, 0, 3, 1.0), (2, 0, 0, 1.5, 0.5)])
     templates = {"big": big, "small": small}
     radii = {"big": 6.0, "small": 3.5}
     classes = ClassTable.from_records([
         {"class_name": "big", "label": 1, "mass_kda": 900, "radius_nm": radii["big"] * VOXEL_A / 10},
-        {"class_name": "small", "label": 2, "mass_kda": 150, "radius_nm": radii["small"] * VOXEL_A / 10}])
+        {"class_name": "small", "label": 2, "mass_kda": 150, "radius_nm": radii["small"] * VOXEL_A / 10}]
+        + ([{"class_name": "fiducial", "label": 3, "kind": "fiducial"}] if beads else []))   # kind: not scored
     write_classes(classes, root / "classes.csv")
     write_classes(classes, root / "structures" / "classes.csv")
     for name, t in templates.items():
@@ -78,13 +83,18 @@ def make_public(root: Path, rng: np.random.Generator, *, shape=(40, 64, 64), n_p
                    "voxel_size_a": VOXEL_A, "dose_total_e_per_a2": 100.0, "snr": None, "phase_plate": False}
     for split, tomo in (("train", "tomo_000"), ("test", "tomo_001")):
         folder = root / split / tomo
-        names = ["big"] * n_per_class + ["small"] * n_per_class
-        centres = scatter_positions(shape, [radii[n] for n in names], rng)
+        names = ["big"] * n_per_class + ["small"] * n_per_class + ["fiducial"] * beads
+        centres = scatter_positions(shape, [radii.get(n, 3.0) for n in names], rng)
         rots = random_rotations(len(centres), rng)
         volume = rng.normal(0.0, noise, shape).astype(np.float32)
         occupancy = np.zeros(shape, np.uint8)
         class_mask = np.zeros(shape, np.uint8)
         for i, (name, p, rot) in enumerate(zip(names, centres, rots), start=1):
+            if name == "fiducial":
+                ball = (np.sum((np.indices(shape).T - np.asarray(p)).T ** 2, axis=0) <= 4.0)
+                volume[ball] += np.float32(sign * bead_amplitude)
+                occupancy[ball], class_mask[ball] = i, classes.label_of(name)
+                continue
             turned = rotate_volume(templates[name], rot, order=1)
             plant(volume, turned, p, sign)
             label = np.zeros(shape, np.float32)

@@ -86,3 +86,30 @@ def test_missing_acquisition_is_an_input_error(public, tmp_path, capsys):
     rc = main(["baseline", "tm", "--data", str(broken), "--out", str(tmp_path / "x.csv"), "--angular-step", "60"])
     assert rc == 2
     assert "acquisition.json" in capsys.readouterr().err
+
+
+def test_tm_erases_beads_with_a_threshold_from_the_training_split(tmp_path):
+    public = make_public(tmp_path / "public", np.random.default_rng(4), beads=3)
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"tm_{k}.csv"
+        assert main(["baseline", "tm", "--data", str(public), "--out", str(out), "--angular-step", "40",
+                     "--bin", "2", "--threads", "1"]) == 0
+        outs.append(out)
+    assert outs[0].read_bytes() == outs[1].read_bytes()          # seeded noise fill: same params, same bytes
+    timing = json.loads((tmp_path / "tm_0.timing.json").read_text())
+    assert timing["fiducials_erased"] == {"tomo_001": 3}
+    # the threshold lies between the training split's densest particle and its faintest bead
+    from baselines.public_data import split_tomograms
+    from baselines.template_matching.fiducials import contrast_at
+    train = split_tomograms(public, "train")[0]
+    truth, (volume, _) = train.truth(), train.reconstruction()
+    values = contrast_at(volume, -1.0, truth[["z", "y", "x"]].to_numpy(float))
+    is_bead = (truth["class"] == "fiducial").to_numpy()
+    assert values[~is_bead].max() < timing["fiducial_z"] < values[is_bead].min()
+    picks = read_particles(outs[0])
+    test_truth = read_particles(public.parent / "private" / "tomo_001" / "particle_locations.txt")
+    beads = test_truth[test_truth["class"] == "fiducial"][["x", "y", "z"]].to_numpy(float)
+    assert len(beads) == 3
+    d = np.linalg.norm(picks[["x", "y", "z"]].to_numpy(float)[:, None] - beads[None], axis=2)
+    assert d.min() > 2.0                                            # no pick on a bead

@@ -22,6 +22,7 @@ from baselines.template_matching.matching import (  # noqa: E402
     match_template,
     prepare_template,
 )
+from baselines.template_matching.refine import refine_candidates  # noqa: E402
 from baselines.template_matching.search import ScanSettings, search_class  # noqa: E402
 from baselines.template_matching.selection import false_alarm_cutoff, tm_f, tm_t  # noqa: E402
 from baselines.template_matching.templates import spherical_mask  # noqa: E402
@@ -194,3 +195,67 @@ def test_exhaustive_and_refined_searches_agree_on_a_small_case():
         assert np.array_equal(refined.zyx[k], p)
         assert refined.scores[k] == pytest.approx(s, abs=2e-4)          # the same NCC, not an approximation
         assert so3.angular_distance_deg(refined.rotations[k], r)[0, 0] < 1e-3
+
+
+def test_screening_scores_are_the_exhaustive_full_resolution_maximum_over_each_binned_voxel():
+    poses, centres = [(40.0, 70.0, -100.0), (-150.0, 30.0, 20.0)], [(12, 14, 13), (27, 33, 30)]
+    template, volume = _scene(8, poses, centres)
+    coarse, fine = _templates(template, 30.0, 20.0)
+    # the exhaustive full-resolution kernel with the coarse grid: the screen's expectation, voxel by voxel
+    seeds_tpl = prepare_template("a", template, 10.0, 10.0, step_deg=30.0, radius_a=70.0, acquisition={},
+                                 sign=1.0, apply_ctf=False, symmetry=1)
+    assert len(seeds_tpl.rotations) == len(coarse.rotations)
+    exhaustive, _ = match_template(volume, seeds_tpl, tilt_range_deg=(-60.0, 60.0), progress=False)
+    binned = np.array([[6, 7, 6], [13, 16, 15], [3, 20, 18], [17, 4, 9]])      # two particles' voxels, two not
+    origins = 2 * binned
+    refined = refine_candidates(volume, fine, origins, coarse.rotations[: len(origins)], radius_deg=50.0,
+                                shift_vox=3, tilt_range_deg=(-60.0, 60.0), seed_rotations=coarse.rotations,
+                                screen_keep=2, screen_origins=origins, cell_vox=2)
+    cells = [exhaustive[o[0]:o[0] + 2, o[1]:o[1] + 2, o[2]:o[2] + 2].max() for o in origins]
+    assert list(refined.kept) == [0, 1]                    # the two particles' voxels outscore the background
+    assert min(cells[:2]) > max(cells[2:])
+    # and the screening score itself is the exhaustive maximum over the 2^3 voxels of the binned voxel
+    from baselines.template_matching.refine import TemplateBank, _Search, _Volume, screen_scores
+    from baselines.template_matching.templates import wedge_mask
+    wedge = torch.as_tensor(wedge_mask(seeds_tpl.template.shape, -60.0, 60.0))
+    bank = TemplateBank(seeds_tpl, coarse.rotations, wedge, "cpu")
+    vol = _Volume(volume, seeds_tpl.template.shape[0] // 2 + 4, "cpu")
+    search = _Search(vol, vol.offsets(bank), bank, bank, seeds_tpl.symmetry, 50.0, 3, 3)
+    with torch.no_grad():
+        screened = screen_scores(search, origins, 2)
+    assert screened.scores == pytest.approx(np.array(cells), abs=2e-4)
+    # its voxel is the cell's arg-max, its first seed the exhaustive kernel's best rotation there
+    _, index = match_template(volume, seeds_tpl, tilt_range_deg=(-60.0, 60.0), progress=False)
+    for k, o in enumerate(origins[:2]):
+        cell = exhaustive[o[0]:o[0] + 2, o[1]:o[1] + 2, o[2]:o[2] + 2]
+        assert np.array_equal(screened.zyx[k], o + np.array(np.unravel_index(np.argmax(cell), cell.shape)))
+        assert screened.seeds[k, 0] == index[tuple(screened.zyx[k])]
+
+
+def test_screening_keeps_the_refinement_to_the_best_candidates_in_scan_order():
+    poses, centres = [(40.0, 70.0, -100.0)], [(19, 23, 21)]
+    template, volume = _scene(3, poses, centres)
+    coarse, fine = _templates(template, 30.0, 12.0)
+    settings = ScanSettings(bin=2, tilt_range_deg=(-60.0, 60.0))
+    full = search_class(volume, coarse, fine, settings=settings, n_candidates=6, coarse_step_deg=30.0,
+                        fine_step_deg=12.0)
+    screened = search_class(volume, coarse, fine, settings=settings, n_candidates=6, coarse_step_deg=30.0,
+                            fine_step_deg=12.0, refine_keep=1)
+    assert len(full.scores) > 1 and len(screened.scores) == 1
+    best = int(np.argmax(full.scores))
+    assert np.array_equal(screened.zyx[int(np.argmax(screened.scores))], full.zyx[best])   # the particle survives
+    assert max(screened.scores) == pytest.approx(max(full.scores), abs=1e-6)
+    assert screened.refine_evaluations < full.refine_evaluations
+    truth = euler_to_matrix(40.0, 70.0, -100.0)          # the pose, from the screen's seeds, within the final step
+    assert so3.angular_distance_deg(screened.rotations[0], truth)[0, 0] <= 12.0
+    assert np.array_equal(screened.zyx[0], np.array([19, 23, 21]))
+
+
+def test_candidate_counts_with_and_without_screening():
+    from baselines.template_matching.cli import TMParams, candidate_counts
+    assert candidate_counts(TMParams(refine=True, candidates_factor=3.0, screen_factor=10.0), 27) == (270, 81)
+    assert candidate_counts(TMParams(refine=True, candidates_factor=3.0, screen_factor=2.5), 27) == (81, None)
+    assert candidate_counts(TMParams(refine=False, candidates_factor=3.0, screen_factor=10.0), 27) == (81, None)
+    assert candidate_counts(TMParams(refine=True, candidates_factor=3.0, screen_factor=None), 10) == (30, None)
+    assert candidate_counts(TMParams(refine=True, false_alarm=True, max_candidates=2000, screen_factor=10.0),
+                            27) == (2000, None)
