@@ -112,3 +112,18 @@ def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: floa
                 keep[near[gap < np.minimum(dist[near], dist[j])]] = False
     idx = idx[keep]
     return Peaks(cls[idx].astype(int), np.asarray(xyz, float)[idx].reshape(-1, 3), p[idx].astype(float))
+
+
+def assigned_peaks(xyz: np.ndarray, logits: np.ndarray) -> Peaks:
+    """Every candidate as a peak of its most probable *particle* class, scored by 1 - P(background).
+
+    The CNN only assigns a class (the argmax over classes 1..K, background excluded) and a score; no
+    candidate is dropped here, so thresholds tuned from ``score >= 0`` (all kept) start at the
+    candidates' own localization. Peaks by decreasing score (stable).
+    """
+    z = logits - logits.max(axis=1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    cls = prob[:, 1:].argmax(axis=1) + 1
+    score = 1.0 - prob[:, 0]
+    order = np.argsort(-score, kind="stable")
+    return Peaks(cls[order].astype(int), np.asarray(xyz, float).reshape(-1, 3)[order], score[order].astype(float))
