@@ -27,7 +27,7 @@ from baselines.classifier.candidates import (
 )
 from baselines.classifier.extract import extract_subtomograms
 from baselines.classifier.params import CNNParams, SubtomoTaskParams
-from baselines.classifier.picking import assigned_peaks, classified_peaks, training_set
+from baselines.classifier.picking import assigned_peaks, classified_peaks, nms_by_class_radius, training_set
 from baselines.classifier.subtomo_task import format_table2, run_task
 from baselines.classifier.train import predict_logits, train_classifier
 from baselines.dog import class_radii_vox
@@ -98,7 +98,8 @@ class CandidateFinder:
 
     ``candidate_source: dog_grid``: the DoG baseline's picks, ``(sigma, t)`` from its grid search on the
     training tomograms with truth; the CNN assigns each a particle class and a score (1 - P(background)),
-    and only the tuned thresholds reject (:func:`~baselines.classifier.picking.assigned_peaks`).
+    and only the NMS at the class radius (``dog_grid_nms``) and the tuned thresholds reject
+    (:func:`~baselines.classifier.picking.assigned_peaks`).
     ``multiscale``: one DoG scale (``dog_sigma_vox``) or one per size group; the CNN also rejects by
     classifying a candidate as background (:func:`~baselines.classifier.picking.classified_peaks`).
     """
@@ -163,7 +164,10 @@ class CandidateFinder:
     def peaks(self, xyz: np.ndarray, logits: np.ndarray, nms_vox: np.ndarray) -> Peaks:
         """Classified candidates as peaks (see the class docstring), by decreasing score."""
         if self.params.candidate_source == "dog_grid":
-            return assigned_peaks(xyz, logits)
+            peaks = assigned_peaks(xyz, logits)
+            # the DoG peaks are only ~ the median radius apart: several land on one large particle
+            return peaks.select(nms_by_class_radius(peaks.xyz, peaks.target, nms_vox)) if self.params.dog_grid_nms \
+                else peaks
         return classified_peaks(xyz, logits, nms_vox)
 
     @property

@@ -35,6 +35,8 @@ class CNNParams(Params):
     dog_grid_t: list[float] = Field(default=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0], min_length=1,
                                     description="dog_grid: thresholds t of T = m + t (M - m) / 20 tried")
     dog_grid_ratio: float = Field(default=1.1, gt=1, description="dog_grid: sigma2 / sigma1 of the DoG")
+    dog_grid_nms: bool = Field(default=True, description="dog_grid: NMS of the assigned picks at "
+                                                         "nms_radius_fraction x the class radius")
     dog_sigma_vox: float | None = Field(default=None, gt=0,
                                         description="multiscale: one DoG scale; None: one per size group")
     dog_ratio: float = Field(default=1.6, gt=1)

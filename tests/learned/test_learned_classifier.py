@@ -20,6 +20,7 @@ from baselines.classifier.picking import (
     classified_peaks,
     jittered_boxes,
     matched_candidates,
+    nms_by_class_radius,
     picks_from_logits,
 )
 from baselines.classifier.subtomo_task import simulate_subtomograms, wedge_mask
@@ -237,3 +238,15 @@ def test_dog_grid_picks_and_tuning_by_hand():
     assert (t, f1) == (2.0, 1.0)
     # dark particles: with polarity -1 the bright blobs give no peak above the threshold on them
     assert tune_dog_grid([v], [truth], [1.5], [1.0], ratio=1.6, polarity=-1.0, min_distance_vox=lambda s: 4.0)[2] < 1
+
+
+def test_nms_by_class_radius_by_hand():
+    xyz = np.array([[0.0, 0, 0], [4, 0, 0], [30, 0, 0], [33, 0, 0]])   # strongest first
+    cls = np.array([1, 1, 2, 2])
+    # per class: class 1 keeps picks 4 apart (radius 2), class 2 drops the one 3 from a stronger (radius 5)
+    assert nms_by_class_radius(xyz, cls, np.array([0.0, 2.0, 5.0])).tolist() == [True, True, True, False]
+    # one distance for all: 4 < 5 and 3 < 5 both go
+    assert nms_by_class_radius(xyz, cls, 5.0).tolist() == [True, False, True, False]
+    # a dropped point does not suppress others: 0 -> drops 4 (at 4); 8 is 8 from 0, kept
+    assert nms_by_class_radius(np.array([[0.0, 0, 0], [4, 0, 0], [8, 0, 0]]), np.ones(3, int), 5.0).tolist() == \
+        [True, False, True]
