@@ -73,11 +73,13 @@ def probability_maps(checkpoint: Path, tomos: dict[str, TrainTomogram], cache: P
 
 def own_classification(tomo: TrainTomogram, probs: torch.Tensor, n: int) -> np.ndarray:
     """Confusion (true target x predicted target) of the class of largest mean probability over each particle."""
-    p, conf = probs.numpy(), np.zeros((n, n), int)
+    occ, p, conf = tomo.occupancy.ravel(), probs.numpy(), np.zeros((n, n), int)
+    size = np.bincount(occ)
+    # summed probability of each class over each particle id's voxels (one pass per class)
+    sums = np.stack([np.bincount(occ, weights=p[c].ravel(), minlength=len(size)) for c in range(1, n)], axis=1)
     for pid, target in zip(tomo.particles["id"], tomo.particles["target"]):
-        inside = tomo.occupancy == pid
-        if inside.any():
-            conf[target, int(p[1:, inside].mean(axis=1).argmax()) + 1] += 1
+        if pid < len(size) and size[pid] > 0:
+            conf[target, int(sums[pid].argmax()) + 1] += 1
     return conf
 
 
@@ -116,6 +118,8 @@ def main() -> None:
     ap.add_argument("--cache", required=True, type=Path)
     ap.add_argument("--no-tta", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--metrics", default="localization,both,class", help="threshold metrics to compare")
+    ap.add_argument("--exclusive", default="true,false", help="exclusive_peaks settings to compare")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -133,10 +137,10 @@ def main() -> None:
                         f"{name}: the network's own class (largest mean probability over each particle)")
     print("\nthresholds tuned on", held_out, "-> test:  metric  exclusive  held-out loc/class F1 | test loc F1, "
           "picks, mean class F1, small/medium/large")
-    for exclusive in (True, False):
+    for exclusive in [e.strip().lower() == "true" for e in args.exclusive.split(",")]:
         kw = dict(nms_fraction=0.5, min_prob=0.05, smooth_sigma_vox=1.0, max_per_class=1000, exclusive=exclusive)
         pv = find_peaks(probs[held_out], radii, **kw)
-        for metric in ("localization", "both", "class"):
+        for metric in args.metrics.split(","):
             thr, rv = tune_thresholds(pv, truths[held_out], n, metric=metric)
             for name in tests:
                 pt = find_peaks(probs[name], radii, **kw)

@@ -41,7 +41,8 @@ class UNetParams(Params):
     infer_patch_vox: int = Field(default=64, ge=8)
     infer_overlap_vox: int = Field(default=16, ge=0)
     infer_batch: int = Field(default=2, ge=1)
-    tta: bool = Field(default=True, description="average the 4 wedge-safe proper rotations at inference")
+    tta: bool = Field(default=False, description="average the 4 wedge-safe proper rotations at inference "
+                                                 "(4x the inference time; no gain measured at 800 steps)")
     # per-class peak picking (baselines.unet.peaks)
     nms_fraction: float = Field(default=0.5, gt=0, description="max-pool NMS half-width / class radius")
     peak_min_prob: float = Field(default=0.05, ge=0, le=1, description="lowest class probability of a peak")
