@@ -5,7 +5,10 @@ chosen so particles give positive peaks (``polarity``: +1 bright particles,
 -1 dark). Peaks are local maxima over a cube of ``2 * ceil(min_distance) + 1``,
 above the ``quantile`` of the response, the strongest ``max_candidates`` kept.
 :func:`multiscale_candidates` runs one such DoG per size group (:func:`group_sigmas_vox`) and merges
-them. A candidates file (``--candidates``, any particle-list format) replaces them.
+them. :func:`dog_grid_picks` gives the DoG baseline's own picks (its filter, peak distance and threshold,
+with the ``(sigma, t)`` of its grid search, :func:`tune_dog_grid`), so a CNN that only assigns classes to
+them, or rejects some, keeps the DoG baseline's localization. A candidates file (``--candidates``, any
+particle-list format) replaces them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from baselines.dog import dog_filter, local_peaks
+from baselines.dog import dog_filter, local_peaks, select_peaks
+from baselines.unet.peaks import Truth, hit_ids
 
 
 def dog_candidates(volume: np.ndarray, sigma_vox: float, *, ratio: float = 1.6, polarity: float = 1.0,
@@ -91,3 +95,42 @@ def multiscale_candidates(volume: np.ndarray, sigmas_vox: list[float], *, ratio:
             close = np.linalg.norm(xyz[near] - xyz[i], axis=1) < np.minimum(dist[near], dist[i])
             keep[near[close]] = False
     return xyz[keep][:max_candidates], score[keep][:max_candidates]
+
+
+def dog_grid_picks(volume: np.ndarray, sigma_vox: float, t: float, *, ratio: float, polarity: float,
+                   min_distance_vox: float) -> tuple[np.ndarray, np.ndarray]:
+    """The DoG baseline's picks (:mod:`baselines.dog`): ``(xyz (N, 3) voxels, response (N,))``, strongest first.
+
+    Peaks of ``polarity * DoG(sigma_vox, ratio)`` at least ``min_distance_vox`` apart, above the
+    paper's threshold ``m + t (M - m) / 20`` over the peak values.
+    """
+    zyx, values = local_peaks(polarity * dog_filter(volume, sigma_vox, ratio), min_distance_vox)
+    keep = select_peaks(values, t=t)
+    return zyx[keep][:, ::-1].astype(float), values[keep].astype(float)
+
+
+def tune_dog_grid(volumes: list[np.ndarray], truths: list[Truth], sigmas_vox: list[float], t_values: list[float], *,
+                  ratio: float, polarity: float, min_distance_vox) -> tuple[float, float, float]:
+    """The ``(sigma, t)`` of the grid with the best localization F1 over tomograms with known truth.
+
+    The DoG baseline's grid search, counted as :func:`baselines.unet.peaks.evaluate` counts (SHREC's
+    hit rule: a particle is found once it is hit) on all ``volumes`` together;
+    ``min_distance_vox(sigma)`` gives the peak distance of a scale.
+    Ties go to the larger ``t`` (fewer picks). Returns ``(sigma, t, F1)``.
+    """
+    best = (-1.0, 0.0, 0.0)
+    for sigma in sigmas_vox:
+        peaks = [local_peaks(polarity * dog_filter(v, sigma, ratio), min_distance_vox(sigma)) for v in volumes]
+        for t in sorted(t_values, reverse=True):
+            tp = n_picks = n_truth = 0
+            for (zyx, values), truth in zip(peaks, truths):
+                keep = select_peaks(values, t=t)
+                pid = hit_ids(zyx[keep][:, ::-1], truth.occupancy)
+                scored = np.r_[truth.particle_target, 0][np.minimum(pid, len(truth.particle_target))] > 0
+                tp += len(np.unique(pid[scored & (pid > 0)]))
+                n_picks += len(keep)
+                n_truth += int(truth.n_per_class.sum())
+            f1 = 2 * tp / (n_picks + n_truth) if n_picks + n_truth else 0.0
+            if f1 > best[0] + 1e-12:
+                best = (f1, sigma, t)
+    return best[1], best[2], best[0]

@@ -17,10 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from baselines.classifier.candidates import contrast_polarity, dog_candidates, group_sigmas_vox, multiscale_candidates
+from baselines.classifier.candidates import (
+    contrast_polarity,
+    dog_candidates,
+    dog_grid_picks,
+    group_sigmas_vox,
+    multiscale_candidates,
+    tune_dog_grid,
+)
 from baselines.classifier.extract import extract_subtomograms
 from baselines.classifier.params import CNNParams, SubtomoTaskParams
-from baselines.classifier.picking import classified_peaks, training_set
+from baselines.classifier.picking import assigned_peaks, classified_peaks, nms_by_class_radius, training_set
 from baselines.classifier.subtomo_task import format_table2, run_task
 from baselines.classifier.train import predict_logits, train_classifier
 from baselines.dog import class_radii_vox
@@ -42,7 +49,7 @@ from baselines.training_data import (
     target_radii_vox,
 )
 from baselines.unet.model import count_parameters
-from baselines.unet.peaks import Truth, tune_thresholds
+from baselines.unet.peaks import Peaks, Truth, tune_thresholds
 from tomobench.errors import InputError
 from tomobench.particles import make_particles, read_particles, write_particles
 
@@ -87,17 +94,43 @@ def _run_subtomo(args, params: CNNParams, device) -> int:
 
 
 class CandidateFinder:
-    """The local DoG step of one run: one scale (``dog_sigma_vox``) or one per size group."""
+    """The local candidate step of one run and how classified candidates become peaks.
+
+    ``candidate_source: dog_grid``: the DoG baseline's picks, ``(sigma, t)`` from its grid search on the
+    training tomograms with truth; the CNN assigns each a particle class and a score (1 - P(background)),
+    and only the NMS at the class radius (``dog_grid_nms``) and the tuned thresholds reject
+    (:func:`~baselines.classifier.picking.assigned_peaks`).
+    ``multiscale``: one DoG scale (``dog_sigma_vox``) or one per size group; the CNN also rejects by
+    classifying a candidate as background (:func:`~baselines.classifier.picking.classified_peaks`).
+    """
 
     def __init__(self, params: CNNParams, data: PublicDataset, tomos: list[TrainTomogram]):
         self.params = params
         radii = class_radii_vox(data.classes, tomos[0].voxel_size_a)
         groups = dict(zip(data.classes.table["class_name"], data.classes.table["size_group"].fillna("")))
-        self.sigmas = [params.dog_sigma_vox] if params.dog_sigma_vox else group_sigmas_vox(radii, groups) or [2.0]
         self.polarity = float(np.sign(sum(contrast_polarity(t.volume, t.target) for t in tomos)) or 1.0)
+        self.typical_radius = float(np.median(list(radii.values()))) if radii else 2.0 * np.sqrt(3)
+        self.grid_f1 = float("nan")
+        with_truth = [t for t in tomos if t.occupancy is not None]
+        if params.candidate_source == "dog_grid" and with_truth:
+            base = self.typical_radius / np.sqrt(3)
+            sigma, self.t, self.grid_f1 = tune_dog_grid(
+                [t.volume for t in with_truth], [truth_of(t) for t in with_truth],
+                [base * f for f in params.dog_grid_sigma_factors], params.dog_grid_t, ratio=params.dog_grid_ratio,
+                polarity=self.polarity, min_distance_vox=self.min_distance_vox)
+            self.sigmas = [sigma]
+        elif params.candidate_source == "dog_grid":
+            raise InputError("candidate_source dog_grid needs training tomograms with occupancy_mask.mrc",
+                             data.folder / "train")
+        else:
+            self.sigmas = [params.dog_sigma_vox] if params.dog_sigma_vox else group_sigmas_vox(radii, groups) or [2.0]
+
+    def min_distance_vox(self, sigma: float) -> float:
+        """Peak distance of the DoG baseline at scale ``sigma``: ``max(sqrt(3) sigma, median radius)``."""
+        return max(np.sqrt(3) * sigma, self.typical_radius)
 
     def __call__(self, volume: np.ndarray) -> np.ndarray:
-        """DoG candidates of one tomogram.
+        """Candidates of one tomogram.
 
         Parameters
         ----------
@@ -110,7 +143,10 @@ class CandidateFinder:
             Candidate centres, shape ``(N, 3)``: x, y, z in voxels.
         """
         p = self.params
-        if len(self.sigmas) == 1:
+        if p.candidate_source == "dog_grid":
+            xyz, _ = dog_grid_picks(volume, self.sigmas[0], self.t, ratio=p.dog_grid_ratio, polarity=self.polarity,
+                                    min_distance_vox=self.min_distance_vox(self.sigmas[0]))
+        elif len(self.sigmas) == 1:
             xyz, _ = dog_candidates(volume, self.sigmas[0], ratio=p.dog_ratio, polarity=self.polarity,
                                     min_distance_vox=p.candidate_min_distance_vox, quantile=p.candidate_quantile,
                                     max_candidates=p.max_candidates)
@@ -119,15 +155,41 @@ class CandidateFinder:
                                            quantile=p.candidate_quantile, max_candidates=p.max_candidates)
         return xyz
 
+    def grid_info(self) -> dict[str, float]:
+        """The dog_grid threshold and its training-split F1 for the timing file (empty otherwise)."""
+        if self.params.candidate_source != "dog_grid":
+            return {}
+        return {"dog_grid_t": self.t, "dog_grid_train_f1": round(self.grid_f1, 4)}
+
+    def peaks(self, xyz: np.ndarray, logits: np.ndarray, nms_vox: np.ndarray) -> Peaks:
+        """Classified candidates as peaks (see the class docstring), by decreasing score."""
+        if self.params.candidate_source == "dog_grid":
+            peaks = assigned_peaks(xyz, logits)
+            # the DoG peaks are only ~ the median radius apart: several land on one large particle
+            return peaks.select(nms_by_class_radius(peaks.xyz, peaks.target, nms_vox)) if self.params.dog_grid_nms \
+                else peaks
+        return classified_peaks(xyz, logits, nms_vox)
+
+    @property
+    def floor(self) -> float:
+        """Lowest threshold: 0 for dog_grid (every DoG pick may stay), else ``min_probability``."""
+        return 0.0 if self.params.candidate_source == "dog_grid" else self.params.min_probability
+
+
+def truth_of(tomo: TrainTomogram) -> Truth:
+    """The ground truth of a training tomogram that has an occupancy map."""
+    assert tomo.occupancy is not None
+    return Truth.from_particles(tomo.occupancy, tomo.particles["id"].to_numpy(), tomo.particles["target"].to_numpy())
+
 
 def _pick_validator(model_device, volume: np.ndarray, xyz: np.ndarray, truth: Truth, params: CNNParams,
-                    nms_vox: np.ndarray, n_targets: int):
+                    finder: CandidateFinder, nms_vox: np.ndarray, n_targets: int):
     """Held-out localization (or class) F1 of the classified candidates, thresholds tuned there."""
     boxes = extract_subtomograms(volume, xyz, params.box_vox)
 
     def validate(model) -> float:
-        peaks = classified_peaks(xyz, predict_logits(model, boxes, device=model_device), nms_vox)
-        _, r = tune_thresholds(peaks, truth, n_targets, metric=params.threshold_metric, floor=params.min_probability)
+        peaks = finder.peaks(xyz, predict_logits(model, boxes, device=model_device), nms_vox)
+        _, r = tune_thresholds(peaks, truth, n_targets, metric=params.threshold_metric, floor=finder.floor)
         return {"localization": r["localization_f1"], "class": r["mean_class_f1"]}.get(
             params.threshold_metric, 0.5 * (r["localization_f1"] + r["mean_class_f1"]))
     return validate, boxes
@@ -157,8 +219,8 @@ def _run_pick(args, params: CNNParams, device) -> int:
             else:
                 xyz = finder(volume)
             logits = predict_logits(model, extract_subtomograms(volume, xyz, params.box_vox), device=device)
-            peaks = classified_peaks(xyz, logits, params.nms_radius_fraction * radii)
-            peaks = peaks.select(peaks.score >= np.maximum(thresholds[peaks.target], params.min_probability))
+            peaks = finder.peaks(xyz, logits, params.nms_radius_fraction * radii)
+            peaks = peaks.select(peaks.score >= np.maximum(thresholds[peaks.target], finder.floor))
             picks.append(make_particles([data.target_names[c] for c in peaks.target], peaks.xyz, score=peaks.score,
                                         tomo=folder.name))
     df = pd.concat(picks, ignore_index=True)
@@ -166,7 +228,8 @@ def _run_pick(args, params: CNNParams, device) -> int:
     write_timing(args.out, "cnn", wall_s=time.perf_counter() - t_start,
                  train_s=train_clock.seconds + info.pop("resumed_seconds"), infer_s=infer_clock.seconds,
                  device=device, voxels=voxels, n_parameters=count_parameters(model), epochs=params.epochs,
-                 dog_sigmas_vox=[round(s, 3) for s in finder.sigmas], **info)
+                 dog_sigmas_vox=[round(s, 3) for s in finder.sigmas], candidate_source=params.candidate_source,
+                 **finder.grid_info(), **info)
     print(f"cnn: {len(df)} picks in {len(test_folders)} test tomogram(s) -> {args.out} "
           f"(best validation score {info.get('best_val_score', float('nan')):.3f})", file=sys.stderr)
     return 0
@@ -195,9 +258,10 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
     validate, truth, val_xyz = None, None, None
     v = tomos[va[0]] if va else None
     if v is not None and v.occupancy is not None:
-        truth = Truth.from_particles(v.occupancy, v.particles["id"].to_numpy(), v.particles["target"].to_numpy())
+        truth = truth_of(v)
         val_xyz = finder(v.volume)
-        validate, val_boxes = _pick_validator(device, v.volume, val_xyz, truth, params, nms_vox, data.n_targets)
+        validate, val_boxes = _pick_validator(device, v.volume, val_xyz, truth, params, finder, nms_vox,
+                                              data.n_targets)
     model, history = train_classifier(
         x, y, data.n_targets, rng, width=params.width, hidden=params.hidden, dropout=params.dropout,
         epochs=params.epochs, batch_size=params.batch_size, learning_rate=params.learning_rate, device=device,
@@ -208,9 +272,9 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
             "best_val_score": history.get("best_val_accuracy"), "n_train_subtomograms": int(len(x)),
             "val_curve": list(zip(history["epoch"], history["val_accuracy"]))}
     if truth is not None and val_xyz is not None:   # set together above
-        peaks = classified_peaks(val_xyz, predict_logits(model, val_boxes, device=device), nms_vox)
+        peaks = finder.peaks(val_xyz, predict_logits(model, val_boxes, device=device), nms_vox)
         thresholds, r = tune_thresholds(peaks, truth, data.n_targets, metric=params.threshold_metric,
-                                        floor=params.min_probability)
+                                        floor=finder.floor)
         info.update(val_localization_f1=r["localization_f1"], val_mean_class_f1=r["mean_class_f1"],
                     n_val_candidates=int(len(val_xyz)),
                     thresholds={n: float(t) for n, t in zip(data.target_names[1:], thresholds[1:])})

@@ -27,8 +27,18 @@ class CNNParams(Params):
     background_min_distance_vox: float = Field(default=8.0, ge=0)
     val_tomograms: int = Field(default=1, ge=0)
     # DoG candidates (local step; see baselines.classifier.candidates)
+    candidate_source: Literal["dog_grid", "multiscale"] = Field(
+        default="dog_grid", description="dog_grid: the DoG baseline's picks, the CNN assigns classes (and may "
+                                        "reject); multiscale: one DoG per size group, the CNN also detects")
+    dog_grid_sigma_factors: list[float] = Field(default=[0.5, 0.7, 1.0, 1.4], min_length=1,
+                                                description="dog_grid: scales tried, x median radius / sqrt(3)")
+    dog_grid_t: list[float] = Field(default=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0], min_length=1,
+                                    description="dog_grid: thresholds t of T = m + t (M - m) / 20 tried")
+    dog_grid_ratio: float = Field(default=1.1, gt=1, description="dog_grid: sigma2 / sigma1 of the DoG")
+    dog_grid_nms: bool = Field(default=True, description="dog_grid: NMS of the assigned picks at "
+                                                         "nms_radius_fraction x the class radius")
     dog_sigma_vox: float | None = Field(default=None, gt=0,
-                                        description="one DoG scale; None: one per size group of the classes")
+                                        description="multiscale: one DoG scale; None: one per size group")
     dog_ratio: float = Field(default=1.6, gt=1)
     candidate_min_distance_vox: float = Field(default=5.0, gt=0, description="peak distance of the one-scale DoG")
     max_candidates: int = Field(default=3000, ge=1)
@@ -36,7 +46,7 @@ class CNNParams(Params):
     nms_radius_fraction: float = Field(default=1.0, gt=0, description="NMS of the picks at this x class radius")
     min_probability: float = Field(default=0.3, ge=0, le=1,
                                    description="lowest pick probability (per-class thresholds tuned above it)")
-    threshold_metric: Literal["localization", "class", "both"] = "localization"
+    threshold_metric: Literal["localization", "class", "both"] = "both"
     threads: int = Field(default=2, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 

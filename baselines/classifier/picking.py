@@ -100,15 +100,42 @@ def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: floa
     p = prob[np.arange(len(prob)), cls]
     idx = np.flatnonzero(cls > 0)
     idx = idx[np.argsort(-p[idx], kind="stable")]
-    dist = np.broadcast_to(np.asarray(min_distance_vox, float), (logits.shape[1],))[cls[idx]]
-    keep = np.ones(len(idx), bool)
-    if len(idx) > 1:
-        tree = cKDTree(xyz[idx])
-        for j in range(len(idx)):
-            if keep[j]:
-                near = np.array(tree.query_ball_point(xyz[idx[j]], dist[j]), dtype=int)
-                near = near[near > j]
-                gap = np.linalg.norm(xyz[idx[near]] - xyz[idx[j]], axis=1)
-                keep[near[gap < np.minimum(dist[near], dist[j])]] = False
+    keep = nms_by_class_radius(xyz[idx], cls[idx], min_distance_vox)
     idx = idx[keep]
     return Peaks(cls[idx].astype(int), np.asarray(xyz, float)[idx].reshape(-1, 3), p[idx].astype(float))
+
+
+def nms_by_class_radius(xyz: np.ndarray, cls: np.ndarray, min_distance_vox: float | np.ndarray) -> np.ndarray:
+    """Greedy NMS of points already sorted strongest first: a boolean keep mask.
+
+    A point closer than ``min_distance_vox`` (one value, or one per class index; between two classes
+    the smaller distance) to a kept stronger point is dropped.
+    """
+    xyz = np.asarray(xyz, float).reshape(-1, 3)
+    per_class = np.asarray(min_distance_vox, float)
+    dist = per_class[cls] if per_class.ndim else np.full(len(cls), float(per_class))
+    keep = np.ones(len(xyz), bool)
+    if len(xyz) > 1:
+        tree = cKDTree(xyz)
+        for j in range(len(xyz)):
+            if keep[j]:
+                near = np.array(tree.query_ball_point(xyz[j], dist[j]), dtype=int)
+                near = near[near > j]
+                gap = np.linalg.norm(xyz[near] - xyz[j], axis=1)
+                keep[near[gap < np.minimum(dist[near], dist[j])]] = False
+    return keep
+
+
+def assigned_peaks(xyz: np.ndarray, logits: np.ndarray) -> Peaks:
+    """Every candidate as a peak of its most probable *particle* class, scored by 1 - P(background).
+
+    The CNN only assigns a class (the argmax over classes 1..K, background excluded) and a score; no
+    candidate is dropped here, so thresholds tuned from ``score >= 0`` (all kept) start at the
+    candidates' own localization. Peaks by decreasing score (stable).
+    """
+    z = logits - logits.max(axis=1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    cls = prob[:, 1:].argmax(axis=1) + 1
+    score = 1.0 - prob[:, 0]
+    order = np.argsort(-score, kind="stable")
+    return Peaks(cls[order].astype(int), np.asarray(xyz, float).reshape(-1, 3)[order], score[order].astype(float))

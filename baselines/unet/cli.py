@@ -86,15 +86,25 @@ def truth_of(tomo: TrainTomogram) -> Truth | None:
     return Truth.from_particles(tomo.occupancy, tomo.particles["id"].to_numpy(), tomo.particles["target"].to_numpy())
 
 
-def f1_validator(picker: Picker, volume: np.ndarray, truth: Truth, n_targets: int) -> Validator:
-    """The tuned-threshold ``threshold_metric`` on the held-out tomogram (no test-time augmentation)."""
-    metric = picker.params.threshold_metric
+class F1Validator:
+    """The tuned-threshold ``threshold_metric`` on the held-out tomogram (no test-time augmentation).
 
-    def validate(model: torch.nn.Module) -> float:
-        _, result = tune_thresholds(picker.peaks(model, volume, tta=False), truth, n_targets, metric=metric)
+    Called with the (EMA) model, returns the score training selects on; ``curve`` keeps the held-out
+    localization F1 and mean per-class F1 of every call (the convergence curve of docs/learned.md).
+    """
+
+    def __init__(self, picker: Picker, volume: np.ndarray, truth: Truth, n_targets: int):
+        self.picker, self.volume, self.truth, self.n_targets = picker, volume, truth, n_targets
+        self.curve: list[tuple[float, float]] = []
+
+    def __call__(self, model: torch.nn.Module) -> float:
+        """Score ``model`` (eval mode) on the held-out tomogram; higher is better."""
+        metric = self.picker.params.threshold_metric
+        _, result = tune_thresholds(self.picker.peaks(model, self.volume, tta=False), self.truth, self.n_targets,
+                                    metric=metric)
+        self.curve.append((result["localization_f1"], result["mean_class_f1"]))
         return {"localization": result["localization_f1"], "class": result["mean_class_f1"]}.get(
             metric, 0.5 * (result["localization_f1"] + result["mean_class_f1"]))
-    return validate
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,9 +168,10 @@ def _train(args, params: UNetParams, data: PublicDataset, tomos: list[TrainTomog
         checkpoint.unlink(missing_ok=True)
         final_checkpoint.unlink(missing_ok=True)
     truth = truth_of(tomos[va[0]]) if va else None
-    validate = None
+    validate: Validator | None = None
+    f1_validate = None
     if va and params.val_metric == "f1" and truth is not None:
-        validate = f1_validator(picker, tomos[va[0]].volume, truth, data.n_targets)
+        validate = f1_validate = F1Validator(picker, tomos[va[0]].volume, truth, data.n_targets)
     elif va:
         validate = dice_validator([tomos[i].volume for i in va], [tomos[i].target for i in va], data.n_targets,
                                   params, device)
@@ -170,6 +181,9 @@ def _train(args, params: UNetParams, data: PublicDataset, tomos: list[TrainTomog
     thresholds = np.full(data.n_targets, params.peak_min_prob)
     info = {"resumed_seconds": history.get("resumed_seconds", 0.0), "best_val_score": history["best_val_score"],
             "val_metric": params.val_metric, "val_curve": list(zip(history["step"], history["val_score"]))}
+    if f1_validate is not None and len(f1_validate.curve) == len(history["step"]):
+        # (step, held-out localization F1, mean class F1); a resumed run lacks the earlier rows
+        info["val_f1_curve"] = [(s, loc, cls) for s, (loc, cls) in zip(history["step"], f1_validate.curve)]
     if truth is not None:
         thresholds, result = tune_thresholds(picker.peaks(model, tomos[va[0]].volume, tta=params.tta), truth,
                                              data.n_targets, metric=params.threshold_metric)

@@ -41,14 +41,17 @@ class UNetParams(Params):
     infer_patch_vox: int = Field(default=64, ge=8)
     infer_overlap_vox: int = Field(default=16, ge=0)
     infer_batch: int = Field(default=2, ge=1)
-    tta: bool = Field(default=True, description="average the 4 wedge-safe proper rotations at inference")
+    tta: bool = Field(default=False, description="average the 4 wedge-safe proper rotations at inference "
+                                                 "(4x the inference time; no gain measured at 800 steps)")
     # per-class peak picking (baselines.unet.peaks)
     nms_fraction: float = Field(default=0.5, gt=0, description="max-pool NMS half-width / class radius")
     peak_min_prob: float = Field(default=0.05, ge=0, le=1, description="lowest class probability of a peak")
     peak_smooth_sigma_vox: float = Field(default=1.0, ge=0, description="Gaussian blur of the maps before NMS")
     peak_max_per_class: int = Field(default=1000, ge=1, description="strongest peaks kept per class and tomogram")
     exclusive_peaks: bool = Field(default=True, description="a peak must be its voxel's most probable class")
-    threshold_metric: Literal["localization", "class", "both"] = "localization"
+    threshold_metric: Literal["localization", "class", "both"] = Field(
+        default="both", description="what the held-out thresholds (and the selection) maximise: localization F1, "
+                                    "mean per-class F1, or their mean (localization alone silences whole classes)")
     workers: int = Field(default=0, ge=0, description="DataLoader worker processes (0: in the main process)")
     amp: bool = Field(default=True, description="bf16 autocast on CUDA (CPU runs in fp32 always)")
     deterministic: bool = Field(default=True, description="deterministic CUDA kernels where torch has them")

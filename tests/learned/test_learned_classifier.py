@@ -5,11 +5,24 @@ import pandas as pd
 import pytest
 import torch
 
-from baselines.classifier.candidates import dog_candidates, group_sigmas_vox, multiscale_candidates
+from baselines.classifier.candidates import (
+    dog_candidates,
+    dog_grid_picks,
+    group_sigmas_vox,
+    multiscale_candidates,
+    tune_dog_grid,
+)
 from baselines.classifier.extract import background_points, extract_subtomograms
 from baselines.classifier.metrics import cluster_purity, confusion_matrix, kmeans_purity, per_class_f1
 from baselines.classifier.model import SubtomoCNN
-from baselines.classifier.picking import classified_peaks, jittered_boxes, matched_candidates, picks_from_logits
+from baselines.classifier.picking import (
+    assigned_peaks,
+    classified_peaks,
+    jittered_boxes,
+    matched_candidates,
+    nms_by_class_radius,
+    picks_from_logits,
+)
 from baselines.classifier.subtomo_task import simulate_subtomograms, wedge_mask
 from baselines.classifier.train import balanced_accuracy, predict_logits, train_classifier
 from baselines.synthetic import shape_template
@@ -186,3 +199,54 @@ def test_classified_peaks_nms_at_the_class_radius():
     logits = np.array([[0.0, 5, 0], [0, 0, 4], [0, 0, 5], [0, 4, 0]])
     peaks = classified_peaks(xyz, logits, np.array([0.0, 2.0, 5.0]))
     assert len(peaks.target) == 4
+
+
+def test_assigned_peaks_keep_every_candidate_with_its_best_particle_class():
+    # candidate 0: background wins (0.8) but its best particle class is 2; candidate 1: class 1
+    prob = np.array([[0.8, 0.05, 0.15], [0.1, 0.6, 0.3]])
+    peaks = assigned_peaks(np.array([[1.0, 2, 3], [4, 5, 6]]), np.log(prob))
+    assert peaks.target.tolist() == [1, 2]                          # by score: 0.9 first, then 0.2
+    assert peaks.score == pytest.approx([0.9, 0.2])                 # 1 - P(background)
+    assert peaks.xyz.tolist() == [[4, 5, 6], [1, 2, 3]]
+
+
+def _three_blobs() -> tuple[np.ndarray, Truth]:
+    v = np.zeros((24, 24, 40), np.float32)
+    occ = np.zeros(v.shape, np.int64)
+    z, y, x = np.indices(v.shape)
+    for pid, (cx, amplitude) in enumerate([(8, 1.0), (20, 0.8), (32, 0.6)], start=1):
+        ball = (x - cx) ** 2 + (y - 12) ** 2 + (z - 12) ** 2 <= 2.5 ** 2
+        v[ball] = amplitude
+        occ[ball] = pid
+    return v, Truth.from_particles(occ, np.array([1, 2, 3]), np.array([1, 1, 1]))
+
+
+def test_dog_grid_picks_and_tuning_by_hand():
+    v, truth = _three_blobs()
+    # t = 1: T = m + (M - m) / 20 keeps all three blobs (their peaks are far above the tails')
+    xyz, score = dog_grid_picks(v, 1.5, 1.0, ratio=1.6, polarity=1.0, min_distance_vox=4.0)
+    assert np.rint(xyz).astype(int).tolist() == [[8, 12, 12], [20, 12, 12], [32, 12, 12]]
+    assert score[0] > score[1] > score[2]
+    # t = 19: T = M - (M - m) / 20 keeps only the strongest: F1 = 2 * 1 / (1 + 3) = 0.5
+    assert len(dog_grid_picks(v, 1.5, 19.0, ratio=1.6, polarity=1.0, min_distance_vox=4.0)[0]) == 1
+    sigma, t, f1 = tune_dog_grid([v], [truth], [1.5], [19.0], ratio=1.6, polarity=1.0,
+                                 min_distance_vox=lambda s: 4.0)
+    assert (sigma, t) == (1.5, 19.0) and f1 == pytest.approx(0.5)
+    # all three found at t = 1 and t = 2: F1 1, the tie goes to the larger t
+    sigma, t, f1 = tune_dog_grid([v], [truth], [1.5], [1.0, 2.0, 19.0], ratio=1.6, polarity=1.0,
+                                 min_distance_vox=lambda s: 4.0)
+    assert (t, f1) == (2.0, 1.0)
+    # dark particles: with polarity -1 the bright blobs give no peak above the threshold on them
+    assert tune_dog_grid([v], [truth], [1.5], [1.0], ratio=1.6, polarity=-1.0, min_distance_vox=lambda s: 4.0)[2] < 1
+
+
+def test_nms_by_class_radius_by_hand():
+    xyz = np.array([[0.0, 0, 0], [4, 0, 0], [30, 0, 0], [33, 0, 0]])   # strongest first
+    cls = np.array([1, 1, 2, 2])
+    # per class: class 1 keeps picks 4 apart (radius 2), class 2 drops the one 3 from a stronger (radius 5)
+    assert nms_by_class_radius(xyz, cls, np.array([0.0, 2.0, 5.0])).tolist() == [True, True, True, False]
+    # one distance for all: 4 < 5 and 3 < 5 both go
+    assert nms_by_class_radius(xyz, cls, 5.0).tolist() == [True, False, True, False]
+    # a dropped point does not suppress others: 0 -> drops 4 (at 4); 8 is 8 from 0, kept
+    assert nms_by_class_radius(np.array([[0.0, 0, 0], [4, 0, 0], [8, 0, 0]]), np.ones(3, int), 5.0).tolist() == \
+        [True, False, True]

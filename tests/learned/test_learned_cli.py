@@ -43,6 +43,12 @@ def test_unet_cli_writes_submission_timing_and_resumes(public, tmp_path, monkeyp
     assert len(list((tmp_path / "ckpt").glob("unet_*.pt"))) == 2
     assert [s for s, _ in timing["val_curve"]] == [2, 4] and set(timing["thresholds"]) == {"ball", "rod"}
     assert 0 <= timing["val_localization_f1"] <= 1
+    # the convergence curve: both F1s per validation; the selection score is their mean
+    # (threshold_metric both by default)
+    assert [s for s, _, _ in timing["val_f1_curve"]] == [2, 4]
+    assert [(loc + cls) / 2 for _, loc, cls in timing["val_f1_curve"]] == pytest.approx(
+        [v for _, v in timing["val_curve"]])
+    assert all(0 <= cls <= 1 for _, _, cls in timing["val_f1_curve"])
     first = out.read_text()
     if first.strip() != "class,x,y,z":
         df = read_particles(out)
