@@ -47,8 +47,9 @@ PER_CLASS = "results-per-class"
 HEADER = ["baseline", "RR", "TP", "FP", "FN", "MH", "AD", "recall", "precision", "F1", "small", "medium",
           "large", "F-beta", "train / infer (s)"]
 NOTE = ("Reproducibility: the data are bit-for-bit reproducible (same parameters and seed give the same "
-        "bytes; `tests/dvc` checks it), and so are the classical baselines (DoG, template matching: no "
-        "random state). The learned baselines (U-Net, DoG+CNN) are not: the same seed gives other "
+        "bytes; `tests/dvc` checks it), and so are the classical baselines (DoG: no random state; "
+        "template matching: its only random state, the noise that replaces gold beads, is seeded). "
+        "The learned baselines (U-Net, DoG+CNN) are not: the same seed gives other "
         "figures on another machine (CPU kernels, thread counts and summation order differ), so treat "
         "their rows as one draw{spread}.")
 
