@@ -114,10 +114,16 @@ class ScoringCache:
         :func:`params_file_in_use` when None.
     """
 
-    def __init__(self, params: LeaderboardParams, params_file: str | Path | None = None):
+    def __init__(self, params: LeaderboardParams, params_file: str | Path | None = None,
+                 max_concurrent: int | None = None):
         self.params = params
         self.params_file = params_file
         self.loads = 0                  # how often the files were read (for the tests and the benchmark)
+        # Scoring holds the GIL most of the time, and many threads scoring at once thrash it: 50 uploads
+        # at once (bench_leaderboard.py, quiet, 2 cores) were all done in 3.0 s with no limit, 1.6 s
+        # with one scoring thread per core while the others wait their turn.
+        self.max_concurrent = max_concurrent or os.cpu_count() or 1
+        self.slots = threading.BoundedSemaphore(self.max_concurrent)
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._setup: ScoringSetup | None = None

@@ -16,6 +16,7 @@ data directory.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import unicodedata
@@ -189,7 +190,8 @@ def _score_data(data: bytes, label: str, fmt: str, params: LeaderboardParams,
         replacements = {str(path.resolve()): label, str(path): label}
         try:
             setup = scorer.get() if scorer is not None else load_setup(params)
-            scored = score_phases(path, fmt, params, setup, label=label)
+            with scorer.slots if scorer is not None else contextlib.nullcontext():   # one per core at a time
+                scored = score_phases(path, fmt, params, setup, label=label)
         except InputError as exc:       # one paragraph: a library's message may span lines
             raise Refused(" ".join(clean_message(str(exc), params, replacements).split())) from None
     return {phase: (_clean_report(report, params, replacements), flat) for phase, (report, flat) in scored.items()}

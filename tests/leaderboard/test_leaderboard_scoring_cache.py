@@ -138,3 +138,38 @@ def test_a_held_database_keeps_its_wal_and_an_evicted_one_does_not(tmp_path):
         con.execute("INSERT INTO t VALUES (1)")
         con.close()                                # the last connection of a: checkpoint and delete its WAL
     assert [path.with_name(path.name + "-wal").exists() for path in paths] == [False, True]
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_no_more_uploads_score_at_once_than_the_cache_has_slots(params, store, picks_file, monkeypatch, slots):
+    """8 threads of 8 teams: at most ``slots`` inside the scorer at a time, and all 8 stored."""
+    import leaderboard.submit as submit_module
+
+    inside, most, lock = [0], [0], threading.Lock()
+    real = submit_module.score_phases
+
+    def counting(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            threading.Event().wait(0.05)                 # long enough for the other threads to pile up
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(submit_module, "score_phases", counting)
+    cache, start = ScoringCache(params, max_concurrent=slots), threading.Barrier(8)
+    tokens = [store.add_team(f"team{i}") for i in range(8)]
+
+    def one(i: int) -> None:
+        start.wait()
+        submit(Store(params.data_dir), params, Upload(tokens[i], f"m{i}", "p.csv", picks_file.read_bytes()),
+               scorer=cache)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == slots and store.counts()["submissions"] == 8
