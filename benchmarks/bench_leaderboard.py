@@ -139,6 +139,19 @@ def fill_store(store: Store, params, path: Path, n: int) -> None:
                                         hardware="1 GPU"), reports)
 
 
+def sequential_uploads(store: Store, params, data: bytes, n: int) -> list[float]:
+    """Latency (s) of each of ``n`` uploads made one after the other (one team each, truth already read)."""
+    scorer = ScoringCache(params)
+    scorer.get()
+    lat = []
+    for i in range(n):
+        upload = Upload(store.add_team(f"alone {i:03d}"), f"alone {i}", "picks.csv", data)
+        t = time.perf_counter()
+        submit(store, params, upload, scorer=scorer)
+        lat.append(time.perf_counter() - t)
+    return lat
+
+
 def concurrent_uploads(store: Store, params, data: bytes, n: int) -> list[float]:
     """Latency (s) of each of ``n`` uploads started together from ``n`` threads, one team each."""
     scorer = ScoringCache(params)
@@ -206,6 +219,8 @@ def main() -> None:
     if browser is not None:
         print(f"  the same page in Chromium: first load {browser[0]:.2f} s; warm reload {fmt(browser[1])}")
 
+    alone = sequential_uploads(store, params, data, 10)
+    print(f"one upload at a time (real submit path): {fmt(alone)}")
     lat = concurrent_uploads(store, params, data, 50)
     print(f"50 concurrent uploads (threads, real submit path, both phases scored and stored): {fmt(lat)}; "
           f"all done in {max(lat):.2f} s (target p95 <= 3 s)")
