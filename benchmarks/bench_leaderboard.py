@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from leaderboard import demo  # noqa: E402
+from leaderboard.cli import wait_healthy  # noqa: E402
 from leaderboard.config import ENV_DATA_DIR, ENV_PARAMS, load_params  # noqa: E402
 from leaderboard.exchange import import_results  # noqa: E402
 from leaderboard.scoring_cache import ScoringCache  # noqa: E402
@@ -77,7 +78,6 @@ def browser_render_times(params_file: Path, n_warm: int) -> tuple[float, list[fl
     import shutil
     import socket
     import subprocess
-    import urllib.request
 
     chromium = shutil.which("chromium")
     try:
@@ -93,12 +93,8 @@ def browser_render_times(params_file: Path, n_warm: int) -> tuple[float, list[fl
                              "--params", str(params_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+        if not wait_healthy(proc, url, timeout_s=120):
+            raise RuntimeError(f"the leaderboard at {url} did not come up in 120 s")
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, headless=True,
                                          args=["--headless", "--no-sandbox", "--disable-gpu"])

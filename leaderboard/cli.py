@@ -147,7 +147,12 @@ def _check_port_free(address: str, port: int) -> None:
                              f"stop it or choose another with --port") from None
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float = 120) -> bool:
+def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float = 120) -> bool:
+    """Poll Streamlit's ``/_stcore/health`` at ``url`` until it answers 200.
+
+    Returns True once it does; False when ``proc`` exits first or ``timeout_s`` seconds pass.
+    Shared by ``serve``, the tests and the leaderboard benchmark, so all wait the same way.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -206,7 +211,7 @@ def _serve(args) -> int:
     old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         host = "127.0.0.1" if args.address in ("0.0.0.0", "::") else args.address
-        if _wait_healthy(proc, f"http://{host}:{args.port}") and not received:
+        if wait_healthy(proc, f"http://{host}:{args.port}") and not received:
             print(f"leaderboard on http://{args.address}:{args.port} (store {params.data_dir})", file=sys.stderr)
         code = proc.wait()
         return 128 + received[0] if received else code

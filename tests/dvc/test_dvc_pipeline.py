@@ -392,24 +392,17 @@ def test_queued_experiments_show_their_metrics(release):
 
 def _serve(repo: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """`tomobench leaderboard serve` in the repository, as `make leaderboard` runs it."""
-    import time
-    import urllib.request
+    from leaderboard.cli import wait_healthy
 
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tomobench", "leaderboard", "serve", "--port", str(port)],
                             cwd=repo, env=_env(repo), stdout=log.open("w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the leaderboard exited ({proc.returncode}):\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
+    if wait_healthy(proc, url, timeout_s=90):
+        return proc, url
+    if proc.poll() is not None:
+        raise AssertionError(f"the leaderboard exited ({proc.returncode}):\n{log.read_text()}")
     os.killpg(proc.pid, 9)
     raise AssertionError(f"the leaderboard did not come up in 90 s:\n{log.read_text()}")
 

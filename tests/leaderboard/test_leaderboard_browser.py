@@ -7,13 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from leaderboard.cli import wait_healthy
 from leaderboard.exchange import import_results
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -34,17 +33,10 @@ def _free_port() -> int:
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    if not wait_healthy(proc, url, timeout_s=timeout):
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not come up in {timeout} s")
+        raise TimeoutError(f"{url} did not come up in {timeout} s")
 
 
 @pytest.fixture
