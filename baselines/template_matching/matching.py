@@ -43,6 +43,7 @@ class PreparedTemplate:
     radius_vox: float        # particle radius (peak exclusion, TM-F overlap), working voxels
     rotations: np.ndarray    # (n, 3, 3), a grid of SO(3) / symmetry
     symmetry: so3.PointGroup
+    step_deg: float = float("nan")   # covering radius of ``rotations`` (NaN: not a step's grid)
 
     @property
     def z_symmetry(self) -> int:
@@ -98,7 +99,7 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
     template = centre_box(template, size)
     group = detect_symmetry(template) if symmetry is None else so3.PointGroup.parse(symmetry)
     return PreparedTemplate(name, template, spherical_mask(size, mask_radius, mask_edge_vox), radius_vox,
-                            so3.sample_rotations(step_deg, group), group)
+                            so3.sample_rotations(step_deg, group), group, float(step_deg))
 
 
 def tile_bounds(shape: tuple[int, int, int], max_voxels: int, halo: int):

@@ -205,3 +205,26 @@ def _geodesic_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     trace = np.einsum("nij,mij->nm", a, b)
     return np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0)))
 
+
+
+def coarse_step_deg(step_deg: float, min_step_deg: float, symmetry: "str | int | PointGroup",
+                    min_rotations: int | None, decrement_deg: float = 0.5) -> float:
+    """A class's coarse step: the largest with at least ``min_rotations`` rotations for ``symmetry``.
+
+    Steps from ``step_deg`` down to ``min_step_deg`` by ``decrement_deg``; ``min_step_deg`` when none
+    has that many.
+
+    Highly symmetric classes have few rotations at a coarse step (D7: 32 at 30 degrees), and a binned
+    scan that coarse loses them; a finer step for them alone costs little. ``min_rotations`` None
+    (or a ``step_deg`` already at or below ``min_step_deg``) returns ``step_deg``.
+    """
+    if min_rotations is None or step_deg <= min_step_deg:
+        return float(step_deg)
+    if decrement_deg <= 0:
+        raise ValueError(f"decrement_deg must be > 0, got {decrement_deg}")
+    step = float(step_deg)
+    while step > min_step_deg:
+        if rotation_count(step, symmetry) >= min_rotations:
+            return step
+        step = round(step - decrement_deg, 6)
+    return float(min_step_deg)
