@@ -18,19 +18,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from baselines.template_matching.matching import prepare_template
-from baselines.template_matching.symmetry import axis_rotation, detect_symmetry, self_correlation
+from baselines.template_matching.symmetry import axis_rotation, detect_symmetry, detection_template, self_correlation
 from tomobench.volumes import read_volume
 
 ACQUISITION = {"defocus_um": 3.0, "voltage_kv": 300.0, "cs_mm": 2.7, "amplitude_contrast": 0.08}
 
 
 def _checks(template: np.ndarray, group) -> tuple[float, float]:
-    """Self-correlations of the detected n-fold and 2-fold (NaN where absent), smoothed as detection does."""
-    t = ndimage.gaussian_filter(np.asarray(template, np.float32), 1.0)
-    t = t - t.mean()
+    """Self-correlations of the detected n-fold and 2-fold (NaN where absent), on the detection's template."""
+    t = detection_template(template)
     if group.order == 1:
         return float("nan"), float("nan")
     a = group.alignment_matrix

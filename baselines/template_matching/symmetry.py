@@ -242,6 +242,15 @@ def best_two_fold(template: np.ndarray, axis: np.ndarray, order: int,
     return float(values[best]), direction(float(fine[best]))
 
 
+def detection_template(template: np.ndarray, settings: SymmetrySettings = SymmetrySettings()) -> np.ndarray:
+    """The template every test correlates: smoothed by ``smooth_vox``, mean subtracted, inside its inscribed ball.
+
+    The ball (soft edge 1 voxel) makes turns lose nothing out of the box (tight boxes).
+    """
+    t = ndimage.gaussian_filter(np.asarray(template, dtype=np.float32), settings.smooth_vox)
+    return ((t - t.mean()) * spherical_mask(t.shape[0], t.shape[0] / 2.0 - 1.5, 1.0)).astype(np.float32)
+
+
 def detect_symmetry(template: np.ndarray, settings: SymmetrySettings = SymmetrySettings()) -> so3.PointGroup:
     """The point group (``Cn`` or ``Dn``) of a template about its box centre, with its axes' alignment.
 
@@ -259,9 +268,7 @@ def detect_symmetry(template: np.ndarray, settings: SymmetrySettings = SymmetryS
     so3.PointGroup
         ``kind``, ``order`` and ``alignment`` (``A e_z`` the n-fold axis, ``A e_x`` the 2-fold of Dn).
     """
-    t = ndimage.gaussian_filter(np.asarray(template, dtype=np.float32), settings.smooth_vox)
-    # inside the inscribed ball only: a turn then moves nothing out of the box (tight boxes)
-    t = ((t - t.mean()) * spherical_mask(t.shape[0], t.shape[0] / 2.0 - 1.5, 1.0)).astype(np.float32)
+    t = detection_template(template, settings)
     _, axes = principal_axes(template)
     n, axis = axis_order(t, axes.T, settings)
     if axis is None:
