@@ -107,3 +107,24 @@ def test_reduced_aligned_search_matches_the_full_search():
     # interpolated symmetry), and both within the step of the planted pose modulo the group
     assert so3.angular_distance_deg(best_red, best_full, group)[0, 0] < 3.0
     assert so3.angular_distance_deg(pose, best_red, group)[0, 0] <= 30.0
+
+
+def test_templates_for_gives_symmetric_classes_a_finer_coarse_step():
+    from baselines.template_matching.cli import Dataset, TMParams, templates_for
+
+    raw = _lumpy(21)
+    data = Dataset(names=["ring"], templates={"ring": raw}, template_voxel_a=10.0, test=[], sign=1.0, density={},
+                   radius_a={"ring": 60.0}, bulk_a={"ring": 60.0}, mass={})
+    opts = dict(refine=True, bin=2, angular_step_deg=30.0, fine_step_deg=12.85, apply_ctf=False,
+                symmetry={"ring": "D7"})
+    coarse, fine = templates_for("ring", TMParams(**opts, coarse_min_rotations=100), data, {}, 10.0)
+    assert (coarse.step_deg, len(coarse.rotations)) == (24.0, 100)    # 30 deg would give D7 32 rotations
+    assert (fine.step_deg, len(fine.rotations)) == (12.85, so3.rotation_count(12.85, "D7"))
+    coarse, _ = templates_for("ring", TMParams(**opts), data, {}, 10.0)
+    assert (coarse.step_deg, len(coarse.rotations)) == (30.0, 32)
+    # the detected group (with its alignment) is the fine template's, and the coarse grid uses it too
+    rotated, turn = symmetric_template("C5", size=25)
+    data.templates["ring"] = rotated
+    coarse, fine = templates_for("ring", TMParams(**{**opts, "symmetry": {}}), data, {}, 10.0)
+    assert str(fine.symmetry) == "C5" and coarse.symmetry == fine.symmetry
+    assert np.allclose(coarse.rotations, so3.sample_rotations(30.0, "C5") @ fine.symmetry.alignment_matrix.T)
