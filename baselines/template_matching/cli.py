@@ -231,8 +231,8 @@ def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a
                                 step_deg=params.fine_step_deg, symmetry=symmetry, **opts)
         symmetry = fine.symmetry
     step = params.angular_step_deg
-    if fine is not None:   # symmetry is the fine template's group here
-        step = coarse_step_deg(step, params.fine_step_deg, symmetry, params.coarse_min_rotations)
+    if fine is not None:
+        step = coarse_step_deg(step, params.fine_step_deg, fine.symmetry, params.coarse_min_rotations)
     coarse = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a * params.bin,
                               step_deg=step, symmetry=symmetry, **opts)
     return coarse, fine
