@@ -165,7 +165,7 @@ def _compare_tomogram(tomo, args, params: TMParams, data, device: str):
                            n_candidates=int(np.ceil(params.candidates_factor * n_expected[name])))
         t1 = time.perf_counter()
         c2f = search_class(crop, coarse, fine, settings=ScanSettings(bin=args.bin, **scan), n_candidates=n_screen,
-                           exclusion_vox=radii_full[name] / args.bin, coarse_step_deg=args.coarse_step,
+                           exclusion_vox=radii_full[name] / args.bin, coarse_step_deg=coarse.step_deg,
                            fine_step_deg=args.compare_fine_step, refine_keep=keep)
         t2 = time.perf_counter()
         for key, found in (("exh", exh), ("c2f", c2f)):
@@ -185,6 +185,8 @@ def compare(args, device: str) -> None:
         angular_step_deg=args.coarse_step, bin=args.bin, refine=True, fine_step_deg=args.compare_fine_step,
         screen_factor=args.screen_factor, candidates_factor=args.candidates_factor, device=device,
         classes=args.classes.split(",") if args.classes else None))
+    if args.coarse_min_rotations is not None:
+        params.coarse_min_rotations = args.coarse_min_rotations or None    # 0: off
     data = read_dataset(Path(args.data), params)
     splits = {"test": data.test, "train": split_tomograms(Path(args.data), "train")}
     tomos = [t for split in args.tomos.split(",") for t in splits[split]]
@@ -202,6 +204,7 @@ def compare(args, device: str) -> None:
             rotations[name] = (n_fine, n_coarse)
             particles[name] += int((truth["class"] == name).sum())
     print(f"\n## exhaustive ({args.compare_fine_step} deg, bin 1) vs coarse-to-fine ({args.coarse_step} deg, "
+          f"coarse_min_rotations {params.coarse_min_rotations}, "
           f"bin {args.bin}, {args.screen_factor:g} N screened, {args.candidates_factor:g} N refined at "
           f"{args.compare_fine_step} deg) on {args.crop} (xyz) crops of {', '.join(t.name for t in tomos)}; "
           f"TM-F on each; F1 by centre distance, pooled over the tomograms\n")
@@ -327,6 +330,8 @@ def main() -> None:
     ap.add_argument("--params", help="params.yaml whose baselines.tm section (point groups, ...) section 2 starts from")
     ap.add_argument("--tomos", default="test", help="section 2 on these splits' tomograms, pooled: test or test,train")
     ap.add_argument("--coarse-step", type=float, default=30.0)
+    ap.add_argument("--coarse-min-rotations", type=int, help="section 2: finer coarse step below this many rotations "
+                    "(default: the --params value, else off)")
     ap.add_argument("--bin", type=int, default=2)
     ap.add_argument("--fine-step", type=float, default=12.85, help="final step of the full-tomogram timing")
     ap.add_argument("--compare-fine-step", type=float, default=20.0, help="fine step of section 2")

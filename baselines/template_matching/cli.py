@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import NonNegativeInt, PositiveFloat
+from pydantic import NonNegativeInt, PositiveFloat, PositiveInt
 
 from baselines.params_io import load_method_params
 from baselines.public_data import (
@@ -38,7 +38,7 @@ from baselines.template_matching.fiducials import contrast_at, erase_fiducials, 
 from baselines.template_matching.matching import prepare_template
 from baselines.template_matching.search import ScanSettings, search_class
 from baselines.template_matching.selection import tm_f, tm_t
-from baselines.template_matching.so3 import PointGroup
+from baselines.template_matching.so3 import PointGroup, coarse_step_deg
 from baselines.torch_common import resolve_device
 from tomobench.errors import InputError
 from tomobench.euler import matrix_to_euler
@@ -51,6 +51,8 @@ class TMParams(Params):
     """``baselines.tm`` of params.yaml."""
 
     angular_step_deg: float = 30.0          # covering radius of the SO(3) grid of the exhaustive (coarse) scan
+    coarse_min_rotations: PositiveInt | None = None  # refine: a finer coarse step (never below fine_step_deg)
+                                            # for classes whose grid has fewer rotations (None: off)
     bin: Literal[1, 2, 3, 4] = 2            # 2: scan a 2x binned tomogram (8x fewer voxels; minutes on 2 cores)
     refine: bool = False                    # coarse-to-fine: refine the scan's candidates at full resolution
     fine_step_deg: float = 12.85            # covering radius of the refinement's rotation grid
@@ -94,6 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bin", type=int, choices=[1, 2, 3, 4], help="bin the tomogram for the scan")
     parser.add_argument("--refine", action="store_true", help="coarse-to-fine: refine candidates at full resolution")
     parser.add_argument("--fine-step", type=float, help="angular step of the refinement in degrees")
+    parser.add_argument("--coarse-min-rotations", type=int,
+                        help="refine: finer coarse step for classes with fewer coarse rotations")
     parser.add_argument("--classes", help="comma-separated subset of classes")
     parser.add_argument("--false-alarm", action="store_true", help="apply the erfc false-alarm cut-off")
     parser.add_argument("--score-maps", help="folder for <tomo>_<class>_scores.mrc / _angles.mrc")
@@ -104,7 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _apply_overrides(params: TMParams, args: argparse.Namespace) -> TMParams:
     for flag, field in (("rule", "rule"), ("angular_step", "angular_step_deg"), ("bin", "bin"),
-                        ("device", "device"), ("threads", "threads"), ("fine_step", "fine_step_deg")):
+                        ("device", "device"), ("threads", "threads"), ("fine_step", "fine_step_deg"),
+                        ("coarse_min_rotations", "coarse_min_rotations")):
         if getattr(args, flag, None) is not None:
             setattr(params, field, getattr(args, flag))
     if getattr(args, "classes", None):
@@ -210,7 +215,11 @@ def candidate_counts(params: TMParams, n_expected: int) -> tuple[int, int | None
 
 
 def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a: float):
-    """The scan's template (binned voxels, coarse grid) and, with ``refine``, the full-resolution one (fine grid)."""
+    """The scan's template (binned voxels, coarse grid) and, with ``refine``, the full-resolution one (fine grid).
+
+    With ``refine`` the coarse step is :func:`~.so3.coarse_step_deg` of the class's group
+    (``coarse_min_rotations``); the scan template's ``step_deg`` says which step it got.
+    """
     symmetry: str | int | PointGroup | None = params.symmetry.get(name) or params.z_symmetry.get(name)
     if symmetry is None and not params.detect_symmetry:
         symmetry = 1
@@ -221,8 +230,11 @@ def templates_for(name: str, params: TMParams, data: Dataset, acq: dict, voxel_a
         fine = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a,
                                 step_deg=params.fine_step_deg, symmetry=symmetry, **opts)
         symmetry = fine.symmetry
+    step = params.angular_step_deg
+    if fine is not None:
+        step = coarse_step_deg(step, params.fine_step_deg, fine.symmetry, params.coarse_min_rotations)
     coarse = prepare_template(name, data.templates[name], data.template_voxel_a, voxel_a * params.bin,
-                              step_deg=params.angular_step_deg, symmetry=symmetry, **opts)
+                              step_deg=step, symmetry=symmetry, **opts)
     return coarse, fine
 
 
@@ -253,7 +265,7 @@ def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, l
         n_candidates, keep = candidate_counts(params, n_expected[name])
         found = search_class(volume, coarse, fine, settings=settings, exclusion_vox=bulk, n_candidates=n_candidates,
                              n_false=params.n_false if params.false_alarm else None,
-                             coarse_step_deg=params.angular_step_deg, fine_step_deg=params.fine_step_deg,
+                             coarse_step_deg=coarse.step_deg, fine_step_deg=params.fine_step_deg,
                              refine_keep=keep)
         radii_vox[name] = bulk * params.bin          # candidates are in full-resolution voxels
         n_select[name] = max(len(found.scores), 1) if params.false_alarm else n_expected[name]
@@ -266,10 +278,13 @@ def _search_tomogram(tomo, params: TMParams, data: Dataset, device: str, args, l
             write_volume(out / f"{tomo.name}_{name}_angles.mrc", found.index_map.astype(np.float32),
                          voxel_a * params.bin)
         log["rotations"][name] = found.scan_rotations
+        log["coarse_step_deg"][name] = coarse.step_deg
+        log["symmetry"][name] = coarse.symmetry.describe()
         log["refine_evaluations"][name] = log["refine_evaluations"].get(name, 0) + found.refine_evaluations
         log["per_class_s"][name] = log["per_class_s"].get(name, 0.0) + time.perf_counter() - t0
         log["cutoff"][name] = found.cutoff
-        print(f"tm {tomo.name} {name}: {found.scan_rotations} rotations ({coarse.symmetry}), "
+        print(f"tm {tomo.name} {name}: {found.scan_rotations} rotations ({coarse.symmetry.describe()}, "
+              f"{coarse.step_deg:g} deg), "
               f"{len(found.scores)} candidates"
               + (f" above {found.cutoff:.4f} (sigma {found.sigma:.4f})" if params.false_alarm else "")
               + (f", {found.refine_evaluations} refinement correlations" if fine is not None else "")
@@ -286,6 +301,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(params.device)
     data = read_dataset(Path(args.data), params)
     log: dict[str, Any] = {"voxels": 0, "rotations": {}, "refine_evaluations": {}, "per_class_s": {}, "cutoff": {},
+                           "coarse_step_deg": {}, "symmetry": {},
                            "fiducials": {}}
     picks_t, picks_f = [], []
     for tomo in data.test:
@@ -308,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
             "refine_evaluations_per_class": log["refine_evaluations"], "voxels": log["voxels"],
             "per_class_s": log["per_class_s"], "fiducials_erased": log["fiducials"],
             "fiducial_z": data.fiducial_z, "angular_step_deg": params.angular_step_deg,
+            "coarse_step_deg_per_class": log["coarse_step_deg"], "symmetry_per_class": log["symmetry"],
             "fine_step_deg": params.fine_step_deg if params.refine else None, "bin": params.bin,
             "torch_threads": torch.get_num_threads(), "params": params.model_dump()})
         print(f"tm-{rule.lower()}: {len(picks)} picks -> {out}")

@@ -17,11 +17,11 @@ from itertools import product
 
 import numpy as np
 import torch
-from scipy import ndimage
 from tqdm import tqdm
 
 from baselines.template_matching import so3
 from baselines.template_matching.correlation import LocalCorrelator, fast_size, normalise_under_mask, rotate_batch
+from baselines.template_matching.symmetry import detect_symmetry
 from baselines.template_matching.templates import (
     apply_filter,
     centre_box,
@@ -31,9 +31,6 @@ from baselines.template_matching.templates import (
     support_radius_vox,
     wedge_mask,
 )
-from tomobench.euler import euler_to_matrix
-from tomobench.rotate import rotate_volume
-from tomobench.volumes import box_centre
 
 
 @dataclass
@@ -46,10 +43,11 @@ class PreparedTemplate:
     radius_vox: float        # particle radius (peak exclusion, TM-F overlap), working voxels
     rotations: np.ndarray    # (n, 3, 3), a grid of SO(3) / symmetry
     symmetry: so3.PointGroup
+    step_deg: float = float("nan")   # covering radius of ``rotations`` (NaN: not a step's grid)
 
     @property
     def z_symmetry(self) -> int:
-        """Order of the rotation axis along the template's z."""
+        """Order of the group's main rotation axis (along ``symmetry.axis``, z unless aligned)."""
         return self.symmetry.order
 
 
@@ -72,70 +70,6 @@ class CorrelationStats:
         return math.sqrt(self.sum_sq / self.n_values) if self.n_values else float("nan")
 
 
-def _self_correlation(t: np.ndarray, matrix: np.ndarray) -> float:
-    """Correlation of ``t`` with itself turned by ``matrix`` (cubic spline: little interpolation loss)."""
-    turned = rotate_volume(t, matrix, order=3)
-    norm = float(np.sqrt((t * t).sum() * (turned * turned).sum()))
-    return float((t * turned).sum()) / norm if norm else 0.0
-
-
-def angular_harmonics(template: np.ndarray, n_phi: int = 256) -> np.ndarray:
-    """Power of the azimuthal harmonics ``m = 0 .. n_phi / 2`` about the z axis through the box centre.
-
-    The template is resampled once on cylinders (radius-weighted), so no
-    rotation's interpolation loss biases one order against another.
-    """
-    t = np.asarray(template, dtype=np.float32)
-    t = t - t.mean()
-    c = box_centre(t.shape)
-    r = np.arange(1, min(t.shape) // 2)
-    phi = np.linspace(0.0, 2.0 * np.pi, n_phi, endpoint=False)
-    z, rr, pp = np.meshgrid(np.arange(t.shape[0]), r, phi, indexing="ij")
-    samples = ndimage.map_coordinates(t, [z, c[1] + rr * np.sin(pp), c[2] + rr * np.cos(pp)], order=1)
-    return (np.abs(np.fft.rfft(samples, axis=2)) ** 2 * r[None, :, None]).sum(axis=(0, 1))
-
-
-def detect_z_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985,
-                      contrast: float = 0.01) -> int:
-    """Order of a rotation axis along z, or 1.
-
-    Orders 2..``max_order`` are tried by decreasing azimuthal harmonic power; ``n`` is
-    accepted when the template turned by 360/n correlates with itself at ``threshold``
-    or more *and* at least ``contrast`` better than turned by half that angle. The
-    contrast rejects near-cylindrical shapes, for which every order passes the first
-    test (a too-large order would drop poses). The template is smoothed first (sigma
-    1 voxel) so the voxel grid's own harmonics weigh less.
-    """
-    t = ndimage.gaussian_filter(np.asarray(template, dtype=np.float32), 1.0)
-    t = t - t.mean()
-    power = angular_harmonics(t)
-    for n in sorted(range(2, max_order + 1), key=lambda m: -power[m]):
-        if power[n] < power[1]:
-            break
-        full = _self_correlation(t, euler_to_matrix(0.0, 0.0, 360.0 / n))
-        half = _self_correlation(t, euler_to_matrix(0.0, 0.0, 180.0 / n))
-        if full >= threshold and full - half >= contrast:
-            return n
-    return 1
-
-
-def detect_symmetry(template: np.ndarray, *, max_order: int = 8, threshold: float = 0.985,
-                    flip_threshold: float = 0.99) -> so3.PointGroup:
-    """``Cn`` about z (:func:`detect_z_symmetry`), promoted to ``Dn`` when a 2-fold turn about x also holds.
-
-    Only the x axis is tested for the 2-fold: it is where the structure library
-    puts it (and where :class:`~.so3.PointGroup` expects it). A 180-degree turn
-    about a voxel-centred axis needs no interpolation, hence the stricter threshold.
-    Detection is a fallback: symmetries known from the structures belong in
-    ``baselines.tm.symmetry`` (near-cylindrical rings can hide their order).
-    """
-    n = detect_z_symmetry(template, max_order=max_order, threshold=threshold)
-    t = np.asarray(template, dtype=np.float32)
-    t = t - t.mean()
-    dihedral = _self_correlation(t, np.diag([1.0, -1.0, -1.0])) >= flip_threshold
-    return so3.PointGroup("D" if dihedral else "C", n)
-
-
 def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_a: float, *,
                      radius_a: float | None, acquisition: dict, sign: float, step_deg: float,
                      symmetry: "str | int | so3.PointGroup | None" = None, apply_ctf: bool = True,
@@ -144,7 +78,8 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
 
     ``radius_a`` is the particle radius in Å (the class table's); ``None``
     measures it on the template (support above 5 % of the maximum).
-    ``symmetry=None`` detects it on the template (:func:`detect_symmetry`); an int is a Cn order.
+    ``symmetry=None`` detects it on the template (:func:`~.symmetry.detect_symmetry`: any axes, the
+    group's alignment makes the rotations poses of the unrotated template); an int is a Cn order.
     """
     factor = work_voxel_a / raw_voxel_a
     template = resample(raw, factor) if abs(factor - 1.0) > 1e-3 else np.asarray(raw, dtype=np.float32)
@@ -164,7 +99,7 @@ def prepare_template(name: str, raw: np.ndarray, raw_voxel_a: float, work_voxel_
     template = centre_box(template, size)
     group = detect_symmetry(template) if symmetry is None else so3.PointGroup.parse(symmetry)
     return PreparedTemplate(name, template, spherical_mask(size, mask_radius, mask_edge_vox), radius_vox,
-                            so3.sample_rotations(step_deg, group), group)
+                            so3.sample_rotations(step_deg, group), group, float(step_deg))
 
 
 def tile_bounds(shape: tuple[int, int, int], max_voxels: int, halo: int):

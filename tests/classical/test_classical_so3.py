@@ -78,3 +78,25 @@ def test_angular_distance_by_hand():
     assert so3.angular_distance_deg(a, b)[0, 0] == pytest.approx(40.0)
     # with 3-fold symmetry about z, a 130 degree turn is 10 degrees from a symmetric copy
     assert so3.angular_distance_deg(a, euler_to_matrix(0.0, 0.0, 130.0), 3)[0, 0] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("group", ["D8", "D7", "C6", "C2", "C1"])
+def test_coarse_step_is_the_largest_with_enough_rotations(group):
+    step = so3.coarse_step_deg(30.0, 12.85, group, 100)
+    assert 12.85 <= step <= 30.0
+    assert so3.rotation_count(step, group) >= 100
+    # every larger step of the 0.5-degree ladder has fewer rotations
+    larger = np.arange(30.0, step, -0.5)
+    assert all(so3.rotation_count(s, group) < 100 for s in larger[larger > step + 1e-9])
+
+
+def test_coarse_step_by_hand_and_at_its_limits():
+    # D7 at 24.5 deg: 48 / 2 directions x 4 in-plane (3, made even) = 96; at 24 deg: 50 / 2 x 4 = 100
+    assert so3.coarse_step_deg(30.0, 12.85, "D7", 100) == 24.0
+    assert so3.rotation_count(24.5, "D7") < 100 <= so3.rotation_count(24.0, "D7")
+    assert so3.coarse_step_deg(30.0, 12.85, "C1", 100) == 30.0     # 384 already
+    assert so3.coarse_step_deg(30.0, 12.85, "D7", None) == 30.0    # off
+    assert so3.coarse_step_deg(30.0, 20.0, "D8", 10 ** 6) == 20.0  # never below the fine step
+    assert so3.coarse_step_deg(12.0, 12.85, "D8", 10 ** 6) == 12.0  # already finer: unchanged
+    with pytest.raises(ValueError):
+        so3.coarse_step_deg(30.0, 12.85, "D7", 100, decrement_deg=0.0)
