@@ -16,6 +16,10 @@ class UNetParams(Params):
     widths: list[int] = Field(default=[16, 32, 48], min_length=2, max_length=6,
                               description="channels per level; [32, 48, 64] is DeepFinder's layout")
     norm: Literal["group", "batch", "none"] = "batch"
+    target_kind: Literal["mask", "sphere"] = Field(
+        default="mask", description="training labels: the class mask, or a ball at each particle centre")
+    sphere_fraction: float = Field(default=0.6, gt=0, description="ball radius / effective class radius (sphere)")
+    sphere_min_radius_vox: float = Field(default=1.5, ge=0, description="smallest ball radius in voxels (sphere)")
     patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
     steps: int = Field(default=800, ge=0, description="optimisation steps (Adam) on the train tomograms")
@@ -48,6 +52,9 @@ class UNetParams(Params):
     peak_min_prob: float = Field(default=0.05, ge=0, le=1, description="lowest class probability of a peak")
     peak_smooth_sigma_vox: float = Field(default=1.0, ge=0, description="Gaussian blur of the maps before NMS")
     peak_max_per_class: int = Field(default=1000, ge=1, description="strongest peaks kept per class and tomogram")
+    cross_nms_fraction: float = Field(
+        default=0.0, ge=0, description="NMS across classes at this x the smaller class radius, before the "
+                                       "thresholds (0: off); a particle then gives one pick, not one per class map")
     exclusive_peaks: bool = Field(default=True, description="a peak must be its voxel's most probable class")
     threshold_metric: Literal["localization", "class", "both"] = Field(
         default="both", description="what the held-out thresholds (and the selection) maximise: localization F1, "
