@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from tomobench.params import Params
 
@@ -27,7 +27,8 @@ class UNetParams(Params):
     warmup_steps: int = Field(default=50, ge=0, description="linear warm-up, then cosine decay")
     lr_min_fraction: float = Field(default=0.05, ge=0, le=1, description="final lr / peak lr")
     ema_decay: float = Field(default=0.99, ge=0, lt=1, description="EMA of the weights (0: off)")
-    loss: Literal["dice", "tversky"] = "tversky"
+    loss: Literal["dice", "tversky", "ce"] = Field(
+        default="tversky", description="overlap term of the loss (ce: none, the weighted cross-entropy alone)")
     ce_weight: float = Field(default=1.0, ge=0, description="weight of the cross-entropy term added to the loss")
     ce_class_power: float = Field(default=0.5, ge=0, le=1,
                                   description="CE class weights ∝ frequency^-power (0: unweighted)")
@@ -71,6 +72,12 @@ class UNetParams(Params):
         if any(w < 1 for w in v):
             raise ValueError("widths must be positive")
         return v
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> "UNetParams":
+        if self.loss == "ce" and self.ce_weight <= 0:
+            raise ValueError("loss: ce needs ce_weight > 0 (otherwise there is nothing to train on)")
+        return self
 
     def check_patches(self) -> None:
         """Check that the patch sizes fit the U-Net's depth and the inference overlap."""
