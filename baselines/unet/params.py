@@ -13,8 +13,8 @@ class UNetParams(Params):
     """Defaults = the ``default`` preset: a U-Net trained in minutes on 2 CPU cores (``make run``)."""
 
     seed: int = 0
-    widths: list[int] = Field(default=[16, 32, 48, 64], min_length=2, max_length=6,
-                              description="channels per level (4 levels: receptive field 85 voxels, 3: 41); "
+    widths: list[int] = Field(default=[16, 32, 48], min_length=2, max_length=6,
+                              description="channels per level (3 levels: receptive field 41 voxels, 4: 85); "
                                           "[32, 48, 64] is DeepFinder's layout")
     norm: Literal["group", "batch", "none"] = "batch"
     target_kind: Literal["mask", "sphere"] = Field(
