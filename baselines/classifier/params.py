@@ -17,7 +17,7 @@ class CNNParams(Params):
     width: int = Field(default=16, ge=1, description="channels of the first convolutions")
     hidden: int = Field(default=128, ge=1)
     dropout: float = Field(default=0.3, ge=0, lt=1)
-    epochs: int = Field(default=6, ge=0)
+    epochs: int = Field(default=8, ge=0)
     batch_size: int = Field(default=32, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0)
     jitter_fraction: float = Field(default=0.5, ge=0, description="particle boxes shifted up to this x radius")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from baselines.classifier.extract import background_points, extract_subtomograms
 from baselines.training_data import TrainTomogram
-from baselines.unet.peaks import Peaks, Truth, hit_ids
+from baselines.unet.peaks import Peaks, Truth, hit_ids, nms_by_class_radius
 from tomobench.particles import make_particles
 
 
@@ -103,27 +102,6 @@ def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: floa
     keep = nms_by_class_radius(xyz[idx], cls[idx], min_distance_vox)
     idx = idx[keep]
     return Peaks(cls[idx].astype(int), np.asarray(xyz, float)[idx].reshape(-1, 3), p[idx].astype(float))
-
-
-def nms_by_class_radius(xyz: np.ndarray, cls: np.ndarray, min_distance_vox: float | np.ndarray) -> np.ndarray:
-    """Greedy NMS of points already sorted strongest first: a boolean keep mask.
-
-    A point closer than ``min_distance_vox`` (one value, or one per class index; between two classes
-    the smaller distance) to a kept stronger point is dropped.
-    """
-    xyz = np.asarray(xyz, float).reshape(-1, 3)
-    per_class = np.asarray(min_distance_vox, float)
-    dist = per_class[cls] if per_class.ndim else np.full(len(cls), float(per_class))
-    keep = np.ones(len(xyz), bool)
-    if len(xyz) > 1:
-        tree = cKDTree(xyz)
-        for j in range(len(xyz)):
-            if keep[j]:
-                near = np.array(tree.query_ball_point(xyz[j], dist[j]), dtype=int)
-                near = near[near > j]
-                gap = np.linalg.norm(xyz[near] - xyz[j], axis=1)
-                keep[near[gap < np.minimum(dist[near], dist[j])]] = False
-    return keep
 
 
 def assigned_peaks(xyz: np.ndarray, logits: np.ndarray) -> Peaks:

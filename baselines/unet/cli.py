@@ -11,6 +11,7 @@ Writes the submission (``tomo`` column) and ``<out stem>.timing.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,8 @@ from baselines.training_data import (
 from baselines.unet.infer import predict_probs
 from baselines.unet.model import count_parameters
 from baselines.unet.params import UNetParams
-from baselines.unet.peaks import Peaks, Truth, find_peaks, tune_thresholds
+from baselines.unet.peaks import Peaks, Truth, find_peaks, nms_by_class_radius, tune_thresholds
+from baselines.unet.targets import effective_radii_vox, sphere_targets
 from baselines.unet.train import Validator, dice_validator, train_unet
 from tomobench.particles import make_particles, write_particles
 
@@ -74,9 +76,24 @@ class Picker:
         p = self.params
         probs = predict_probs(model, volume, patch=p.infer_patch_vox, overlap=p.infer_overlap_vox,
                               batch=p.infer_batch, device=self.device, tta=tta, amp=p.amp, progress=self.progress)
-        return find_peaks(probs, self.radii, nms_fraction=p.nms_fraction, min_prob=p.peak_min_prob,
-                          smooth_sigma_vox=p.peak_smooth_sigma_vox, exclusive=p.exclusive_peaks,
-                          max_per_class=p.peak_max_per_class)
+        peaks = find_peaks(probs, self.radii, nms_fraction=p.nms_fraction, min_prob=p.peak_min_prob,
+                           smooth_sigma_vox=p.peak_smooth_sigma_vox, exclusive=p.exclusive_peaks,
+                           max_per_class=p.peak_max_per_class)
+        if p.cross_nms_fraction > 0:
+            peaks = peaks.select(nms_by_class_radius(peaks.xyz, peaks.target, p.cross_nms_fraction * self.radii))
+        return peaks
+
+
+def with_sphere_targets(tomos: list[TrainTomogram], names: list[str], voxel_counts: dict[str, list[int]],
+                        params: UNetParams) -> list[TrainTomogram]:
+    """The tomograms with their targets replaced by a ball at each scored particle's centre."""
+    radius = np.maximum(params.sphere_min_radius_vox, params.sphere_fraction * effective_radii_vox(voxel_counts, names))
+    out = []
+    for t in tomos:
+        xyz = t.particles[["x", "y", "z"]].to_numpy(float)
+        target = sphere_targets(t.volume.shape, xyz, t.particles["target"].to_numpy(), radius)
+        out.append(dataclasses.replace(t, target=target))
+    return out
 
 
 def truth_of(tomo: TrainTomogram) -> Truth | None:
@@ -124,7 +141,10 @@ def run(args: argparse.Namespace) -> int:
     train_clock, infer_clock = Stopwatch(), Stopwatch()
     with train_clock:
         tomos = [data.load_train(f) for f in train_folders]
-        radii = target_radii_vox(data, tomos[0].voxel_size_a, particle_voxel_counts(tomos))
+        counts = particle_voxel_counts(tomos)
+        radii = target_radii_vox(data, tomos[0].voxel_size_a, counts)
+        if params.target_kind == "sphere":
+            tomos = with_sphere_targets(tomos, data.target_names, counts, params)
         picker = Picker(params, radii, device, progress)
         model, thresholds, info = _train(args, params, data, tomos, picker, device)
     picks, voxels = [], 0

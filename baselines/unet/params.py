@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from tomobench.params import Params
 
@@ -14,8 +14,13 @@ class UNetParams(Params):
 
     seed: int = 0
     widths: list[int] = Field(default=[16, 32, 48], min_length=2, max_length=6,
-                              description="channels per level; [32, 48, 64] is DeepFinder's layout")
+                              description="channels per level (3 levels: receptive field 41 voxels, 4: 85); "
+                                          "[32, 48, 64] is DeepFinder's layout")
     norm: Literal["group", "batch", "none"] = "batch"
+    target_kind: Literal["mask", "sphere"] = Field(
+        default="mask", description="training labels: the class mask, or a ball at each particle centre")
+    sphere_fraction: float = Field(default=0.6, gt=0, description="ball radius / effective class radius (sphere)")
+    sphere_min_radius_vox: float = Field(default=1.5, ge=0, description="smallest ball radius in voxels (sphere)")
     patch_vox: int = Field(default=32, ge=8, description="training patch edge (voxels)")
     batch_size: int = Field(default=4, ge=1)
     steps: int = Field(default=800, ge=0, description="optimisation steps (Adam) on the train tomograms")
@@ -23,7 +28,8 @@ class UNetParams(Params):
     warmup_steps: int = Field(default=50, ge=0, description="linear warm-up, then cosine decay")
     lr_min_fraction: float = Field(default=0.05, ge=0, le=1, description="final lr / peak lr")
     ema_decay: float = Field(default=0.99, ge=0, lt=1, description="EMA of the weights (0: off)")
-    loss: Literal["dice", "tversky"] = "tversky"
+    loss: Literal["dice", "tversky", "ce"] = Field(
+        default="tversky", description="overlap term of the loss (ce: none, the weighted cross-entropy alone)")
     ce_weight: float = Field(default=1.0, ge=0, description="weight of the cross-entropy term added to the loss")
     ce_class_power: float = Field(default=0.5, ge=0, le=1,
                                   description="CE class weights ∝ frequency^-power (0: unweighted)")
@@ -48,6 +54,9 @@ class UNetParams(Params):
     peak_min_prob: float = Field(default=0.05, ge=0, le=1, description="lowest class probability of a peak")
     peak_smooth_sigma_vox: float = Field(default=1.0, ge=0, description="Gaussian blur of the maps before NMS")
     peak_max_per_class: int = Field(default=1000, ge=1, description="strongest peaks kept per class and tomogram")
+    cross_nms_fraction: float = Field(
+        default=0.0, ge=0, description="NMS across classes at this x the smaller class radius, before the "
+                                       "thresholds (0: off); a particle then gives one pick, not one per class map")
     exclusive_peaks: bool = Field(default=True, description="a peak must be its voxel's most probable class")
     threshold_metric: Literal["localization", "class", "both"] = Field(
         default="both", description="what the held-out thresholds (and the selection) maximise: localization F1, "
@@ -64,6 +73,12 @@ class UNetParams(Params):
         if any(w < 1 for w in v):
             raise ValueError("widths must be positive")
         return v
+
+    @model_validator(mode="after")
+    def _some_loss(self) -> "UNetParams":
+        if self.loss == "ce" and self.ce_weight <= 0:
+            raise ValueError("loss: ce needs ce_weight > 0 (otherwise there is nothing to train on)")
+        return self
 
     def check_patches(self) -> None:
         """Check that the patch sizes fit the U-Net's depth and the inference overlap."""

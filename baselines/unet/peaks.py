@@ -137,6 +137,27 @@ def find_peaks(probs: torch.Tensor | np.ndarray, radii_vox, *, nms_fraction: flo
     return Peaks(target[order].astype(int), xyz[order], score[order])
 
 
+def nms_by_class_radius(xyz: np.ndarray, cls: np.ndarray, min_distance_vox: float | np.ndarray) -> np.ndarray:
+    """Greedy NMS of points already sorted strongest first: a boolean keep mask.
+
+    A point closer than ``min_distance_vox`` (one value, or one per class index; between two classes
+    the smaller distance) to a kept stronger point is dropped.
+    """
+    xyz = np.asarray(xyz, float).reshape(-1, 3)
+    per_class = np.asarray(min_distance_vox, float)
+    dist = per_class[cls] if per_class.ndim else np.full(len(cls), float(per_class))
+    keep = np.ones(len(xyz), bool)
+    if len(xyz) > 1:
+        tree = cKDTree(xyz)
+        for j in range(len(xyz)):
+            if keep[j]:
+                near = np.array(tree.query_ball_point(xyz[j], dist[j]), dtype=int)
+                near = near[near > j]
+                gap = np.linalg.norm(xyz[near] - xyz[j], axis=1)
+                keep[near[gap < np.minimum(dist[near], dist[j])]] = False
+    return keep
+
+
 def hit_ids(xyz: np.ndarray, occupancy: np.ndarray) -> np.ndarray:
     """Particle id (0: none) each pick lands in: rounded, clamped, the mask dilated by a 6-cross (max)."""
     upper = np.array(occupancy.shape[::-1]) - 1

@@ -70,12 +70,12 @@ def patch_class_counts(sampler: PatchSampler, n_classes: int, *, n_batches: int 
 
 
 def loss_fn(params: UNetParams, weight: torch.Tensor | None = None):
-    """Dice or Tversky loss plus ``ce_weight`` x (class-weighted) cross-entropy."""
+    """Dice or Tversky loss (none for ``loss: ce``) plus ``ce_weight`` x (class-weighted) cross-entropy."""
     a, b = (0.5, 0.5) if params.loss == "dice" else (params.tversky_alpha, params.tversky_beta)
 
     def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
-        out = tversky_loss(logits, y, alpha=a, beta=b)
+        out = tversky_loss(logits, y, alpha=a, beta=b) if params.loss != "ce" else logits.sum() * 0.0
         if params.ce_weight > 0:
             ce = (weighted_cross_entropy(logits, y, weight) if weight is not None
                   else torch.nn.functional.cross_entropy(logits, y))

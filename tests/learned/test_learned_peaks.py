@@ -114,3 +114,29 @@ def test_separable_cube_max_equals_the_full_cube(rng):
     for half in (1, 3):
         want = ndimage.maximum_filter(p, size=2 * half + 1, mode="constant", cval=-np.inf)
         assert np.array_equal(cube_max(torch.from_numpy(p), half).numpy(), want)
+
+
+def test_cross_class_nms_keeps_one_pick_per_particle(monkeypatch):
+    # a class-1 echo 2 voxels off a stronger class-2 peak: both are peaks of their own maps (not exclusive);
+    # the cross-class NMS at 1 x the smaller radius (3 voxels) drops the weaker one only, not the far one
+    from baselines.unet.cli import Picker
+    from baselines.unet.params import UNetParams
+    shape = (20, 24, 28)
+    probs = np.zeros((3,) + shape, np.float32)
+    probs[2] += blob(shape, (10, 12, 10), 1.5, 0.8)
+    probs[1] += blob(shape, (10, 12, 12), 1.5, 0.4) + blob(shape, (10, 12, 22), 1.5, 0.5)
+    probs[0] = 1 - probs[1:].sum(0).clip(0, 1)
+    common = dict(peak_min_prob=0.1, peak_smooth_sigma_vox=0.0, exclusive_peaks=False, tta=False)
+
+    class Identity(torch.nn.Module):
+        n_classes = 3
+
+    def picked(fraction):
+        picker = Picker(UNetParams(cross_nms_fraction=fraction, **common), np.array([0, 3.0, 5.0]),
+                        torch.device("cpu"), False)
+        monkeypatch.setattr("baselines.unet.cli.predict_probs", lambda *a, **k: torch.from_numpy(probs))
+        p = picker.peaks(Identity(), np.zeros(shape, np.float32), tta=False)
+        return sorted(zip(p.target.tolist(), map(tuple, p.xyz.astype(int).tolist())))
+
+    assert picked(0.0) == [(1, (12, 12, 10)), (1, (22, 12, 10)), (2, (10, 12, 10))]
+    assert picked(1.0) == [(1, (22, 12, 10)), (2, (10, 12, 10))]

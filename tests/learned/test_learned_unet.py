@@ -13,7 +13,7 @@ from baselines.unet.model import UNet3D, count_parameters
 from baselines.unet.params import UNetParams
 from baselines.unet.patches import PROPER_ROTATIONS, PatchSampler, augment, rotate, rotation_matrix
 from baselines.unet.schedule import EMA, lr_factor
-from baselines.unet.train import patch_class_counts, step_loader, train_unet
+from baselines.unet.train import loss_fn, patch_class_counts, step_loader, train_unet
 from tomobench.volumes import crop
 
 setup_torch(2)
@@ -142,6 +142,15 @@ def test_class_weights_and_weighted_ce_hand_computed():
     ce = torch.nn.functional.cross_entropy(logits, y, reduction="none")
     wt = torch.tensor([1.0, 1.0, 5.0, 1.0])
     assert float(weighted_cross_entropy(logits, y, wt)) == pytest.approx(float((ce[0] + 5 * ce[1]) / 2))
+    # loss: ce is ce_weight x the weighted cross-entropy alone; tversky adds the Tversky term
+    l5 = logits[None, :, :, None, None].permute(0, 2, 1, 3, 4)       # [1, C=4, 2, 1, 1]
+    y5 = y[None, :, None, None]
+    ce_only = loss_fn(UNetParams(loss="ce", ce_weight=2.0), wt)(l5, y5)
+    assert float(ce_only) == pytest.approx(2 * float((ce[0] + 5 * ce[1]) / 2))
+    both = loss_fn(UNetParams(loss="tversky", ce_weight=2.0), wt)(l5, y5)
+    assert float(both - ce_only) == pytest.approx(float(tversky_loss(l5, y5, alpha=0.3, beta=0.7)))
+    with pytest.raises(ValueError, match="ce_weight"):
+        UNetParams(loss="ce", ce_weight=0)
 
 
 def test_batches_depend_on_seed_and_step_only(rng):
