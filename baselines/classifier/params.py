@@ -68,6 +68,10 @@ class SubtomoTaskParams(Params):
                                       "Fourier region; projection: SNR of each tilt image (Xu et al. 2017, after "
                                       "Förster et al. 2008), noise added per image and reconstructed by direct "
                                       "Fourier inversion")
+    noise_level: Literal["dataset", "particle"] = Field(
+        default="dataset", description="dataset: one noise level, from the mean signal variance over the "
+                                       "classes; particle: each box at its own particle's SNR (empty boxes: "
+                                       "the dataset's), as a per-image SNR reads")
     tilt_step_deg: float = Field(default=2.0, gt=0, le=30,
                                  description="projection: tilt increment (±60° in 2° steps: 61 images)")
     optics: Literal["none", "ctf_mtf"] = Field(

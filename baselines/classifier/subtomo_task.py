@@ -17,8 +17,10 @@ wedge lies around ``k_z``), the DC term included. Noise passes the same mask, as
 it does in a reconstruction. **SNR** = variance of the masked noise-free
 particle / variance of the masked noise, with the signal variance the mean
 over the classes of the dataset's noise-free masked particles: one noise level
-per dataset (as one dose per acquisition), empty boxes included. This is
-``snr_definition: volume`` (the default).
+per dataset (as one dose per acquisition), empty boxes included (``noise_level:
+dataset``; ``particle`` gives every box the noise of its own particle's SNR, empty boxes
+the dataset's level: then the noise amplitude itself tells large particles from small
+ones). This is ``snr_definition: volume`` (the default).
 
 ``snr_definition: projection`` is the paper's (Xu et al. 2017, Section 3.1.1: "We added
 noise to electron micrograph images [16] to achieve the desired SNR levels", [16] =
@@ -101,6 +103,7 @@ class Imaging:
     """How a subtomogram is imaged and what its SNR means (see the module docstring)."""
 
     snr_definition: Literal["volume", "projection"] = "volume"
+    noise_level: Literal["dataset", "particle"] = "dataset"
     tilt_step_deg: float = 2.0
     optics: Literal["none", "ctf_mtf"] = "none"
     voxel_size_a: float = 10.0
@@ -112,6 +115,8 @@ class Imaging:
     def __post_init__(self):
         if self.snr_definition not in ("volume", "projection"):
             raise ValueError(f"snr_definition must be volume or projection, not {self.snr_definition!r}")
+        if self.noise_level not in ("dataset", "particle"):
+            raise ValueError(f"noise_level must be dataset or particle, not {self.noise_level!r}")
         if self.optics not in ("none", "ctf_mtf"):
             raise ValueError(f"optics must be none or ctf_mtf, not {self.optics!r}")
         if not (self.tilt_step_deg > 0 and self.voxel_size_a > 0):
@@ -248,6 +253,7 @@ def simulate_subtomograms(templates: dict[str, np.ndarray], n_per_class: int, sn
     ys = np.repeat(np.arange(len(names)), n_per_class)
     rotations = random_rotations(len(xs), rng)
     variances: dict[int, list[float]] = {}
+    own_var = np.full(len(xs), np.nan)
     for i, label in enumerate(ys):  # pass 1: the noise-free, shifted, sampled (and filtered) particles
         if names[label] != EMPTY:
             vol = rotate_volume(templates[names[label]], rotations[i], order=1, output_shape=(box,) * 3)
@@ -256,16 +262,19 @@ def simulate_subtomograms(templates: dict[str, np.ndarray], n_per_class: int, sn
             # projection: the tilt-0 image of a uniformly rotated particle = any tilt's, in distribution
             image_var = np.real(np.fft.ifft2(ft[0])).var() if projection else xs[i].var()
             variances.setdefault(int(label), []).append(float(image_var))
+            own_var[i] = image_var
     signal_var = float(np.mean([np.mean(v) for v in variances.values()]))
+    # noise_level particle: each box at its own particle's SNR; empty boxes at the dataset's level
+    box_var = np.where(np.isnan(own_var), signal_var, own_var) if imaging.noise_level == "particle" \
+        else np.full(len(xs), signal_var)
     if projection:
-        sigma = np.sqrt(signal_var / snr)
         shape = (len(geometry.tilts_deg), box, box)
         for i in range(len(xs)):  # pass 2: noise in every tilt image, reconstructed with the particle
-            xs[i] += dfi_noise(geometry, rng.normal(0.0, sigma, shape), transfer)
+            xs[i] += dfi_noise(geometry, rng.normal(0.0, np.sqrt(box_var[i] / snr), shape), transfer)
         return xs, ys, names
     kept = float(mask.mean())  # unit white noise keeps this variance after masking
-    sigma = np.sqrt(signal_var / snr / kept)
-    for i in range(len(xs)):  # pass 2: the same noise level in every box
+    for i in range(len(xs)):  # pass 2: the noise level of the dataset (or of the box's particle)
+        sigma = np.sqrt(box_var[i] / snr / kept)
         xs[i] += np.real(np.fft.ifftn(np.fft.fftn(rng.normal(0.0, sigma, (box,) * 3)) * mask))
     return xs, ys, names
 
@@ -301,7 +310,8 @@ def halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 def imaging_of(task: SubtomoTaskParams, voxel_size_a: float) -> Imaging:
     """The :class:`Imaging` of a task's parameters, boxes at ``voxel_size_a`` (Å)."""
-    return Imaging(snr_definition=task.snr_definition, tilt_step_deg=task.tilt_step_deg, optics=task.optics,
+    return Imaging(snr_definition=task.snr_definition, noise_level=task.noise_level,
+                   tilt_step_deg=task.tilt_step_deg, optics=task.optics,
                    voxel_size_a=voxel_size_a, defocus_um=task.defocus_um, voltage_kv=task.voltage_kv,
                    cs_mm=task.cs_mm, amplitude_contrast=task.amplitude_contrast)
 

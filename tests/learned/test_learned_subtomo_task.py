@@ -113,6 +113,10 @@ def test_bad_imaging_parameters_stop_early(tmp_path):
     with pytest.raises(ValueError):
         Imaging(tilt_step_deg=0)
     with pytest.raises(ValueError):
+        Imaging(noise_level="image")
+    with pytest.raises(ValueError):
+        SubtomoTaskParams(noise_level="tomogram")
+    with pytest.raises(ValueError):
         SubtomoTaskParams(snr_definition="image")
     with pytest.raises(ValueError):
         SubtomoTaskParams(tilt_step_deg=-1)
@@ -142,3 +146,26 @@ def test_cli_runs_the_papers_imaging(tmp_path):
     result = json.loads(out.read_text())
     assert result["params"]["snr_definition"] == "projection" and result["voxel_size_a"] == 12.0
     assert np.sum(result["cells"][0]["confusion"]["counts"]) == result["cells"][0]["n_test"]
+
+
+@pytest.mark.parametrize("definition", ["volume", "projection"])
+def test_particle_noise_level_gives_every_class_its_own_snr(definition):
+    """noise_level particle: small and large particles at the same SNR; dataset: one level for all."""
+    n, snr = 16, 0.5
+    tpl = {"small": shape_template("sphere", n, 2), "large": shape_template("sphere", n, 5)}
+    tilt = 0 if definition == "projection" else 60   # one tilt: box variances = image variances / n^2
+    ratios = {}
+    for level in ["dataset", "particle"]:
+        im = Imaging(snr_definition=definition, noise_level=level)
+        noisy, y, names = simulate_subtomograms(tpl, 60, snr, tilt, n, np.random.default_rng(4), max_shift_vox=0,
+                                                imaging=im)
+        clean, _, _ = simulate_subtomograms(tpl, 60, 1e12, tilt, n, np.random.default_rng(4), max_shift_vox=0,
+                                            imaging=im)
+        noise = (noisy - clean).var(axis=(1, 2, 3))
+        signal = clean.var(axis=(1, 2, 3))
+        ratios[level] = [signal[y == c].mean() / noise[y == c].mean() for c in range(2)]
+        empty = noise[y == 2].mean()
+        assert empty == pytest.approx(signal[y < 2].mean() / snr, rel=0.1)   # the dataset's level
+    assert ratios["particle"] == pytest.approx([snr, snr], rel=0.1)
+    small, large = ratios["dataset"]
+    assert small < 0.5 * snr < 1.5 * snr < large
