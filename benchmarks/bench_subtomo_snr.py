@@ -19,7 +19,13 @@ import argparse
 import numpy as np
 
 from baselines.classifier.subtomo_task import (
-    Imaging, dfi_geometry, load_templates, simulate_subtomograms, tilt_angles_deg, volume_snr_of_projection_snr)
+    Imaging,
+    dfi_geometry,
+    load_templates,
+    simulate_subtomograms,
+    tilt_angles_deg,
+    volume_snr_of_projection_snr,
+)
 
 
 def per_class_at_dataset_level(templates, snr, tilt, box, imaging) -> dict[str, float]:

@@ -245,7 +245,7 @@ def simulate_subtomograms(templates: dict[str, np.ndarray], n_per_class: int, sn
     imaging = imaging or Imaging()
     projection = imaging.snr_definition == "projection"
     geometry = dfi_geometry(box, tilt_angles_deg(tilt_max_deg, imaging.tilt_step_deg)) if projection else None
-    mask = geometry.mask if projection else wedge_mask(box, tilt_max_deg)
+    mask = geometry.mask if geometry is not None else wedge_mask(box, tilt_max_deg)
     transfer = optics_transfer(box, imaging) if imaging.optics == "ctf_mtf" else None
     keep = mask if transfer is None else mask * transfer
     names = list(templates) + ([EMPTY] if include_empty else [])
@@ -267,7 +267,7 @@ def simulate_subtomograms(templates: dict[str, np.ndarray], n_per_class: int, sn
     # noise_level particle: each box at its own particle's SNR; empty boxes at the dataset's level
     box_var = np.where(np.isnan(own_var), signal_var, own_var) if imaging.noise_level == "particle" \
         else np.full(len(xs), signal_var)
-    if projection:
+    if geometry is not None:
         shape = (len(geometry.tilts_deg), box, box)
         for i in range(len(xs)):  # pass 2: noise in every tilt image, reconstructed with the particle
             xs[i] += dfi_noise(geometry, rng.normal(0.0, np.sqrt(box_var[i] / snr), shape), transfer)

@@ -8,8 +8,15 @@ import yaml
 
 from baselines.classifier.params import SubtomoTaskParams
 from baselines.classifier.subtomo_task import (
-    Imaging, dfi_geometry, dfi_noise, optics_transfer, simulate_subtomograms, tilt_angles_deg,
-    volume_snr_of_projection_snr, wedge_mask)
+    Imaging,
+    dfi_geometry,
+    dfi_noise,
+    optics_transfer,
+    simulate_subtomograms,
+    tilt_angles_deg,
+    volume_snr_of_projection_snr,
+    wedge_mask,
+)
 from baselines.synthetic import shape_template
 from baselines.template_matching.templates import ctf_1d
 from tomobench.cli import main
