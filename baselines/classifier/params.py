@@ -63,3 +63,23 @@ class SubtomoTaskParams(Params):
     include_empty: bool = True
     kmeans_k: int | None = Field(default=None, ge=1, description="clusters for the purity (None: #classes)")
     classes: list[str] | None = Field(default=None, description="class names to use (None: all with a template)")
+    snr_definition: Literal["volume", "projection"] = Field(
+        default="volume", description="volume: SNR of the reconstructed subtomogram, white noise in the sampled "
+                                      "Fourier region; projection: SNR of each tilt image (Xu et al. 2017, after "
+                                      "Förster et al. 2008), noise added per image and reconstructed by direct "
+                                      "Fourier inversion")
+    noise_level: Literal["dataset", "particle"] = Field(
+        default="dataset", description="dataset: one noise level, from the mean signal variance over the "
+                                       "classes; particle: each box at its own particle's SNR (empty boxes: "
+                                       "the dataset's), as a per-image SNR reads")
+    tilt_step_deg: float = Field(default=2.0, gt=0, le=30,
+                                 description="projection: tilt increment (±60° in 2° steps: 61 images)")
+    optics: Literal["none", "ctf_mtf"] = Field(
+        default="none", description="ctf_mtf: every image (signal and, for snr_definition projection, its "
+                                    "noise) through the CTF below and the MTF sinc(pi w / 2), w = k / Nyquist")
+    voxel_size_a: float | None = Field(default=None, gt=0, description="voxel of the boxes (None: the "
+                                       "library's; another value resamples the templates, order 1)")
+    defocus_um: float = Field(default=5.0, gt=0, description="ctf_mtf: underfocus (the paper's -5 µm)")
+    voltage_kv: float = Field(default=300.0, gt=0)
+    cs_mm: float = Field(default=2.0, ge=0)
+    amplitude_contrast: float = Field(default=0.07, ge=0, lt=1, description="ctf_mtf: not stated in the paper")
