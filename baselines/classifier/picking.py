@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from baselines.classifier.extract import background_points, extract_subtomograms
 from baselines.training_data import TrainTomogram
@@ -93,8 +94,7 @@ def classified_peaks(xyz: np.ndarray, logits: np.ndarray, min_distance_vox: floa
     class when that beats background, score = its probability), thinned by the NMS of
     :func:`picks_from_logits`; background-classified candidates are dropped.
     """
-    z = logits - logits.max(axis=1, keepdims=True)
-    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    prob = softmax(logits, axis=1)
     cls = prob.argmax(axis=1)
     p = prob[np.arange(len(prob)), cls]
     idx = np.flatnonzero(cls > 0)
@@ -111,8 +111,7 @@ def assigned_peaks(xyz: np.ndarray, logits: np.ndarray) -> Peaks:
     candidate is dropped here, so thresholds tuned from ``score >= 0`` (all kept) start at the
     candidates' own localization. Peaks by decreasing score (stable).
     """
-    z = logits - logits.max(axis=1, keepdims=True)
-    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    prob = softmax(logits, axis=1)
     cls = prob[:, 1:].argmax(axis=1) + 1
     score = 1.0 - prob[:, 0]
     order = np.argsort(-score, kind="stable")
