@@ -83,3 +83,5 @@ class SubtomoTaskParams(Params):
     voltage_kv: float = Field(default=300.0, gt=0)
     cs_mm: float = Field(default=2.0, ge=0)
     amplitude_contrast: float = Field(default=0.07, ge=0, lt=1, description="ctf_mtf: not stated in the paper")
+    curve_every_epochs: int = Field(default=0, ge=0, description="also score the test half after every k-th "
+                                    "epoch (accuracy_by_epoch, a learning curve; never selects the model); 0: off")

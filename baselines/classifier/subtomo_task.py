@@ -316,6 +316,19 @@ def imaging_of(task: SubtomoTaskParams, voxel_size_a: float) -> Imaging:
                    cs_mm=task.cs_mm, amplitude_contrast=task.amplitude_contrast)
 
 
+class LearningCurve:
+    """Test-half accuracy after every ``every``-th epoch: a curve to read, never a model selection."""
+
+    def __init__(self, x_test: np.ndarray, y_test: np.ndarray, every: int, *, device="cpu"):
+        self.x_test, self.y_test, self.every, self.device = x_test, y_test, every, device
+        self.accuracy_by_epoch: dict[str, float] = {}
+
+    def __call__(self, epoch: int, model) -> None:
+        if self.every and epoch % self.every == 0:
+            pred = predict_logits(model, self.x_test, device=self.device).argmax(1)
+            self.accuracy_by_epoch[str(epoch)] = accuracy(self.y_test, pred)
+
+
 def run_cell(templates: dict[str, np.ndarray], snr: float, tilt_max_deg: float, task: SubtomoTaskParams,
              cnn: CNNParams, rng: np.random.Generator, *, device="cpu", progress: bool = False,
              imaging: Imaging | None = None) -> dict:
@@ -324,9 +337,11 @@ def run_cell(templates: dict[str, np.ndarray], snr: float, tilt_max_deg: float, 
                                         max_shift_vox=task.max_shift_vox, include_empty=task.include_empty,
                                         imaging=imaging)
     tr, te = halves(len(x), rng)
+    curve = LearningCurve(x[te], y[te], task.curve_every_epochs, device=device)
     model, _ = train_classifier(x[tr], y[tr], len(names), rng, width=cnn.width, hidden=cnn.hidden,
                                 dropout=cnn.dropout, epochs=cnn.epochs, batch_size=cnn.batch_size,
                                 learning_rate=cnn.learning_rate, device=device, progress=progress,
+                                observe=curve if task.curve_every_epochs else None,
                                 desc=f"snr {snr:g} ±{tilt_max_deg:g}°")
     logits = predict_logits(model, x[te], device=device)
     pred = logits.argmax(1)
@@ -335,7 +350,7 @@ def run_cell(templates: dict[str, np.ndarray], snr: float, tilt_max_deg: float, 
     return {"snr": snr, "tilt_max_deg": tilt_max_deg, "accuracy": accuracy(y[te], pred),
             "per_class_f1": dict(zip(names, per_class_f1(conf).round(4).tolist())),
             "confusion": {"classes": names, "counts": conf.tolist()}, "kmeans_purity": purity,
-            "n_train": int(len(tr)), "n_test": int(len(te))}
+            "n_train": int(len(tr)), "n_test": int(len(te)), "accuracy_by_epoch": curve.accuracy_by_epoch}
 
 
 def run_task(structures_dir: str | Path, task: SubtomoTaskParams, cnn: CNNParams, *, device="cpu",

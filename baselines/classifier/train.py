@@ -73,6 +73,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
                      x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
                      checkpoint: str | Path | None = None, digest: str | None = None,
                      validate: Callable[[SubtomoCNN], float] | None = None,
+                     observe: Callable[[int, SubtomoCNN], None] | None = None,
                      progress: bool = True, desc: str = "train cnn") -> tuple[SubtomoCNN, dict]:
     """Train the classifier on labelled subtomograms.
 
@@ -83,6 +84,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
     classes weighted by inverse frequency). With validation data the epoch with the best balanced
     accuracy (mean recall over the classes present) is kept; with ``validate`` (the model, batch-norm
     statistics recalibrated, in eval mode -> a score, higher is better) the epoch it scores best.
+    ``observe(epoch, model)`` is called after every epoch with the model in eval mode, batch-norm
+    statistics recalibrated (a learning curve; it does not select the model, and the training
+    trajectory is the same with or without it: the statistics do not enter training-mode passes).
     Checkpoints after every epoch and resumes when ``digest`` matches.
     """
     if (x_val is None) != (y_val is None):
@@ -132,6 +136,9 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, rng: np.rando
             recalibrate_batchnorm(model, xs, device=device)
             acc = balanced_accuracy(y_val, predict_logits(model, x_val, device=device).argmax(1))
         history["val_accuracy"].append(acc)
+        if observe is not None:
+            recalibrate_batchnorm(model, xs, device=device)
+            observe(epoch, model)
         judged = validate is not None or (x_val is not None and len(x_val))
         if not judged or acc > best:
             best = acc if np.isfinite(acc) else best

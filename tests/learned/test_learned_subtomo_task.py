@@ -176,3 +176,22 @@ def test_particle_noise_level_gives_every_class_its_own_snr(definition):
     assert ratios["particle"] == pytest.approx([snr, snr], rel=0.1)
     small, large = ratios["dataset"]
     assert small < 0.5 * snr < 1.5 * snr < large
+
+
+def test_learning_curve_observes_without_changing_the_training():
+    """curve_every_epochs: the test half is scored on the way, the final model is the same bytes."""
+    from baselines.classifier.params import CNNParams
+    from baselines.classifier.subtomo_task import run_cell
+    tpl = {"ball": shape_template("sphere", 12, 3), "rod": shape_template("rod", 12, 5)}
+    cnn = CNNParams(width=2, hidden=4, epochs=4, batch_size=4)
+
+    def cell(every: int) -> dict:
+        from baselines.torch_common import seed_everything
+        seed_everything(0)  # the network's initial weights
+        task = SubtomoTaskParams(box_vox=12, n_per_class=8, curve_every_epochs=every)
+        return run_cell(tpl, 1.0, 60, task, cnn, np.random.default_rng(3))
+    plain, curved = cell(0), cell(2)
+    assert plain["accuracy_by_epoch"] == {}
+    assert list(curved["accuracy_by_epoch"]) == ["2", "4"]
+    assert curved["accuracy_by_epoch"]["4"] == curved["accuracy"] == plain["accuracy"]
+    assert curved["confusion"] == plain["confusion"] and curved["kmeans_purity"] == plain["kmeans_purity"]
