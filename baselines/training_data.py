@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from baselines.public_data import ACQUISITION_JSON, public_templates, read_acquisition
+from baselines.template_matching.templates import resample
 from tomobench.classes import ClassTable, read_classes
 from tomobench.errors import InputError
 from tomobench.groundtruth import CLASS_MASK, CLASSES_CSV, OCCUPANCY_MASK, PARTICLE_LOCATIONS, RECONSTRUCTION
@@ -119,6 +121,22 @@ class PublicDataset:
             if occ.shape == volume.shape:
                 occupancy = np.asarray(occ).astype(np.int64)
         return TrainTomogram(folder.name, normalise(volume), target, particles, voxel_size_a, occupancy)
+
+    def templates_at(self, voxel_size_a: float) -> dict[str, np.ndarray]:
+        """The scored classes' templates ``structures/<class>.mrc`` resampled to ``voxel_size_a`` (Å)."""
+        raw, template_voxel_a = public_templates(self.folder, self.target_names[1:])
+        if not raw:
+            raise InputError("no template structures/<class>.mrc of a scored class; pasting particles needs them",
+                             self.folder / "structures")
+        factor = voxel_size_a / template_voxel_a
+        return {n: resample(t, factor) if abs(factor - 1.0) > 1e-3 else t for n, t in raw.items()}
+
+    def tilt_range(self, split: str, name: str) -> dict[str, float]:
+        """``tilt_min_deg``, ``tilt_max_deg`` and ``tilt_axis_deg`` of a tomogram's ``acquisition.json``."""
+        acq = read_acquisition(self.folder / split / name / ACQUISITION_JSON)
+        tilts = np.asarray(acq["tilt_angles_deg"], float)
+        axis = acq.get("reconstruction_tilt_axis_deg", acq.get("tilt_axis_deg", 0.0))
+        return {"tilt_min_deg": float(tilts.min()), "tilt_max_deg": float(tilts.max()), "tilt_axis_deg": float(axis)}
 
     def load_test(self, folder: Path) -> tuple[np.ndarray, float]:
         """A test tomogram of ``folder``: the normalised volume ``(z, y, x)`` and its voxel size in Å."""

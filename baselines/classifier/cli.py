@@ -32,6 +32,7 @@ from baselines.classifier.subtomo_task import format_table2, run_task
 from baselines.classifier.train import predict_logits, train_classifier
 from baselines.dog import class_radii_vox
 from baselines.params_io import load_method_params
+from baselines.pasted import pasted_training_set
 from baselines.torch_common import (
     Stopwatch,
     add_training_arguments,
@@ -244,6 +245,9 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
     x, y = training_set([tomos[i] for i in tr], [finder(tomos[i].volume) for i in tr], box, radii, **jit,
                         background_ratio=params.background_ratio, min_distance=params.background_min_distance_vox,
                         rng=rng)
+    if params.pasted_per_class:
+        xp, yp = _pasted_set(params, data, [tomos[i] for i in tr], radii, rng)
+        x, y = np.concatenate([x, xp]), np.concatenate([y, yp])
     if len(np.unique(y)) < 2:
         raise InputError("the train split gives fewer than two classes (particles + background) to learn",
                          data.folder / "train")
@@ -279,6 +283,18 @@ def _train_pick(args, params: CNNParams, data: PublicDataset, tomos: list[TrainT
                     n_val_candidates=int(len(val_xyz)),
                     thresholds={n: float(t) for n, t in zip(data.target_names[1:], thresholds[1:])})
     return model, thresholds, info
+
+
+def _pasted_set(params: CNNParams, data: PublicDataset, tomos: list[TrainTomogram], radii: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``pasted_per_class`` template boxes per class with a template (baselines.pasted)."""
+    templates = data.templates_at(tomos[0].voxel_size_a)
+    target_of = {n: i for i, n in enumerate(data.target_names) if i and n in templates}
+    shifts = {i: params.jitter_fraction * radii[i] for i in target_of.values()}
+    x, y, _ = pasted_training_set([t.volume for t in tomos], [t.particles for t in tomos], templates, target_of,
+                                  box=params.box_vox, n_per_class=params.pasted_per_class, max_shift_vox=shifts,
+                                  rng=rng, **data.tilt_range("train", tomos[0].name))
+    return x, y
 
 
 def _read_candidates(path: str, test_names: list[str]) -> pd.DataFrame:

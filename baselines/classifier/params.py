@@ -25,6 +25,9 @@ class CNNParams(Params):
     background_ratio: float = Field(default=0.5, ge=0,
                                     description="background boxes (unmatched DoG candidates first) per particle box")
     background_min_distance_vox: float = Field(default=8.0, ge=0)
+    pasted_per_class: int = Field(default=0, ge=0, description="extra training boxes per class: its template "
+                                  "turned at random, imaged as measured on the training tomograms and pasted "
+                                  "in place of a real particle (baselines.pasted); 0: none")
     val_tomograms: int = Field(default=1, ge=0)
     # DoG candidates (local step; see baselines.classifier.candidates)
     candidate_source: Literal["dog_grid", "multiscale"] = Field(

@@ -324,6 +324,7 @@ class LearningCurve:
         self.accuracy_by_epoch: dict[str, float] = {}
 
     def __call__(self, epoch: int, model) -> None:
+        """Score the test half after every ``every``-th epoch (the ``observe`` of ``train_classifier``)."""
         if self.every and epoch % self.every == 0:
             pred = predict_logits(model, self.x_test, device=self.device).argmax(1)
             self.accuracy_by_epoch[str(epoch)] = accuracy(self.y_test, pred)

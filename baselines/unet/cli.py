@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from baselines.params_io import load_method_params
+from baselines.pasted import reposed_copies
 from baselines.torch_common import (
     Stopwatch,
     add_training_arguments,
@@ -195,12 +196,19 @@ def _train(args, params: UNetParams, data: PublicDataset, tomos: list[TrainTomog
     elif va:
         validate = dice_validator([tomos[i].volume for i in va], [tomos[i].target for i in va], data.n_targets,
                                   params, device)
-    model, history = train_unet([tomos[i].volume for i in tr], [tomos[i].target for i in tr], data.n_targets,
-                                params, device=device, validate=validate, checkpoint=checkpoint, digest=digest,
-                                progress=picker.progress)
+    fit_volumes, fit_targets = [tomos[i].volume for i in tr], [tomos[i].target for i in tr]
+    if params.reposed_copies:
+        extra = reposed_copies(fit_volumes, fit_targets, [tomos[i].particles for i in tr],
+                               data.templates_at(tomos[0].voxel_size_a), params.reposed_copies,
+                               np.random.default_rng(np.random.SeedSequence([params.seed, 7])),
+                               **data.tilt_range("train", tomos[tr[0]].name))
+        fit_volumes, fit_targets = fit_volumes + extra[0], fit_targets + extra[1]
+    model, history = train_unet(fit_volumes, fit_targets, data.n_targets, params, device=device, validate=validate,
+                                checkpoint=checkpoint, digest=digest, progress=picker.progress)
     thresholds = np.full(data.n_targets, params.peak_min_prob)
     info = {"resumed_seconds": history.get("resumed_seconds", 0.0), "best_val_score": history["best_val_score"],
-            "val_metric": params.val_metric, "val_curve": list(zip(history["step"], history["val_score"]))}
+            "val_metric": params.val_metric, "val_curve": list(zip(history["step"], history["val_score"])),
+            "fit_volumes": len(fit_volumes)}
     if f1_validate is not None and len(f1_validate.curve) == len(history["step"]):
         # (step, held-out localization F1, mean class F1); a resumed run lacks the earlier rows
         info["val_f1_curve"] = [(s, loc, cls) for s, (loc, cls) in zip(history["step"], f1_validate.curve)]

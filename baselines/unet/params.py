@@ -17,6 +17,10 @@ class UNetParams(Params):
                               description="channels per level (3 levels: receptive field 41 voxels, 4: 85); "
                                           "[32, 48, 64] is DeepFinder's layout")
     norm: Literal["group", "batch", "none"] = "batch"
+    reposed_copies: int = Field(
+        default=0, ge=0, description="copies of each fitted training tomogram with every particle turned in place "
+                                     "to a random orientation (baselines.pasted: the template imaged as measured "
+                                     "on the particles-removed tomogram, target voxels redrawn); 0: none")
     target_kind: Literal["mask", "sphere"] = Field(
         default="mask", description="training labels: the class mask, or a ball at each particle centre")
     sphere_fraction: float = Field(default=0.6, gt=0, description="ball radius / effective class radius (sphere)")
