@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import ndimage
 
 from baselines.pasted import (
     box_transfer,
@@ -15,9 +16,12 @@ from baselines.pasted import (
     pasted_boxes,
     pasted_training_set,
     radial_transfer,
+    reposed_tomogram,
     transfer_on_grid,
 )
+from baselines.public_data import public_templates
 from baselines.synthetic import shape_template, write_fake_public
+from baselines.training_data import PublicDataset
 from tomobench.cli import main
 from tomobench.euler import euler_to_matrix
 from tomobench.rotate import rotate_volume
@@ -90,8 +94,6 @@ def test_pasted_boxes_hold_the_turned_template_on_the_background(rng):
 def test_pasted_training_set_on_a_planted_tomogram(tmp_path):
     public = write_fake_public(tmp_path / "public", np.random.default_rng(1), n_train=1, n_test=0,
                                shape_zyx=(24, 40, 40), n_per_class=3, box=12, noise_sigma=0.1)
-    from baselines.public_data import public_templates
-    from baselines.training_data import PublicDataset
     data = PublicDataset(public)
     tomo = data.load_train(data.train_folders()[0])
     templates, _ = public_templates(public, data.target_names[1:])
@@ -133,8 +135,6 @@ def test_cnn_cli_trains_with_pasted_boxes(tmp_path):
 
 
 def test_reposed_tomogram_turns_each_particle_in_place_and_redraws_its_target():
-    from baselines.pasted import reposed_tomogram
-    from scipy import ndimage
     rod = ndimage.gaussian_filter(shape_template("rod", 13, 4), 1.0)   # smooth, as densities are
     shape = (24, 32, 32)
     particles = _particles([("rod", 16, 16, 12, 0, 0, 0)]).assign(target=3)
