@@ -9,8 +9,10 @@ import pytest
 import yaml
 from scipy import ndimage
 
+from baselines.classifier.extract import extract_subtomograms
 from baselines.pasted import (
     box_transfer,
+    own_particle_removed,
     particle_model,
     particles_removed,
     pasted_boxes,
@@ -68,6 +70,20 @@ def test_particles_removed_leaves_what_is_not_the_particles(rng):
     rest = rng.normal(size=shape).astype(np.float32)
     imaged = np.fft.irfftn(np.fft.rfftn(model - model.mean()) * transfer_on_grid(shape, shells, **WEDGE), s=shape)
     assert np.allclose(particles_removed(imaged + rest, model, shells, **WEDGE), rest, atol=1e-4)
+
+
+def test_own_particle_removed_leaves_the_neighbour_and_the_background(rng):
+    rod = shape_template("rod", 9, 3)
+    shape = (20, 24, 40)
+    particles = _particles([("rod", 10, 12, 10, 30, 60, 90), ("rod", 18, 12, 10, 0, 0, 0)])
+    background = rng.normal(size=shape).astype(np.float32)
+    volume = background + particle_model(shape, particles, {"rod": rod})
+    everything = box_transfer(24, np.ones(32), tilt_min_deg=-90.0, tilt_max_deg=90.0)   # transfer 1
+    boxes = own_particle_removed(volume, particles.iloc[:1], {"rod": rod}, everything, 12)
+    neighbour = particle_model(shape, particles.iloc[1:], {"rod": rod})
+    expected = extract_subtomograms(background + neighbour, np.array([[10.0, 12.0, 10.0]]), 12)
+    assert np.allclose(boxes, expected, atol=1e-4)
+    assert np.abs(extract_subtomograms(neighbour, np.array([[10.0, 12.0, 10.0]]), 12)).max() > 0.5   # it is there
 
 
 def test_pasted_boxes_hold_the_turned_template_on_the_background(rng):
