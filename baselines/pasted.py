@@ -157,8 +157,9 @@ def pasted_boxes(templates: dict[int, np.ndarray], transfer_box: np.ndarray, bac
         :func:`box_transfer` for twice the box edge (the particle is filtered in a padded box, so
         the filter's ringing does not wrap around).
     backgrounds : np.ndarray
-        ``(M, s, s, s)`` boxes of particles-removed tomograms; each pasted box takes one at random,
-        flipped at random along each axis (the sampled region is symmetric under the flips).
+        ``(M, s, s, s)`` boxes without their particle (:func:`own_particle_removed`); each pasted box
+        takes one at random, flipped at random along each axis (the sampled region is symmetric
+        under the flips).
     n_per_class : int
         Boxes per target.
     max_shift_vox : dict of int to float

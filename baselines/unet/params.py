@@ -84,6 +84,12 @@ class UNetParams(Params):
             raise ValueError("loss: ce needs ce_weight > 0 (otherwise there is nothing to train on)")
         return self
 
+    @model_validator(mode="after")
+    def _reposed_with_masks(self) -> "UNetParams":
+        if self.reposed_copies and self.target_kind != "mask":
+            raise ValueError("reposed_copies redraws class-mask targets; it needs target_kind: mask")
+        return self
+
     def check_patches(self) -> None:
         """Check that the patch sizes fit the U-Net's depth and the inference overlap."""
         m = 2 ** (len(self.widths) - 1)

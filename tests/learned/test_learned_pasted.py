@@ -188,3 +188,12 @@ def test_unet_cli_trains_with_reposed_copies(tmp_path):
     assert main(base + ["--data", str(ready), "--out", str(tmp_path / "u.csv")]) == 0
     timing = json.loads((tmp_path / "u.timing.json").read_text())
     assert timing["fit_volumes"] == 3     # one fitted tomogram (the other is held out) and its two copies
+
+
+def test_reposed_copies_need_mask_targets():
+    from baselines.unet.params import UNetParams
+    assert UNetParams(reposed_copies=1).reposed_copies == 1
+    with pytest.raises(ValueError, match="target_kind: mask"):
+        UNetParams(reposed_copies=1, target_kind="sphere")
+    with pytest.raises(ValueError):
+        UNetParams(reposed_copies=-1)
