@@ -46,16 +46,22 @@ def particle_model(shape_zyx: tuple[int, int, int], particles: pd.DataFrame,
     added at the rounded centre; classes without a template are skipped. Returns float32 ``shape_zyx``.
     """
     out = np.zeros(shape_zyx, np.float32)
+    for _, _, turned, (src, dst) in _turned_in_place(shape_zyx, particles, templates):
+        out[dst] += turned[src]
+    return out
+
+
+def _turned_in_place(shape_zyx: tuple[int, ...], particles: pd.DataFrame, templates: dict[str, np.ndarray]):
+    """Yield ``(row, template, turned template, (source, destination) slices)`` per particle inside the volume."""
     columns = [particles[c].to_numpy() for c in ("class", "x", "y", "z", "phi", "theta", "psi")]
-    for name, x, y, z, phi, theta, psi in zip(*columns):
+    for row, (name, x, y, z, phi, theta, psi) in enumerate(zip(*columns)):
         template = templates.get(str(name))
         if template is None:
             continue
         turned = rotate_volume(template, euler_to_matrix(phi, theta, psi), order=1)
         place = _placement((z, y, x), turned.shape[0], shape_zyx)
         if place is not None:
-            out[place[1]] += turned[place[0]]
-    return out
+            yield row, template, turned, place
 
 
 def _placement(centre_zyx, n: int, shape: tuple[int, ...]):
@@ -213,6 +219,15 @@ def own_particle_removed(volume: np.ndarray, particles: pd.DataFrame, templates:
     return boxes
 
 
+def measured_transfer(volumes: list[np.ndarray], particles: list[pd.DataFrame], templates: dict[str, np.ndarray], *,
+                      tilt_min_deg: float, tilt_max_deg: float,
+                      tilt_axis_deg: float = 0.0) -> tuple[list[np.ndarray], np.ndarray]:
+    """The tomograms' :func:`particle_model` and the :func:`radial_transfer` pooled over them."""
+    models = [particle_model(v.shape, p, templates) for v, p in zip(volumes, particles)]
+    return models, radial_transfer(volumes, models, tilt_min_deg=tilt_min_deg, tilt_max_deg=tilt_max_deg,
+                                   tilt_axis_deg=tilt_axis_deg)
+
+
 def pasted_training_set(volumes: list[np.ndarray], particles: list[pd.DataFrame], templates: dict[str, np.ndarray],
                         target_of: dict[str, int], *, box: int, n_per_class: int, max_shift_vox: dict[int, float],
                         tilt_min_deg: float, tilt_max_deg: float, tilt_axis_deg: float,
@@ -239,9 +254,8 @@ def pasted_training_set(volumes: list[np.ndarray], particles: list[pd.DataFrame]
     tuple of np.ndarray
         Boxes ``(N, box, box, box)``, targets ``(N,)`` and the transfer curve ``(32,)``.
     """
-    models = [particle_model(v.shape, p, templates) for v, p in zip(volumes, particles)]
-    transfer = radial_transfer(volumes, models, tilt_min_deg=tilt_min_deg, tilt_max_deg=tilt_max_deg,
-                               tilt_axis_deg=tilt_axis_deg)
+    _, transfer = measured_transfer(volumes, particles, templates, tilt_min_deg=tilt_min_deg,
+                                    tilt_max_deg=tilt_max_deg, tilt_axis_deg=tilt_axis_deg)
     transfer_box = box_transfer(2 * box, transfer, tilt_min_deg=tilt_min_deg, tilt_max_deg=tilt_max_deg,
                                 tilt_axis_deg=tilt_axis_deg)
     backgrounds = np.concatenate([own_particle_removed(v, p, templates, transfer_box, box)
@@ -282,22 +296,15 @@ def reposed_tomogram(residual: np.ndarray, target: np.ndarray, particles: pd.Dat
         that the new ones do not cover become background, other labels stay).
     """
     turned = particles.copy()
-    angles = np.asarray(matrix_to_euler(random_rotations(len(turned), rng))).reshape(-1, 3)
-    turned[["phi", "theta", "psi"]] = angles
-    model = particle_model(residual.shape, turned, templates)
+    turned[["phi", "theta", "psi"]] = np.asarray(matrix_to_euler(random_rotations(len(turned), rng))).reshape(-1, 3)
+    model = np.zeros(residual.shape, np.float32)
+    new_target = np.where(np.isin(target, particles["target"].unique()), 0, target).astype(target.dtype)
+    labels = turned["target"].to_numpy()
+    for row, template, density, (src, dst) in _turned_in_place(residual.shape, turned, templates):
+        model[dst] += density[src]
+        new_target[dst][density[src] >= mask_threshold * template.max()] = labels[row]
     volume = residual + imaged(model, transfer, tilt_min_deg=tilt_min_deg, tilt_max_deg=tilt_max_deg,
                                tilt_axis_deg=tilt_axis_deg)
-    scored = set(int(t) for t in particles["target"])
-    new_target = np.where(np.isin(target, list(scored)), 0, target).astype(target.dtype)
-    for name, label, x, y, z, (phi, theta, psi) in zip(turned["class"], turned["target"], turned["x"], turned["y"],
-                                                       turned["z"], angles):
-        template = templates.get(str(name))
-        if template is None:
-            continue
-        inside = rotate_volume(template, euler_to_matrix(phi, theta, psi), order=1) >= mask_threshold * template.max()
-        place = _placement((z, y, x), inside.shape[0], residual.shape)
-        if place is not None:
-            new_target[place[1]][inside[place[0]]] = label
     return volume.astype(np.float32), new_target
 
 
@@ -310,9 +317,7 @@ def reposed_copies(volumes: list[np.ndarray], targets: list[np.ndarray], particl
     The transfer is measured once over all the given tomograms (:func:`radial_transfer`).
     """
     wedge = {"tilt_min_deg": tilt_min_deg, "tilt_max_deg": tilt_max_deg, "tilt_axis_deg": tilt_axis_deg}
-    models = [particle_model(v.shape, p, templates) for v, p in zip(volumes, particles)]
-    transfer = radial_transfer(volumes, models, tilt_min_deg=tilt_min_deg, tilt_max_deg=tilt_max_deg,
-                               tilt_axis_deg=tilt_axis_deg)
+    models, transfer = measured_transfer(volumes, particles, templates, **wedge)
     out_volumes, out_targets = [], []
     for volume, target, model, p in zip(volumes, targets, models, particles):
         residual = particles_removed(volume, model, transfer, **wedge)
